@@ -1,0 +1,79 @@
+/* Closing.  The program's descriptors are forgotten before they are closed
+ * (a number reused by another thread is then classified afresh, never
+ * mistaken for the old socket).  resetguard's own descriptors survive the
+ * daemon habit of closing everything: close() on one reports success and
+ * leaves it open (failing with EBADF trips programs that list /proc/self/fd
+ * and assert on the result), close_range() and closefrom() close around
+ * them. */
+#include <errno.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "real.h"
+
+RG_EXPORT int close(int fd)
+{
+	if (RG_UNLIKELY(rg_fd_is_own(fd)))
+		return 0;
+	rg_fd_forget(fd);
+	return rg_libc()->close(fd);
+}
+
+/* The lowest own descriptor in [first, last], or -1. */
+static int rg_next_own(unsigned int first, unsigned int last)
+{
+	if (last >= RG_FD_MAX)
+		last = RG_FD_MAX - 1;
+	for (unsigned int fd = first; fd <= last; fd++) {
+		if (!rg_fd_peek((int)fd))
+			fd |= RG_FD_CHUNK - 1;
+		else if (rg_fd_is_own((int)fd))
+			return (int)fd;
+	}
+	return -1;
+}
+
+RG_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	int own, ret = 0;
+
+	if (first > last) /* the kernel's EINVAL, unchanged */
+		return rg_libc()->close_range(first, last, flags);
+	if (!((unsigned int)flags & CLOSE_RANGE_CLOEXEC))
+		rg_fd_forget_range(first, last);
+	while ((own = rg_next_own(first, last)) >= 0) {
+		if ((unsigned int)own > first)
+			ret = rg_libc()->close_range(first, (unsigned int)own - 1, flags);
+		if (ret < 0 || (unsigned int)own == last)
+			return ret;
+		first = (unsigned int)own + 1;
+	}
+	return rg_libc()->close_range(first, last, flags);
+}
+
+/* closefrom() cannot fail, so neither may the pieces below an own
+ * descriptor: where close_range() is refused, close them one by one, as
+ * glibc's own fallback does. */
+static void rg_close_span(unsigned int first, unsigned int last)
+{
+	if (rg_libc()->close_range(first, last, 0) == 0)
+		return;
+	for (unsigned int fd = first; fd <= last; fd++)
+		rg_libc()->close((int)fd);
+}
+
+RG_EXPORT void closefrom(int lowfd)
+{
+	int saved = errno, own;
+	unsigned int first = lowfd < 0 ? 0 : (unsigned int)lowfd;
+
+	rg_fd_forget_range(first, UINT_MAX);
+	while ((own = rg_next_own(first, UINT_MAX)) >= 0) {
+		if ((unsigned int)own > first)
+			rg_close_span(first, (unsigned int)own - 1);
+		first = (unsigned int)own + 1;
+	}
+	errno = saved;
+	rg_libc()->closefrom((int)first);
+}

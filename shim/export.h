@@ -1,0 +1,10 @@
+/* Symbol visibility: the library is built with -fvisibility=hidden, so only
+ * the wrapped libc entry points marked RG_EXPORT leave the object. */
+#ifndef RG_EXPORT_H
+#define RG_EXPORT_H
+
+#define RG_EXPORT __attribute__((visibility("default")))
+#define RG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#endif

@@ -1,0 +1,208 @@
+/* The per-descriptor table: lazy chunks, first-sight classification, and the
+ * updates made by every call that creates, copies or closes a descriptor. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "fdtable.h"
+
+struct rg_fd *_Atomic rg_fd_dir[RG_FD_DIR];
+
+/* Handed out when another thread is rewriting the real entry; see
+ * rg_fd_classify(). */
+static __thread struct rg_fd rg_fd_scratch;
+
+int64_t rg_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The entry for fd, mapping its chunk if needed.  mmap rather than malloc:
+ * it is async-signal-safe and never re-enters an allocator that may itself
+ * be wrapped or locked. */
+static struct rg_fd *rg_fd_slot(int fd)
+{
+	struct rg_fd *e = rg_fd_peek(fd);
+
+	if (e || (unsigned)fd >= RG_FD_MAX)
+		return e;
+
+	size_t size = RG_FD_CHUNK * sizeof(struct rg_fd);
+	struct rg_fd *chunk = mmap(NULL, size, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (chunk == MAP_FAILED)
+		return NULL;
+
+	struct rg_fd *expected = NULL;
+	struct rg_fd *_Atomic *dir = &rg_fd_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT];
+	if (!atomic_compare_exchange_strong_explicit(dir, &expected, chunk,
+						     memory_order_acq_rel,
+						     memory_order_acquire))
+		munmap(chunk, size); /* another thread won */
+	return rg_fd_peek(fd);
+}
+
+static void rg_fd_fill(struct rg_fd *e, int family, int type, enum rg_role role)
+{
+	e->family = (unsigned short)family;
+	e->type = type;
+	e->role = (unsigned char)role;
+	e->opened_ns = rg_monotonic_ns();
+	atomic_store_explicit(&e->tx_bytes, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->rx_bytes, 0, memory_order_relaxed);
+	e->peer.len = 0;
+	e->stream = NULL;
+}
+
+static void rg_addr_store(struct rg_addr *a, const struct sockaddr *sa, socklen_t len)
+{
+	if (!sa || len == 0 || len > sizeof(a->u)) {
+		a->len = 0;
+		return;
+	}
+	memcpy(&a->u, sa, len);
+	a->len = len;
+}
+
+/* One getsockopt tells a socket from anything else; for a socket met
+ * already connected, learn its peer now, while getpeername() still works:
+ * after a reset it fails with ENOTCONN. */
+static enum rg_fd_kind rg_fd_probe(int fd, struct rg_fd *e)
+{
+	int type, family;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return errno == ENOTSOCK ? RG_FD_OTHER : RG_FD_UNSEEN;
+	len = sizeof(family);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0)
+		family = AF_UNSPEC;
+	rg_fd_fill(e, family, type, RG_ROLE_UNKNOWN);
+
+	struct sockaddr_storage peer;
+	len = sizeof(peer);
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
+		rg_addr_store(&e->peer, (struct sockaddr *)&peer, len);
+	return RG_FD_SOCKET;
+}
+
+struct rg_fd *rg_fd_classify(int fd)
+{
+	int saved = errno;
+	struct rg_fd *e = rg_fd_slot(fd);
+	struct rg_fd *result = NULL;
+	enum rg_fd_kind kind;
+
+	if (!e) {
+		/* Out of table or out of memory: probe without caching. */
+		e = &rg_fd_scratch;
+		if (rg_fd_probe(fd, e) == RG_FD_SOCKET)
+			result = e;
+		goto out;
+	}
+
+	unsigned char expected = RG_FD_UNSEEN;
+	if (!atomic_compare_exchange_strong_explicit(&e->kind, &expected, RG_FD_BUSY,
+						     memory_order_acquire,
+						     memory_order_acquire)) {
+		if (expected == RG_FD_SOCKET)
+			result = e;
+		else if (expected == RG_FD_BUSY && rg_fd_probe(fd, &rg_fd_scratch) == RG_FD_SOCKET)
+			/* Another thread, or the code this signal handler
+			 * interrupted, is rewriting the entry: never wait for
+			 * it, answer from a private probe. */
+			result = &rg_fd_scratch;
+		goto out;
+	}
+
+	kind = rg_fd_probe(fd, e);
+	atomic_store_explicit(&e->kind, (unsigned char)kind, memory_order_release);
+	if (kind == RG_FD_SOCKET)
+		result = e;
+out:
+	errno = saved;
+	return result;
+}
+
+void rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
+		      const struct sockaddr *peer, socklen_t peer_len)
+{
+	struct rg_fd *e = rg_fd_slot(fd);
+
+	if (!e)
+		return;
+	atomic_store_explicit(&e->kind, RG_FD_BUSY, memory_order_relaxed);
+	rg_fd_fill(e, family, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), role);
+	rg_addr_store(&e->peer, peer, peer_len);
+	atomic_store_explicit(&e->kind, RG_FD_SOCKET, memory_order_release);
+}
+
+void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, socklen_t len)
+{
+	struct rg_fd *e = rg_fd_socket(fd);
+
+	if (!e || e == &rg_fd_scratch)
+		return;
+	atomic_store_explicit(&e->kind, RG_FD_BUSY, memory_order_relaxed);
+	e->role = (unsigned char)role;
+	rg_addr_store(&e->peer, peer, len);
+	atomic_store_explicit(&e->kind, RG_FD_SOCKET, memory_order_release);
+}
+
+void rg_fd_copy(int newfd, int oldfd)
+{
+	struct rg_fd *from = rg_fd_peek(oldfd);
+	struct rg_fd *to = rg_fd_slot(newfd);
+
+	if (!to)
+		return;
+	if (!from || rg_fd_kind_of(from) != RG_FD_SOCKET) {
+		rg_fd_forget(newfd);
+		return;
+	}
+	atomic_store_explicit(&to->kind, RG_FD_BUSY, memory_order_relaxed);
+	to->role = from->role;
+	to->family = from->family;
+	to->type = from->type;
+	to->opened_ns = from->opened_ns;
+	atomic_store_explicit(&to->tx_bytes, 0, memory_order_relaxed);
+	atomic_store_explicit(&to->rx_bytes, 0, memory_order_relaxed);
+	to->peer = from->peer;
+	to->stream = NULL;
+	atomic_store_explicit(&to->kind, RG_FD_SOCKET, memory_order_release);
+}
+
+void rg_fd_forget(int fd)
+{
+	struct rg_fd *e = rg_fd_peek(fd);
+
+	if (e && rg_fd_kind_of(e) != RG_FD_OWN) {
+		atomic_store_explicit(&e->kind, RG_FD_UNSEEN, memory_order_release);
+		e->stream = NULL;
+	}
+}
+
+void rg_fd_forget_range(unsigned int first, unsigned int last)
+{
+	if (last >= RG_FD_MAX)
+		last = RG_FD_MAX - 1;
+	for (unsigned int fd = first; fd <= last; fd++) {
+		if (!rg_fd_peek((int)fd)) {
+			fd |= RG_FD_CHUNK - 1; /* skip the whole unmapped chunk */
+			continue;
+		}
+		rg_fd_forget((int)fd);
+	}
+}
+
+void rg_fd_mark(int fd, enum rg_fd_kind kind)
+{
+	struct rg_fd *e = rg_fd_slot(fd);
+
+	if (e)
+		atomic_store_explicit(&e->kind, (unsigned char)kind, memory_order_release);
+}

@@ -1,0 +1,120 @@
+/* What resetguard knows about each descriptor, indexed by number.
+ *
+ * The table is two-level and grows lazily: a directory of chunk pointers in
+ * .bss and chunks of RG_FD_CHUNK entries mapped on first use, so a program
+ * allowed a million descriptors that uses ten costs one page.  A lookup is a
+ * bounds check and two loads; no lock, no system call, safe in a signal
+ * handler.  Descriptors beyond RG_FD_MAX are passed through untracked. */
+#ifndef RG_FDTABLE_H
+#define RG_FDTABLE_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "export.h"
+
+#define RG_FD_CHUNK_SHIFT 8
+#define RG_FD_CHUNK (1u << RG_FD_CHUNK_SHIFT)
+#define RG_FD_DIR 4096u
+#define RG_FD_MAX (RG_FD_DIR * RG_FD_CHUNK)
+
+enum rg_fd_kind {
+	RG_FD_UNSEEN = 0, /* never met, or closed: classify on next use */
+	RG_FD_BUSY,	  /* an entry being (re)written by another thread */
+	RG_FD_OTHER,	  /* not a socket: pass everything through */
+	RG_FD_SOCKET,
+	RG_FD_OWN, /* resetguard's own descriptor, hidden from the program */
+};
+
+enum rg_role {
+	RG_ROLE_UNKNOWN = 0, /* met already connected (inherited, passed) */
+	RG_ROLE_CLIENT,	     /* this process called connect() */
+	RG_ROLE_SERVER,	     /* this process accepted it */
+	RG_ROLE_PAIR,	     /* one end of a socketpair() */
+};
+
+struct rg_addr {
+	socklen_t len; /* 0: unknown */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+		struct sockaddr_un un;
+	} u;
+};
+
+struct rg_fd {
+	_Atomic unsigned char kind;
+	unsigned char role;
+	unsigned short family;
+	int type;
+	int64_t opened_ns; /* CLOCK_MONOTONIC */
+	_Atomic uint64_t tx_bytes;
+	_Atomic uint64_t rx_bytes;
+	struct rg_addr peer;
+	void *stream; /* the FILE fdopen() made of it, flushed before exit */
+};
+
+extern struct rg_fd *_Atomic rg_fd_dir[RG_FD_DIR];
+
+/* The entry for fd if its chunk exists, else NULL; never allocates. */
+static inline struct rg_fd *rg_fd_peek(int fd)
+{
+	if (RG_UNLIKELY((unsigned)fd >= RG_FD_MAX))
+		return NULL;
+	struct rg_fd *chunk = atomic_load_explicit(&rg_fd_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT],
+						   memory_order_acquire);
+	return chunk ? &chunk[(unsigned)fd & (RG_FD_CHUNK - 1)] : NULL;
+}
+
+static inline enum rg_fd_kind rg_fd_kind_of(const struct rg_fd *e)
+{
+	return (enum rg_fd_kind)atomic_load_explicit(&e->kind, memory_order_acquire);
+}
+
+struct rg_fd *rg_fd_classify(int fd);
+
+/* The hot-path question: the entry if fd is a socket, else NULL.  A
+ * descriptor is classified once, on first use, then answered from the
+ * table. */
+static inline struct rg_fd *rg_fd_socket(int fd)
+{
+	struct rg_fd *e = rg_fd_peek(fd);
+
+	if (RG_LIKELY(e)) {
+		enum rg_fd_kind k = rg_fd_kind_of(e);
+
+		if (RG_LIKELY(k == RG_FD_SOCKET))
+			return e;
+		if (RG_LIKELY(k == RG_FD_OTHER || k == RG_FD_OWN))
+			return NULL;
+	}
+	return rg_fd_classify(fd);
+}
+
+static inline bool rg_fd_is_own(int fd)
+{
+	struct rg_fd *e = rg_fd_peek(fd);
+
+	return e && rg_fd_kind_of(e) == RG_FD_OWN;
+}
+
+static inline void rg_fd_count(_Atomic uint64_t *counter, long n)
+{
+	atomic_fetch_add_explicit(counter, (uint64_t)n, memory_order_relaxed);
+}
+
+void rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
+		      const struct sockaddr *peer, socklen_t peer_len);
+void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, socklen_t len);
+void rg_fd_copy(int newfd, int oldfd);
+void rg_fd_forget(int fd);
+void rg_fd_forget_range(unsigned int first, unsigned int last);
+void rg_fd_mark(int fd, enum rg_fd_kind kind);
+int64_t rg_monotonic_ns(void);
+
+#endif

@@ -1,0 +1,315 @@
+/* The logfmt line builder.  Each field is appended whole or not at all, so
+ * a line cut for length is still well-formed; values a peer or a program
+ * controls (Unix socket paths, program names) are quoted and escaped so
+ * that no value can forge a key or a line. */
+#include <string.h>
+#include <time.h>
+
+#include "format.h"
+
+static const char rg_truncated[] = " truncated=true\n";
+#define RG_LINE_ROOM (RG_LINE_MAX - sizeof(rg_truncated))
+
+static const char rg_hex[] = "0123456789abcdef";
+
+void rg_line_init(struct rg_line *l)
+{
+	l->len = 0;
+	l->cut = false;
+}
+
+/* Append n bytes at *pos if they fit. */
+static bool rg_put(struct rg_line *l, size_t *pos, const char *s, size_t n)
+{
+	if (*pos + n > RG_LINE_ROOM)
+		return false;
+	memcpy(l->buf + *pos, s, n);
+	*pos += n;
+	return true;
+}
+
+static bool rg_put_escaped_byte(struct rg_line *l, size_t *pos, unsigned char c)
+{
+	char esc[6] = { '\\', 0 };
+
+	switch (c) {
+	case '"':
+	case '\\':
+		esc[1] = (char)c;
+		return rg_put(l, pos, esc, 2);
+	case '\n':
+		return rg_put(l, pos, "\\n", 2);
+	case '\r':
+		return rg_put(l, pos, "\\r", 2);
+	case '\t':
+		return rg_put(l, pos, "\\t", 2);
+	}
+	if (c >= 0x20 && c < 0x7f)
+		return rg_put(l, pos, (const char *)&c, 1);
+	/* \u00XX is understood by logfmt readers and JSON alike; bytes above
+	 * 0x7e are escaped too, so every line is plain ASCII. */
+	memcpy(esc, "\\u00", 4);
+	esc[4] = rg_hex[c >> 4];
+	esc[5] = rg_hex[c & 15];
+	return rg_put(l, pos, esc, 6);
+}
+
+static bool rg_needs_quotes(const char *val, size_t len)
+{
+	if (len == 0)
+		return true;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)val[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '=' || c == '"' || c == '\\')
+			return true;
+	}
+	return false;
+}
+
+static bool rg_put_value(struct rg_line *l, size_t *pos, const char *val, size_t len)
+{
+	if (!rg_needs_quotes(val, len))
+		return rg_put(l, pos, val, len);
+	if (!rg_put(l, pos, "\"", 1))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!rg_put_escaped_byte(l, pos, (unsigned char)val[i]))
+			return false;
+	return rg_put(l, pos, "\"", 1);
+}
+
+void rg_line_raw(struct rg_line *l, const char *text)
+{
+	size_t pos = l->len;
+
+	if (rg_put(l, &pos, text, strlen(text)))
+		l->len = pos;
+	else
+		l->cut = true;
+}
+
+void rg_line_value(struct rg_line *l, const char *val, size_t len)
+{
+	size_t pos = l->len;
+
+	if (rg_put_value(l, &pos, val, len))
+		l->len = pos;
+	else
+		l->cut = true;
+}
+
+void rg_line_str(struct rg_line *l, const char *key, const char *val, size_t len)
+{
+	size_t pos = l->len;
+	bool ok = (pos == 0 || rg_put(l, &pos, " ", 1)) && rg_put(l, &pos, key, strlen(key)) &&
+		  rg_put(l, &pos, "=", 1) && rg_put_value(l, &pos, val, len);
+
+	if (ok)
+		l->len = pos;
+	else
+		l->cut = true;
+}
+
+void rg_line_cstr(struct rg_line *l, const char *key, const char *val)
+{
+	rg_line_str(l, key, val, strlen(val));
+}
+
+/* Decimal digits of v, right-aligned in a buffer ending at end. */
+static char *rg_utoa(uint64_t v, char *end)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+void rg_line_u64(struct rg_line *l, const char *key, uint64_t val)
+{
+	char digits[20];
+	char *end = digits + sizeof(digits);
+	char *start = rg_utoa(val, end);
+
+	rg_line_str(l, key, start, (size_t)(end - start));
+}
+
+static void rg_put_2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* gmtime_r is not async-signal-safe in glibc (it takes the tz lock): turn
+ * days since 1970 into a civil date with Howard Hinnant's algorithm. */
+static void rg_civil(int64_t days, int64_t *year, unsigned *month, unsigned *day)
+{
+	days += 719468;
+	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+	unsigned doe = (unsigned)(days - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*day = doy - (153 * mp + 2) / 5 + 1;
+	*month = mp < 10 ? mp + 3 : mp - 9;
+	*year = (int64_t)yoe + era * 400 + (*month <= 2);
+}
+
+void rg_line_time(struct rg_line *l, const char *key)
+{
+	struct timespec ts;
+	char out[] = "YYYY-MM-DDTHH:MM:SS.uuuuuuZ";
+	int64_t year;
+	unsigned month, day;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t secs = ts.tv_sec;
+	int64_t days = secs / 86400 - (secs % 86400 < 0);
+	unsigned sod = (unsigned)(secs - days * 86400);
+	unsigned usec = (unsigned)(ts.tv_nsec / 1000);
+
+	rg_civil(days, &year, &month, &day);
+	rg_put_2(out, (unsigned)(year / 100));
+	rg_put_2(out + 2, (unsigned)(year % 100));
+	rg_put_2(out + 5, month);
+	rg_put_2(out + 8, day);
+	rg_put_2(out + 11, sod / 3600);
+	rg_put_2(out + 14, sod / 60 % 60);
+	rg_put_2(out + 17, sod % 60);
+	rg_put_2(out + 20, usec / 10000);
+	rg_put_2(out + 22, usec / 100 % 100);
+	rg_put_2(out + 24, usec % 100);
+	rg_line_str(l, key, out, sizeof(out) - 1);
+}
+
+static char *rg_fmt_ipv4(char *p, const unsigned char *b)
+{
+	for (int i = 0; i < 4; i++) {
+		char digits[3];
+		char *end = digits + sizeof(digits);
+		char *start = rg_utoa(b[i], end);
+
+		if (i)
+			*p++ = '.';
+		memcpy(p, start, (size_t)(end - start));
+		p += end - start;
+	}
+	return p;
+}
+
+/* RFC 5952: lower-case hex, no leading zeros, the longest run of two or
+ * more zero groups as "::", IPv4-mapped addresses in dotted form. */
+static char *rg_fmt_ipv6(char *p, const unsigned char *b)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	unsigned groups[8];
+	int best = -1, best_len = 1;
+
+	if (memcmp(b, mapped, sizeof(mapped)) == 0) {
+		memcpy(p, "::ffff:", 7);
+		return rg_fmt_ipv4(p + 7, b + 12);
+	}
+	for (int i = 0; i < 8; i++)
+		groups[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+	for (int i = 0; i < 8;) {
+		int j = i;
+
+		while (j < 8 && groups[j] == 0)
+			j++;
+		if (j - i > best_len) {
+			best = i;
+			best_len = j - i;
+		}
+		i = j > i ? j : i + 1;
+	}
+	for (int i = 0; i < 8; i++) {
+		if (i == best) {
+			*p++ = ':';
+			if (i == 0)
+				*p++ = ':';
+			i += best_len - 1;
+			continue;
+		}
+		int shift = 12;
+
+		while (shift > 0 && !(groups[i] >> shift))
+			shift -= 4;
+		for (; shift >= 0; shift -= 4)
+			*p++ = rg_hex[groups[i] >> shift & 15];
+		if (i < 7)
+			*p++ = ':';
+	}
+	return p;
+}
+
+static char *rg_fmt_port(char *p, uint16_t port_be)
+{
+	char digits[5];
+	char *end = digits + sizeof(digits);
+	char *start = rg_utoa(ntohs(port_be), end);
+
+	*p++ = ':';
+	memcpy(p, start, (size_t)(end - start));
+	return p + (end - start);
+}
+
+/* unix:/path, unix:@abstract (the leading NUL shown as @), unix:unnamed. */
+static char *rg_fmt_unix(char *p, const struct rg_addr *a)
+{
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	size_t n = a->len > off ? a->len - off : 0;
+	const char *path = a->u.un.sun_path;
+
+	memcpy(p, "unix:", 5);
+	p += 5;
+	if (n == 0) {
+		memcpy(p, "unnamed", 7);
+		return p + 7;
+	}
+	if (path[0] == '\0') {
+		*p++ = '@';
+		path++;
+		n--;
+	} else {
+		n = strnlen(path, n); /* pathnames may carry a trailing NUL */
+	}
+	memcpy(p, path, n);
+	return p + n;
+}
+
+void rg_line_addr(struct rg_line *l, const char *key, const struct rg_addr *a)
+{
+	char text[sizeof(a->u.un.sun_path) + 16];
+	char *p = text;
+
+	switch (a->len ? a->u.sa.sa_family : AF_UNSPEC) {
+	case AF_INET:
+		p = rg_fmt_port(rg_fmt_ipv4(p, (const unsigned char *)&a->u.in.sin_addr),
+				a->u.in.sin_port);
+		break;
+	case AF_INET6:
+		*p++ = '[';
+		p = rg_fmt_ipv6(p, a->u.in6.sin6_addr.s6_addr);
+		*p++ = ']';
+		p = rg_fmt_port(p, a->u.in6.sin6_port);
+		break;
+	case AF_UNIX:
+		p = rg_fmt_unix(p, a);
+		break;
+	default:
+		memcpy(p, "unknown", 7);
+		p += 7;
+	}
+	rg_line_str(l, key, text, (size_t)(p - text));
+}
+
+void rg_line_finish(struct rg_line *l)
+{
+	const char *tail = l->cut ? rg_truncated : "\n";
+	size_t n = strlen(tail);
+
+	memcpy(l->buf + l->len, tail, n);
+	l->len += n;
+}

@@ -1,0 +1,46 @@
+/* The reset log: one line per failed call that ended a connection, and
+ * resetguard's own one-line complaints on stderr. */
+#ifndef RG_LOG_H
+#define RG_LOG_H
+
+#include <errno.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "fdtable.h"
+
+void rg_log_open(void);
+void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err);
+void rg_log_bad_setting(const char *name, const char *value, const char *expected,
+			const char *fallback);
+void rg_log_evict(int fd);
+void rg_log_fork_prepare(void);
+void rg_log_fork_done(void);
+
+static inline bool rg_errno_logged(int err)
+{
+	switch (err) {
+	case ECONNRESET:
+	case EPIPE:
+		return true;
+	case ETIMEDOUT:
+	case ECONNABORTED:
+	case ECONNREFUSED:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return rg_config.all_errors;
+	}
+	return false;
+}
+
+/* Called by every wrapper after its call failed; errno is left as it was. */
+static inline void rg_conn_failed(const struct rg_fd *e, int fd, const char *op)
+{
+	int err = errno;
+
+	if (RG_UNLIKELY(rg_errno_logged(err)))
+		rg_log_conn_error(e, fd, op, err);
+	errno = err;
+}
+
+#endif

@@ -1,0 +1,67 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+
+#include "fdtable.h"
+#include "ownfd.h"
+#include "real.h"
+
+/* Just under the soft limit, where programs rarely look, but never above
+ * 1024: descriptors there would make the kernel grow the process's fd
+ * table for nothing, and select() users keep their low numbers anyway. */
+static int rg_own_floor(void)
+{
+	struct rlimit rl;
+	rlim_t top = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
+		top = rl.rlim_cur;
+	return top > 64 ? (int)top - 32 : 3;
+}
+
+static int rg_own_dup_high(int fd)
+{
+	return rg_libc()->fcntl(fd, F_DUPFD_CLOEXEC, rg_own_floor());
+}
+
+/* Takes fd over as resetguard's: moved high when there is room (it stays
+ * where it is at the descriptor limit), close-on-exec either way. */
+int rg_own_adopt(int fd)
+{
+	int saved = errno;
+	int high = rg_own_dup_high(fd);
+
+	if (high >= 0) {
+		rg_libc()->close(fd);
+		fd = high;
+	} else {
+		rg_libc()->fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	rg_fd_mark(fd, RG_FD_OWN);
+	errno = saved;
+	return fd;
+}
+
+/* A copy of an own descriptor the program is about to overwrite with
+ * dup2(); the old number is handed back to the program's side of the table.
+ * Returns -1 when no descriptor is left for the copy. */
+int rg_own_move(int fd)
+{
+	int saved = errno;
+	int high = rg_own_dup_high(fd);
+
+	if (high >= 0)
+		rg_fd_mark(high, RG_FD_OWN);
+	rg_fd_mark(fd, RG_FD_UNSEEN);
+	errno = saved;
+	return high;
+}
+
+void rg_own_release(int fd)
+{
+	int saved = errno;
+
+	rg_fd_mark(fd, RG_FD_UNSEEN);
+	rg_libc()->close(fd);
+	errno = saved;
+}

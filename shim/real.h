@@ -1,0 +1,88 @@
+/* The real libc entry points, found with dlsym(RTLD_NEXT) so that resetguard
+ * chains with any other preloaded library instead of bypassing it. */
+#ifndef RG_REAL_H
+#define RG_REAL_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "export.h"
+
+/* X(name, return type, parameter list) for every call the shim forwards. */
+#define RG_REAL_CALLS(X)                                                            \
+	X(write, ssize_t, (int, const void *, size_t))                              \
+	X(writev, ssize_t, (int, const struct iovec *, int))                        \
+	X(send, ssize_t, (int, const void *, size_t, int))                          \
+	X(sendto, ssize_t, (int, const void *, size_t, int, const struct sockaddr *, \
+			    socklen_t))                                              \
+	X(sendmsg, ssize_t, (int, const struct msghdr *, int))                      \
+	X(sendmmsg, int, (int, struct mmsghdr *, unsigned int, int))                \
+	X(sendfile, ssize_t, (int, int, off_t *, size_t))                           \
+	X(sendfile64, ssize_t, (int, int, off64_t *, size_t))                       \
+	X(splice, ssize_t, (int, off64_t *, int, off64_t *, size_t, unsigned int))  \
+	X(read, ssize_t, (int, void *, size_t))                                     \
+	X(readv, ssize_t, (int, const struct iovec *, int))                         \
+	X(recv, ssize_t, (int, void *, size_t, int))                                \
+	X(recvfrom, ssize_t, (int, void *, size_t, int, struct sockaddr *,          \
+			      socklen_t *))                                          \
+	X(recvmsg, ssize_t, (int, struct msghdr *, int))                            \
+	X(recvmmsg, int, (int, struct mmsghdr *, unsigned int, int,                 \
+			  struct timespec *))                                        \
+	X(__read_chk, ssize_t, (int, void *, size_t, size_t))                       \
+	X(__recv_chk, ssize_t, (int, void *, size_t, size_t, int))                  \
+	X(__recvfrom_chk, ssize_t, (int, void *, size_t, size_t, int,               \
+				    struct sockaddr *, socklen_t *))                 \
+	X(socket, int, (int, int, int))                                             \
+	X(socketpair, int, (int, int, int, int[2]))                                 \
+	X(accept, int, (int, struct sockaddr *, socklen_t *))                       \
+	X(accept4, int, (int, struct sockaddr *, socklen_t *, int))                 \
+	X(connect, int, (int, const struct sockaddr *, socklen_t))                  \
+	X(shutdown, int, (int, int))                                                \
+	X(close, int, (int))                                                        \
+	X(close_range, int, (unsigned int, unsigned int, int))                      \
+	X(closefrom, void, (int))                                                   \
+	X(dup, int, (int))                                                          \
+	X(dup2, int, (int, int))                                                    \
+	X(dup3, int, (int, int, int))                                               \
+	X(fcntl, int, (int, int, ...))                                              \
+	X(fcntl64, int, (int, int, ...))                                            \
+	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))      \
+	X(signal, sighandler_t, (int, sighandler_t))                                \
+	X(sysv_signal, sighandler_t, (int, sighandler_t))                           \
+	X(bsd_signal, sighandler_t, (int, sighandler_t))                            \
+	X(sigset, sighandler_t, (int, sighandler_t))                                \
+	X(fwrite, size_t, (const void *, size_t, size_t, FILE *))                   \
+	X(fputs, int, (const char *, FILE *))                                       \
+	X(fputc, int, (int, FILE *))                                                \
+	X(putc, int, (int, FILE *))                                                 \
+	X(vfprintf, int, (FILE *, const char *, va_list))                           \
+	X(__vfprintf_chk, int, (FILE *, int, const char *, va_list))                \
+	X(puts, int, (const char *))                                                \
+	X(fdopen, FILE *, (int, const char *))                                      \
+	X(fflush, int, (FILE *))                                                    \
+	X(fclose, int, (FILE *))
+
+struct rg_real {
+#define RG_REAL_FIELD(name, ret, params) ret(*name) params;
+	RG_REAL_CALLS(RG_REAL_FIELD)
+#undef RG_REAL_FIELD
+};
+
+extern struct rg_real rg_real;
+
+void rg_real_bind(void);
+
+/* A wrapper can run before the library's constructor, from another
+ * library's constructor; bind on first use in that case. */
+static inline const struct rg_real *rg_libc(void)
+{
+	if (RG_UNLIKELY(!__atomic_load_n(&rg_real.close, __ATOMIC_ACQUIRE)))
+		rg_real_bind();
+	return &rg_real;
+}
+
+#endif

@@ -1,0 +1,137 @@
+/* The receive side: nothing is changed, only counted, and a read that
+ * fails with ECONNRESET is logged with the peer learnt earlier.  The
+ * fortified __*_chk variants are wrapped too: Debian builds everything with
+ * _FORTIFY_SOURCE=2, so they are what real programs call. */
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "real.h"
+
+/* Declared by glibc only in fortified builds. */
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+		       struct sockaddr *from, socklen_t *fromlen);
+
+RG_EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	ssize_t ret = rg_libc()->read(fd, buf, len);
+	struct rg_fd *e;
+
+	/* Classify only when there is something to count or log: a read
+	 * loop on a file then costs one lookup per call. */
+	if (ret == 0 || !(e = rg_fd_socket(fd)))
+		return ret;
+	return rg_received(e, fd, "read", ret);
+}
+
+RG_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	ssize_t ret = rg_libc()->__read_chk(fd, buf, len, buflen);
+	struct rg_fd *e;
+
+	if (ret == 0 || !(e = rg_fd_socket(fd)))
+		return ret;
+	return rg_received(e, fd, "read", ret);
+}
+
+RG_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	ssize_t ret = rg_libc()->readv(fd, iov, iovcnt);
+	struct rg_fd *e;
+
+	if (ret == 0 || !(e = rg_fd_socket(fd)))
+		return ret;
+	return rg_received(e, fd, "readv", ret);
+}
+
+RG_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	ssize_t ret = rg_libc()->recv(fd, buf, len, flags);
+	struct rg_fd *e;
+
+	if (ret == 0 || !(e = rg_fd_socket(fd)))
+		return ret;
+	return rg_received(e, fd, "recv", ret);
+}
+
+RG_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	ssize_t ret = rg_libc()->__recv_chk(fd, buf, len, buflen, flags);
+	struct rg_fd *e;
+
+	if (ret == 0 || !(e = rg_fd_socket(fd)))
+		return ret;
+	return rg_received(e, fd, "recv", ret);
+}
+
+RG_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
+			   socklen_t *fromlen)
+{
+	ssize_t ret = rg_libc()->recvfrom(fd, buf, len, flags, from, fromlen);
+	struct rg_fd *e;
+
+	if (ret == 0 || !(e = rg_fd_socket(fd)))
+		return ret;
+	return rg_received(e, fd, "recvfrom", ret);
+}
+
+RG_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+				 struct sockaddr *from, socklen_t *fromlen)
+{
+	ssize_t ret = rg_libc()->__recvfrom_chk(fd, buf, len, buflen, flags, from, fromlen);
+	struct rg_fd *e;
+
+	if (ret == 0 || !(e = rg_fd_socket(fd)))
+		return ret;
+	return rg_received(e, fd, "recvfrom", ret);
+}
+
+/* Descriptors received with SCM_RIGHTS take numbers whose table entries
+ * may be stale; forget them so they are classified on first use. */
+static void rg_forget_passed_fds(const struct msghdr *msg)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		const unsigned char *data = CMSG_DATA(c);
+
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			__builtin_memcpy(&fd, data + i * sizeof(int), sizeof(int));
+			rg_fd_forget(fd);
+		}
+	}
+}
+
+RG_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	ssize_t ret = rg_libc()->recvmsg(fd, msg, flags);
+	struct rg_fd *e;
+
+	if (ret >= 0 && msg->msg_controllen)
+		rg_forget_passed_fds(msg);
+	if (ret == 0 || !(e = rg_fd_socket(fd)))
+		return ret;
+	return rg_received(e, fd, "recvmsg", ret);
+}
+
+RG_EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags,
+		       struct timespec *timeout)
+{
+	int ret = rg_libc()->recvmmsg(fd, msgs, n, flags, timeout);
+	struct rg_fd *e = ret != 0 ? rg_fd_socket(fd) : NULL;
+
+	for (int i = 0; i < ret; i++) {
+		if (msgs[i].msg_hdr.msg_controllen)
+			rg_forget_passed_fds(&msgs[i].msg_hdr);
+		if (e)
+			rg_fd_count(&e->rx_bytes, msgs[i].msg_len);
+	}
+	if (e && ret < 0)
+		rg_conn_failed(e, fd, "recvmmsg");
+	return ret;
+}

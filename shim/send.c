@@ -1,0 +1,159 @@
+/* The send side.  On a socket, every write path is made unable to raise
+ * SIGPIPE while SIGPIPE would kill the program: the send family gets
+ * MSG_NOSIGNAL; write()/writev() become send()/sendmsg() with it, which is
+ * the same operation in the kernel (sock_write_iter is sendmsg with flags 0
+ * and the file's O_NONBLOCK still applies); sendfile() and splice(), which
+ * take no flags, run under the block-and-consume guard.  Descriptors that
+ * are not sockets go straight to libc. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/sendfile.h>
+
+#include "io.h"
+#include "real.h"
+#include "sigpipe.h"
+
+/* The flags write() would have used, as sock_write_iter sets them. */
+static int rg_write_flags(const struct rg_fd *e)
+{
+	return MSG_NOSIGNAL | (e->type == SOCK_SEQPACKET ? MSG_EOR : 0);
+}
+
+static int rg_send_flags(int flags)
+{
+	return rg_sigpipe_suppress() ? flags | MSG_NOSIGNAL : flags;
+}
+
+RG_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	struct rg_fd *e = rg_fd_socket(fd);
+
+	if (!e || !rg_sigpipe_suppress())
+		return e ? rg_sent(e, fd, "write", rg_libc()->write(fd, buf, len))
+			 : rg_libc()->write(fd, buf, len);
+
+	ssize_t ret = rg_libc()->send(fd, buf, len, rg_write_flags(e));
+	if (RG_UNLIKELY(ret < 0 && errno == ENOTSOCK)) {
+		/* A stale entry: the number was closed and reused behind the
+		 * shim's back.  Heal it and do what the program asked. */
+		rg_fd_mark(fd, RG_FD_OTHER);
+		return rg_libc()->write(fd, buf, len);
+	}
+	return rg_sent(e, fd, "write", ret);
+}
+
+RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct rg_fd *e = rg_fd_socket(fd);
+
+	if (!e || !rg_sigpipe_suppress())
+		return e ? rg_sent(e, fd, "writev", rg_libc()->writev(fd, iov, iovcnt))
+			 : rg_libc()->writev(fd, iov, iovcnt);
+
+	/* Out of range, writev() fails with EINVAL where sendmsg() would say
+	 * EMSGSIZE: let the real call give the real answer. */
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return rg_libc()->writev(fd, iov, iovcnt);
+
+	struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+	ssize_t ret = rg_libc()->sendmsg(fd, &msg, rg_write_flags(e));
+	if (RG_UNLIKELY(ret < 0 && errno == ENOTSOCK)) {
+		rg_fd_mark(fd, RG_FD_OTHER);
+		return rg_libc()->writev(fd, iov, iovcnt);
+	}
+	return rg_sent(e, fd, "writev", ret);
+}
+
+RG_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	struct rg_fd *e = rg_fd_socket(fd);
+	ssize_t ret = rg_libc()->send(fd, buf, len, e ? rg_send_flags(flags) : flags);
+
+	return e ? rg_sent(e, fd, "send", ret) : ret;
+}
+
+RG_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+			 const struct sockaddr *to, socklen_t tolen)
+{
+	struct rg_fd *e = rg_fd_socket(fd);
+	ssize_t ret = rg_libc()->sendto(fd, buf, len, e ? rg_send_flags(flags) : flags, to, tolen);
+
+	return e ? rg_sent(e, fd, "sendto", ret) : ret;
+}
+
+RG_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct rg_fd *e = rg_fd_socket(fd);
+	ssize_t ret = rg_libc()->sendmsg(fd, msg, e ? rg_send_flags(flags) : flags);
+
+	return e ? rg_sent(e, fd, "sendmsg", ret) : ret;
+}
+
+RG_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+{
+	struct rg_fd *e = rg_fd_socket(fd);
+	int ret = rg_libc()->sendmmsg(fd, msgs, n, e ? rg_send_flags(flags) : flags);
+
+	if (e && ret > 0) {
+		for (int i = 0; i < ret; i++)
+			rg_fd_count(&e->tx_bytes, msgs[i].msg_len);
+	} else if (e && ret < 0) {
+		rg_conn_failed(e, fd, "sendmmsg");
+	}
+	return ret;
+}
+
+/* sendfile() and splice() take no flags: guard them when the destination
+ * is a socket and SIGPIPE would kill. */
+static struct rg_fd *rg_guard_begin(int out_fd, struct rg_sigpipe_guard *g)
+{
+	struct rg_fd *e = rg_fd_socket(out_fd);
+
+	g->armed = false;
+	if (e && rg_sigpipe_suppress())
+		rg_sigpipe_hold(g, false);
+	return e;
+}
+
+static ssize_t rg_guard_end(struct rg_fd *e, int fd, const char *op,
+			    struct rg_sigpipe_guard *g, ssize_t ret)
+{
+	rg_sigpipe_release(g, ret < 0 && errno == EPIPE);
+	return e ? rg_sent(e, fd, op, ret) : ret;
+}
+
+RG_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	struct rg_sigpipe_guard g;
+	struct rg_fd *e = rg_guard_begin(out_fd, &g);
+
+	return rg_guard_end(e, out_fd, "sendfile", &g,
+			    rg_libc()->sendfile(out_fd, in_fd, offset, count));
+}
+
+RG_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
+{
+	struct rg_sigpipe_guard g;
+	struct rg_fd *e = rg_guard_begin(out_fd, &g);
+
+	return rg_guard_end(e, out_fd, "sendfile", &g,
+			    rg_libc()->sendfile64(out_fd, in_fd, offset, count));
+}
+
+RG_EXPORT ssize_t splice(int in_fd, off64_t *in_off, int out_fd, off64_t *out_off,
+			 size_t len, unsigned int flags)
+{
+	struct rg_sigpipe_guard g;
+	struct rg_fd *e = rg_guard_begin(out_fd, &g);
+	ssize_t ret = rg_libc()->splice(in_fd, in_off, out_fd, out_off, len, flags);
+
+	if (e)
+		return rg_guard_end(e, out_fd, "splice", &g, ret);
+	/* Out to a pipe or file: a reset can still come from a socket
+	 * being read. */
+	rg_sigpipe_release(&g, false);
+	e = ret < 0 ? rg_fd_socket(in_fd) : NULL;
+	return e ? rg_received(e, in_fd, "splice", ret) : ret;
+}

@@ -1,0 +1,36 @@
+/* SIGPIPE: when the shim must keep a socket write from raising it, and the
+ * block-and-consume guard for the calls that take no MSG_NOSIGNAL flag. */
+#ifndef RG_SIGPIPE_H
+#define RG_SIGPIPE_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+/* True while the program leaves SIGPIPE at SIG_DFL, i.e. while a broken
+ * socket would kill it; kept current by the sigaction()/signal() wrappers. */
+extern _Atomic bool rg_sigpipe_kills;
+
+static inline bool rg_sigpipe_suppress(void)
+{
+	return rg_config.sigpipe == RG_SIGPIPE_SOCKET &&
+	       atomic_load_explicit(&rg_sigpipe_kills, memory_order_relaxed);
+}
+
+struct rg_sigpipe_guard {
+	bool armed;
+	bool was_pending;
+	sigset_t old_mask;
+};
+
+/* libpq's technique: block SIGPIPE in this thread (or every signal, for
+ * the shim's own writes), remember whether one was already pending, and
+ * after the call consume the one the call raised, if any. */
+void rg_sigpipe_hold(struct rg_sigpipe_guard *g, bool all_signals);
+void rg_sigpipe_release(struct rg_sigpipe_guard *g, bool failed_epipe);
+
+void rg_sigpipe_init(void);
+
+#endif

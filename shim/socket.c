@@ -1,0 +1,119 @@
+/* Where sockets are born and connected: each creation path resets the
+ * descriptor's entry, and the peer is learnt here, from connect()'s
+ * argument or accept()'s result, because after a reset getpeername() fails
+ * with ENOTCONN and the log would have no one to name. */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "io.h"
+#include "real.h"
+
+RG_EXPORT int socket(int domain, int type, int protocol)
+{
+	int fd = rg_libc()->socket(domain, type, protocol);
+
+	if (fd >= 0)
+		rg_fd_new_socket(fd, domain, type, RG_ROLE_UNKNOWN, NULL, 0);
+	return fd;
+}
+
+RG_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	int ret = rg_libc()->socketpair(domain, type, protocol, sv);
+
+	if (ret == 0) {
+		struct sockaddr_un unnamed = { .sun_family = (sa_family_t)domain };
+		socklen_t len = offsetof(struct sockaddr_un, sun_path);
+
+		rg_fd_new_socket(sv[0], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed, len);
+		rg_fd_new_socket(sv[1], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed, len);
+	}
+	return ret;
+}
+
+/* The new connection's entry.  When the program passed no address buffer
+ * the shim passed its own; when the program's was too small for the whole
+ * address, ask the kernel once more for the full one. */
+static void rg_accepted(int listener, int fd, int flags, const struct sockaddr *addr,
+			socklen_t given, socklen_t actual)
+{
+	struct rg_fd *l = rg_fd_socket(listener);
+	struct sockaddr_storage full;
+	int family = l ? l->family : AF_UNSPEC;
+	int type = (l ? l->type : SOCK_STREAM) | flags;
+
+	if (actual > given) {
+		int saved = errno;
+
+		actual = sizeof(full);
+		addr = getpeername(fd, (struct sockaddr *)&full, &actual) == 0
+			       ? (struct sockaddr *)&full
+			       : NULL;
+		errno = saved;
+	}
+	rg_fd_new_socket(fd, family, type, RG_ROLE_SERVER, addr, actual);
+}
+
+static int rg_accept(int listener, struct sockaddr *addr, socklen_t *addrlen, int flags,
+		     const char *op)
+{
+	struct sockaddr_storage own;
+	socklen_t own_len = sizeof(own);
+	/* The program's own buffers are passed to the kernel as they are, so
+	 * that a bad pointer fails there with EFAULT; only when it passes no
+	 * address buffer does the shim lend one. */
+	bool mine = !addr;
+	struct sockaddr *a = mine ? (struct sockaddr *)&own : addr;
+	socklen_t *alen = mine ? &own_len : addrlen;
+	socklen_t given = alen ? *alen : 0;
+	int fd = flags ? rg_libc()->accept4(listener, a, alen, flags)
+		       : rg_libc()->accept(listener, a, alen);
+
+	if (fd >= 0) {
+		rg_accepted(listener, fd, flags, a, given, alen ? *alen : 0);
+	} else {
+		struct rg_fd *e = rg_fd_socket(listener);
+
+		if (e)
+			rg_conn_failed(e, listener, op);
+	}
+	return fd;
+}
+
+RG_EXPORT int accept(int listener, struct sockaddr *addr, socklen_t *addrlen)
+{
+	return rg_accept(listener, addr, addrlen, 0, "accept");
+}
+
+RG_EXPORT int accept4(int listener, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+	return rg_accept(listener, addr, addrlen, flags, "accept4");
+}
+
+RG_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	int ret = rg_libc()->connect(fd, addr, len);
+	int err = errno;
+	struct rg_fd *e = rg_fd_socket(fd);
+
+	if (!e || (ret < 0 && err == EFAULT))
+		return ret;
+	/* Remembered even while a non-blocking connect is in progress, or
+	 * after it failed: the log names whom it tried to reach. */
+	rg_fd_set_peer(fd, RG_ROLE_CLIENT, addr, len);
+	errno = err;
+	if (ret < 0 && err != EINPROGRESS)
+		rg_conn_failed(e, fd, "connect");
+	return ret;
+}
+
+RG_EXPORT int shutdown(int fd, int how)
+{
+	int ret = rg_libc()->shutdown(fd, how);
+	struct rg_fd *e;
+
+	if (ret < 0 && (e = rg_fd_socket(fd)))
+		rg_conn_failed(e, fd, "shutdown");
+	return ret;
+}

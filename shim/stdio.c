@@ -1,0 +1,226 @@
+/* stdio on a socket.  glibc's FILE functions write through its internal
+ * __write and close through __close_nocancel, which no wrapper sees, so the
+ * FILE entry points themselves are wrapped: on a socket-backed stream they
+ * run under the SIGPIPE guard, and a failure is logged like any other.
+ * Streams on anything else cost one table lookup. */
+/* With optimisation glibc's <stdio.h> defines putchar() and vprintf()
+ * inline; this file must define the real, exported ones. */
+#define __NO_INLINE__ 1
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "real.h"
+#include "sigpipe.h"
+#include "stdio_guard.h"
+
+/* Declared by glibc only in fortified builds. */
+int __fprintf_chk(FILE *fp, int flag, const char *fmt, ...);
+int __vfprintf_chk(FILE *fp, int flag, const char *fmt, va_list ap);
+int __printf_chk(int flag, const char *fmt, ...);
+int __vprintf_chk(int flag, const char *fmt, va_list ap);
+
+void rg_stdio_begin(struct rg_stdio *s, FILE *fp)
+{
+	int saved = errno;
+
+	s->fd = fp ? fileno_unlocked(fp) : -1;
+	s->e = s->fd >= 0 ? rg_fd_socket(s->fd) : NULL;
+	s->guard.armed = false;
+	if (s->e && rg_sigpipe_suppress())
+		rg_sigpipe_hold(&s->guard, false);
+	errno = saved;
+}
+
+void rg_stdio_end(struct rg_stdio *s, const char *op, bool failed)
+{
+	int err = errno;
+
+	rg_sigpipe_release(&s->guard, failed && err == EPIPE);
+	if (failed && s->e) {
+		errno = err;
+		rg_conn_failed(s->e, s->fd, op);
+	}
+	errno = err;
+}
+
+/* Streams on sockets still hold unwritten data when the program calls
+ * exit() or fflush(NULL); glibc flushes them internally, where SIGPIPE
+ * would kill.  Flush each known one under the guard first. */
+void rg_stdio_flush_sockets(void)
+{
+	FILE *std[] = { stdout, stderr };
+
+	for (size_t i = 0; i < sizeof(std) / sizeof(std[0]); i++)
+		if (std[i] && rg_fd_socket(fileno_unlocked(std[i])))
+			fflush(std[i]);
+	for (unsigned int fd = 3; fd < RG_FD_MAX; fd++) {
+		struct rg_fd *e = rg_fd_peek((int)fd);
+
+		if (!e)
+			fd |= RG_FD_CHUNK - 1;
+		else if (e->stream && rg_fd_kind_of(e) == RG_FD_SOCKET)
+			fflush(e->stream);
+	}
+}
+
+RG_EXPORT FILE *fdopen(int fd, const char *mode)
+{
+	FILE *fp = rg_libc()->fdopen(fd, mode);
+	struct rg_fd *e;
+
+	if (fp && (e = rg_fd_socket(fd)))
+		e->stream = fp;
+	return fp;
+}
+
+RG_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
+{
+	struct rg_stdio s;
+
+	rg_stdio_begin(&s, fp);
+	size_t ret = rg_libc()->fwrite(buf, size, n, fp);
+	rg_stdio_end(&s, "fwrite", ret < n && size > 0);
+	return ret;
+}
+
+RG_EXPORT int fputs(const char *str, FILE *fp)
+{
+	struct rg_stdio s;
+
+	rg_stdio_begin(&s, fp);
+	int ret = rg_libc()->fputs(str, fp);
+	rg_stdio_end(&s, "fputs", ret == EOF);
+	return ret;
+}
+
+RG_EXPORT int puts(const char *str)
+{
+	struct rg_stdio s;
+
+	rg_stdio_begin(&s, stdout);
+	int ret = rg_libc()->puts(str);
+	rg_stdio_end(&s, "puts", ret == EOF);
+	return ret;
+}
+
+RG_EXPORT int fputc(int c, FILE *fp)
+{
+	struct rg_stdio s;
+
+	rg_stdio_begin(&s, fp);
+	int ret = rg_libc()->fputc(c, fp);
+	rg_stdio_end(&s, "fputc", ret == EOF);
+	return ret;
+}
+
+RG_EXPORT int putc(int c, FILE *fp)
+{
+	struct rg_stdio s;
+
+	rg_stdio_begin(&s, fp);
+	int ret = rg_libc()->putc(c, fp);
+	rg_stdio_end(&s, "putc", ret == EOF);
+	return ret;
+}
+
+RG_EXPORT int putchar(int c)
+{
+	return putc(c, stdout);
+}
+
+RG_EXPORT int vfprintf(FILE *fp, const char *fmt, va_list ap)
+{
+	struct rg_stdio s;
+
+	rg_stdio_begin(&s, fp);
+	int ret = rg_libc()->vfprintf(fp, fmt, ap);
+	rg_stdio_end(&s, "fprintf", ret < 0);
+	return ret;
+}
+
+RG_EXPORT int __vfprintf_chk(FILE *fp, int flag, const char *fmt, va_list ap)
+{
+	struct rg_stdio s;
+
+	rg_stdio_begin(&s, fp);
+	int ret = rg_libc()->__vfprintf_chk(fp, flag, fmt, ap);
+	rg_stdio_end(&s, "fprintf", ret < 0);
+	return ret;
+}
+
+RG_EXPORT int fprintf(FILE *fp, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int ret = vfprintf(fp, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+RG_EXPORT int __fprintf_chk(FILE *fp, int flag, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int ret = __vfprintf_chk(fp, flag, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+RG_EXPORT int vprintf(const char *fmt, va_list ap)
+{
+	return vfprintf(stdout, fmt, ap);
+}
+
+RG_EXPORT int __vprintf_chk(int flag, const char *fmt, va_list ap)
+{
+	return __vfprintf_chk(stdout, flag, fmt, ap);
+}
+
+RG_EXPORT int printf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int ret = vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+RG_EXPORT int __printf_chk(int flag, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int ret = __vfprintf_chk(stdout, flag, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+RG_EXPORT int fflush(FILE *fp)
+{
+	struct rg_stdio s;
+
+	if (!fp)
+		rg_stdio_flush_sockets();
+	rg_stdio_begin(&s, fp);
+	int ret = rg_libc()->fflush(fp);
+	rg_stdio_end(&s, "fflush", ret == EOF);
+	return ret;
+}
+
+RG_EXPORT int fclose(FILE *fp)
+{
+	struct rg_stdio s;
+
+	rg_stdio_begin(&s, fp);
+	if (s.fd >= 0)
+		rg_fd_forget(s.fd); /* glibc closes it where no wrapper sees */
+	int ret = rg_libc()->fclose(fp);
+	rg_stdio_end(&s, "fclose", ret == EOF);
+	return ret;
+}

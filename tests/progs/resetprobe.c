@@ -1,0 +1,239 @@
+/* resetprobe: meet a connection reset through one or more libc calls and
+ * report what each returned.  Without resetguard a write after the reset
+ * kills it with SIGPIPE; with it, it lives and prints "alive".
+ *
+ * usage: resetprobe [-f inet|inet6|unix] [-u PATH] [-n] [-t THREADS] [-s]
+ *                   [-c loop|range|from|dup2] OP...
+ * OP: write writev send sendto sendmsg sendmmsg sendfile splice
+ *     fwrite fputs fprintf fflush exitflush
+ *     read readv recv recvfrom recvmsg recvmmsg */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
+
+#include "common.h"
+
+static const char *family = "inet";
+static const char *unix_path = "/tmp/resetprobe.sock";
+static int nonblocking;
+static char **ops;
+static int nops;
+
+static void report(const char *op, long ret, int err)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line), "%s ret=%ld errno=%s\n", op, ret,
+			 ret < 0 ? strerrorname_np(err) : "0");
+
+	/* write(2), not stdio: this also runs in a signal handler. */
+	if (write(STDOUT_FILENO, line, (size_t)n) != n)
+		_exit(3);
+}
+
+static long do_send(const char *op, int fd)
+{
+	static char buf[65536];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct mmsghdr mm = { .msg_hdr = msg };
+
+	if (!strcmp(op, "write"))
+		return write(fd, buf, sizeof(buf));
+	if (!strcmp(op, "writev"))
+		return writev(fd, &iov, 1);
+	if (!strcmp(op, "send"))
+		return send(fd, buf, sizeof(buf), 0);
+	if (!strcmp(op, "sendto"))
+		return sendto(fd, buf, sizeof(buf), 0, NULL, 0);
+	if (!strcmp(op, "sendmsg"))
+		return sendmsg(fd, &msg, 0);
+	if (!strcmp(op, "sendmmsg"))
+		return sendmmsg(fd, &mm, 1, 0);
+	return -2;
+}
+
+static long do_sendfile(const char *op, int fd)
+{
+	static char buf[65536];
+	int p[2];
+	long ret;
+
+	if (!strcmp(op, "sendfile")) {
+		int mfd = memfd_create("resetprobe", 0);
+
+		if (mfd < 0 || write(mfd, buf, sizeof(buf)) < 0)
+			err(2, "memfd");
+		off_t off = 0;
+		ret = sendfile(fd, mfd, &off, sizeof(buf));
+		close(mfd);
+		return ret;
+	}
+	if (!strcmp(op, "splice")) {
+		if (pipe(p) < 0 || write(p[1], buf, 4096) < 0)
+			err(2, "pipe");
+		ret = splice(p[0], NULL, fd, NULL, 4096, 0);
+		close(p[0]);
+		close(p[1]);
+		return ret;
+	}
+	return -2;
+}
+
+static long do_recv(const char *op, int fd)
+{
+	/* Fixed-size buffers, so that a fortified build calls __read_chk,
+	 * __recv_chk and __recvfrom_chk. */
+	char buf[4096];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct mmsghdr mm = { .msg_hdr = msg };
+
+	if (!strcmp(op, "read"))
+		return read(fd, buf, sizeof(buf));
+	if (!strcmp(op, "readv"))
+		return readv(fd, &iov, 1);
+	if (!strcmp(op, "recv"))
+		return recv(fd, buf, sizeof(buf), 0);
+	if (!strcmp(op, "recvfrom"))
+		return recvfrom(fd, buf, sizeof(buf), 0, NULL, NULL);
+	if (!strcmp(op, "recvmsg"))
+		return recvmsg(fd, &msg, 0);
+	if (!strcmp(op, "recvmmsg"))
+		return recvmmsg(fd, &mm, 1, 0, NULL);
+	return -2;
+}
+
+/* stdio: unbuffered streams write at once; "fflush" and "exitflush" buffer
+ * first, the latter leaving the flush to exit(). */
+static long do_stdio(const char *op, int fd)
+{
+	static char big[65536];
+	FILE *fp = fdopen(fd, "w");
+	int buffered = !strcmp(op, "fflush") || !strcmp(op, "exitflush");
+
+	if (!fp)
+		err(2, "fdopen");
+	setvbuf(fp, NULL, buffered ? _IOFBF : _IONBF, 0);
+	if (!strcmp(op, "fwrite"))
+		return (long)fwrite(big, 1, sizeof(big), fp) == (long)sizeof(big) ? 0 : -1;
+	if (!strcmp(op, "fputs"))
+		return fputs("hello\n", fp) == EOF ? -1 : 0;
+	if (!strcmp(op, "fprintf"))
+		return fprintf(fp, "hello %d\n", 42) < 0 ? -1 : 0;
+	fputs("hello\n", fp);
+	if (!strcmp(op, "fflush"))
+		return fflush(fp) == EOF ? -1 : 0;
+	return 0; /* exitflush: left in the buffer on purpose */
+}
+
+static void run_ops(int fd)
+{
+	for (int i = 0; i < nops; i++) {
+		long ret = do_send(ops[i], fd);
+
+		if (ret == -2)
+			ret = do_sendfile(ops[i], fd);
+		if (ret == -2)
+			ret = do_recv(ops[i], fd);
+		if (ret == -2)
+			ret = do_stdio(ops[i], fd);
+		report(ops[i], ret, errno);
+	}
+}
+
+static struct conn *connect_and_reset(int index)
+{
+	static __thread struct conn c;
+	char path[108];
+
+	snprintf(path, sizeof(path), "%s.%d", unix_path, index);
+	conn_open(&c, family, path);
+	if (nonblocking)
+		fcntl(c.client, F_SETFL, O_NONBLOCK);
+	conn_reset(&c);
+	return &c;
+}
+
+static void *thread_main(void *arg)
+{
+	struct conn *c = connect_and_reset((int)(long)arg);
+
+	run_ops(c->client);
+	return NULL;
+}
+
+static int handler_fd = -1;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	run_ops(handler_fd);
+}
+
+/* What daemons do at start-up: get rid of every inherited descriptor. */
+static void close_everything(const char *how)
+{
+	if (!strcmp(how, "range")) {
+		close_range(3, ~0U, 0);
+		return;
+	}
+	if (!strcmp(how, "from")) {
+		closefrom(3);
+		return;
+	}
+	int null = !strcmp(how, "dup2") ? open("/dev/null", O_RDONLY) : -1;
+
+	for (int fd = 3; fd < 1024; fd++) {
+		if (fd == null)
+			continue;
+		if (null >= 0)
+			dup2(null, fd);
+		close(fd);
+	}
+	close(null);
+}
+
+int main(int argc, char **argv)
+{
+	int opt, threads = 0, in_handler = 0;
+
+	while ((opt = getopt(argc, argv, "f:u:nt:sc:")) != -1) {
+		switch (opt) {
+		case 'f': family = optarg; break;
+		case 'u': unix_path = optarg; break;
+		case 'n': nonblocking = 1; break;
+		case 't': threads = atoi(optarg); break;
+		case 's': in_handler = 1; break;
+		case 'c': close_everything(optarg); break;
+		default: return 2;
+		}
+	}
+	ops = argv + optind;
+	nops = argc - optind;
+
+	if (threads > 0) {
+		pthread_t tid[64];
+
+		for (int i = 0; i < threads && i < 64; i++)
+			pthread_create(&tid[i], NULL, thread_main, (void *)(long)i);
+		for (int i = 0; i < threads && i < 64; i++)
+			pthread_join(tid[i], NULL);
+	} else {
+		struct conn *c = connect_and_reset(0);
+
+		printf("peer=%s\n", c->server_addr);
+		fflush(stdout);
+		if (in_handler) {
+			handler_fd = c->client;
+			signal(SIGUSR1, on_usr1);
+			raise(SIGUSR1);
+		} else {
+			run_ops(c->client);
+		}
+	}
+	printf("alive\n");
+	return 0;
+}
