@@ -2,8 +2,11 @@
  * report what each returned.  Without resetguard a write after the reset
  * kills it with SIGPIPE; with it, it lives and prints "alive".
  *
- * usage: resetprobe [-f inet|inet6|unix] [-u PATH] [-n] [-t THREADS] [-s]
+ * usage: resetprobe [-f inet|inet6|unix] [-u PATH] [-n] [-t THREADS] [-s] [-H]
  *                   [-c loop|range|from|dup2] OP...
+ * -F use up every descriptor before the ops, -n non-blocking socket, -t ops in THREADS threads each with its own
+ * connection, -s ops inside a signal handler, -H count SIGPIPEs with a
+ * handler of the program's own, -c close every descriptor first. 
  * OP: write writev send sendto sendmsg sendmmsg sendfile splice
  *     fwrite fputs fprintf fflush exitflush
  *     read readv recv recvfrom recvmsg recvmmsg */
@@ -166,6 +169,13 @@ static void *thread_main(void *arg)
 }
 
 static int handler_fd = -1;
+static volatile sig_atomic_t sigpipes;
+
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipes++;
+}
 
 static void on_usr1(int sig)
 {
@@ -198,15 +208,17 @@ static void close_everything(const char *how)
 
 int main(int argc, char **argv)
 {
-	int opt, threads = 0, in_handler = 0;
+	int opt, threads = 0, in_handler = 0, fill = 0;
 
-	while ((opt = getopt(argc, argv, "f:u:nt:sc:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:u:nt:sHFc:")) != -1) {
 		switch (opt) {
 		case 'f': family = optarg; break;
 		case 'u': unix_path = optarg; break;
 		case 'n': nonblocking = 1; break;
 		case 't': threads = atoi(optarg); break;
 		case 's': in_handler = 1; break;
+		case 'H': signal(SIGPIPE, on_sigpipe); break;
+		case 'F': fill = 1; break;
 		case 'c': close_everything(optarg); break;
 		default: return 2;
 		}
@@ -225,6 +237,10 @@ int main(int argc, char **argv)
 		struct conn *c = connect_and_reset(0);
 
 		printf("peer=%s\n", c->server_addr);
+		while (fill && dup(0) >= 0)
+			;
+		if (fill)
+			printf("filled=%s\n", strerrorname_np(errno));
 		fflush(stdout);
 		if (in_handler) {
 			handler_fd = c->client;
@@ -234,6 +250,6 @@ int main(int argc, char **argv)
 			run_ops(c->client);
 		}
 	}
-	printf("alive\n");
+	printf("sigpipes=%d\nalive\n", (int)sigpipes);
 	return 0;
 }

@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# SIGPIPE never kills on a socket write, on any path; pipes, terminals and
+# the program's own choices behave exactly as without the shim.
+
+setup() {
+	load helpers/common
+}
+
+teardown() {
+	stop_servers
+}
+
+# Without the shim the second write after a reset raises SIGPIPE (status
+# 141); with it the program lives and gets EPIPE.
+write_survives() {
+	local op=$1 family=${2:-inet} bin=${3:-$PROBE}
+	run "$bin" -f "$family" -u "$BATS_TEST_TMPDIR/s" "$op" "$op"
+	assert_equal "$status" 141
+	RESETGUARD_LOG=$LOG run "$RG" "$bin" -f "$family" -u "$BATS_TEST_TMPDIR/s" "$op" "$op"
+	assert_success
+	assert_line "$op ret=-1 errno=EPIPE"
+	assert_line alive
+	run grep -c "event=pipe errno=EPIPE op=" "$LOG"
+	assert_output --regexp '^[1-9]'
+}
+
+@test "write() after a reset: killed without the shim, EPIPE with it" { write_survives write; }
+@test "writev() after a reset" { write_survives writev; }
+@test "send() after a reset" { write_survives send; }
+@test "sendto() after a reset" { write_survives sendto; }
+@test "sendmsg() after a reset" { write_survives sendmsg; }
+@test "sendmmsg() after a reset" { write_survives sendmmsg; }
+@test "sendfile() after a reset (no flags: block-and-consume)" { write_survives sendfile; }
+@test "splice() into a reset socket" { write_survives splice; }
+@test "stdio fwrite() on a reset socket" { write_survives fwrite; }
+@test "stdio fputs() on a reset socket" { write_survives fputs; }
+@test "stdio fprintf() on a reset socket" { write_survives fprintf; }
+@test "stdio fflush() on a reset socket" { write_survives fflush; }
+@test "unfortified build: write() and fprintf() survive too" {
+	write_survives write inet "$PROBE.plain"
+	write_survives fprintf inet "$PROBE.plain"
+}
+@test "IPv6 and AF_UNIX stream sockets" {
+	write_survives send inet6
+	write_survives write unix
+}
+@test "non-blocking socket: same errors, no signal" {
+	run "$PROBE" -n write write
+	assert_equal "$status" 141
+	run "$RG" "$PROBE" -n write write
+	assert_success
+	assert_line "write ret=-1 errno=ECONNRESET"
+	assert_line "write ret=-1 errno=EPIPE"
+}
+
+@test "a stream left unflushed on a reset socket does not kill at exit()" {
+	# The write takes the reset's ECONNRESET; the flush in exit() then
+	# meets EPIPE, which is the one that signals.
+	run "$PROBE" write exitflush
+	assert_equal "$status" 141
+	run "$RG" "$PROBE" write exitflush
+	assert_success
+	assert_line alive
+}
+
+@test "a signal handler that writes to a reset socket" {
+	run "$PROBE" -s write write
+	assert_equal "$status" 141
+	RESETGUARD_LOG=$LOG run "$RG" "$PROBE" -s write write
+	assert_success
+	assert_line alive
+	assert_equal "$(log_lines)" 2
+}
+
+@test "pipes keep their SIGPIPE: yes | head -1 still ends yes with status 141" {
+	run "$RG" bash -c 'yes | head -1 >/dev/null; echo "${PIPESTATUS[0]}"'
+	assert_success
+	assert_output 141
+}
+
+@test "children do not inherit an ignored SIGPIPE" {
+	# Bit 13 (SIGPIPE) of SigIgn, as the kernel reports it for a child.
+	sigpipe_ignored() {
+		local mask
+		mask=$("$@" sh -c 'grep SigIgn /proc/self/status' | cut -f2)
+		(( 0x$mask & 4096 )) && echo ignored || echo default
+	}
+	run sigpipe_ignored "$RG"
+	assert_output default
+	RESETGUARD_SIGPIPE=ignore run sigpipe_ignored "$RG"
+	assert_output ignored
+}
+
+@test "a program's own SIGPIPE handler still gets its signal" {
+	run "$PROBE" -H write write
+	assert_success
+	assert_line sigpipes=1
+	run "$RG" "$PROBE" -H write write
+	assert_success
+	assert_line sigpipes=1
+}
+
+@test "RESETGUARD_SIGPIPE=ignore: survives, through SIG_IGN" {
+	RESETGUARD_SIGPIPE=ignore run "$RG" "$PROBE" write write
+	assert_success
+	assert_line "write ret=-1 errno=EPIPE"
+}
+
+@test "RESETGUARD_SIGPIPE=off: the shim leaves SIGPIPE alone but still logs" {
+	RESETGUARD_SIGPIPE=off RESETGUARD_LOG=$LOG run "$RG" "$PROBE" write write
+	assert_equal "$status" 141
+	run grep -c "event=reset" "$LOG"
+	assert_output 1
+}
+
+@test "cat writing into a socket (bash /dev/tcp): killed without, an error with" {
+	require python3
+	start_reset_server --count 2 --reply "413 too large"
+	run bash -c "head -c 8000000 /dev/zero | cat > /dev/tcp/$SERVER_HOST/$SERVER_PORT"
+	assert_equal "$status" 141
+	RESETGUARD_LOG=$LOG run "$RG" bash -c "head -c 8000000 /dev/zero | cat > /dev/tcp/$SERVER_HOST/$SERVER_PORT"
+	assert_failure 1
+	assert_output --regexp 'cat: write error: Broken pipe'
+	run cat "$LOG"
+	assert_output --regexp "op=write fd=1 peer=$SERVER_ADDR .* prog=cat "
+}
+
+
+@test "python3 with SIGPIPE at SIG_DFL: killed without, an exception with" {
+	require python3
+	start_reset_server --count 2 --reply "413 too large"
+	client="import signal, socket
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+s = socket.create_connection(('$SERVER_HOST', $SERVER_PORT))
+try:
+    while True:
+        s.send(b'x' * 65536)
+except OSError as e:
+    print(type(e).__name__)"
+	run python3 -c "$client"
+	assert_equal "$status" 141
+	RESETGUARD_LOG=$LOG run "$RG" python3 -c "$client"
+	assert_success
+	assert_output BrokenPipeError
+	run cat "$LOG"
+	assert_output --regexp "op=send fd=[0-9]+ peer=$SERVER_ADDR "
+}
