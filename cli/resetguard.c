@@ -66,6 +66,24 @@ static int set_preload(const char *lib)
 	return setenv("LD_PRELOAD", value, 1);
 }
 
+/* Each process resolves a relative RESETGUARD_LOG against the directory it
+ * starts in; fix it now so that COMMAND and every child it starts from
+ * elsewhere log to the same file. */
+static int absolute_log_path(void)
+{
+	const char *log = getenv("RESETGUARD_LOG");
+	char cwd[PATH_MAX], path[PATH_MAX + NAME_MAX];
+
+	if (!log || !*log || log[0] == '/' || !strcmp(log, "stderr") || !strcmp(log, "off"))
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", cwd, log) >= sizeof(path)) {
+		fprintf(stderr, "resetguard: cannot make RESETGUARD_LOG=%s absolute\n", log);
+		return -1;
+	}
+	return setenv("RESETGUARD_LOG", path, 1);
+}
+
 int main(int argc, char **argv)
 {
 	char lib[PATH_MAX];
@@ -95,7 +113,7 @@ int main(int argc, char **argv)
 			LIB_NAME, RG_LIBDIR);
 		return EXIT_OURS;
 	}
-	if (set_preload(lib) < 0)
+	if (set_preload(lib) < 0 || absolute_log_path() < 0)
 		return EXIT_OURS;
 	execvp(argv[first], argv + first);
 	int err = errno;
