@@ -17,7 +17,7 @@ RG_EXPORT int close(int fd)
 	if (RG_UNLIKELY(rg_fd_is_own(fd)))
 		return 0;
 	rg_fd_forget(fd);
-	return rg_libc()->close(fd);
+	return rg_libc(close)(fd);
 }
 
 /* The lowest own descriptor in [first, last], or -1. */
@@ -39,17 +39,17 @@ RG_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	int own, ret = 0;
 
 	if (first > last) /* the kernel's EINVAL, unchanged */
-		return rg_libc()->close_range(first, last, flags);
+		return rg_libc(close_range)(first, last, flags);
 	if (!((unsigned int)flags & CLOSE_RANGE_CLOEXEC))
 		rg_fd_forget_range(first, last);
 	while ((own = rg_next_own(first, last)) >= 0) {
 		if ((unsigned int)own > first)
-			ret = rg_libc()->close_range(first, (unsigned int)own - 1, flags);
+			ret = rg_libc(close_range)(first, (unsigned int)own - 1, flags);
 		if (ret < 0 || (unsigned int)own == last)
 			return ret;
 		first = (unsigned int)own + 1;
 	}
-	return rg_libc()->close_range(first, last, flags);
+	return rg_libc(close_range)(first, last, flags);
 }
 
 /* closefrom() cannot fail, so neither may the pieces below an own
@@ -57,10 +57,10 @@ RG_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
  * glibc's own fallback does. */
 static void rg_close_span(unsigned int first, unsigned int last)
 {
-	if (rg_libc()->close_range(first, last, 0) == 0)
+	if (rg_libc(close_range)(first, last, 0) == 0)
 		return;
 	for (unsigned int fd = first; fd <= last; fd++)
-		rg_libc()->close((int)fd);
+		rg_libc(close)((int)fd);
 }
 
 RG_EXPORT void closefrom(int lowfd)
@@ -75,5 +75,5 @@ RG_EXPORT void closefrom(int lowfd)
 		first = (unsigned int)own + 1;
 	}
 	errno = saved;
-	rg_libc()->closefrom((int)first);
+	rg_libc(closefrom)((int)first);
 }

@@ -12,7 +12,7 @@
 
 RG_EXPORT int dup(int oldfd)
 {
-	int fd = rg_libc()->dup(oldfd);
+	int fd = rg_libc(dup)(oldfd);
 
 	if (fd >= 0)
 		rg_fd_copy(fd, oldfd);
@@ -29,7 +29,7 @@ RG_EXPORT int dup2(int oldfd, int newfd)
 {
 	rg_dup_target(oldfd, newfd);
 
-	int fd = rg_libc()->dup2(oldfd, newfd);
+	int fd = rg_libc(dup2)(oldfd, newfd);
 
 	if (fd >= 0 && oldfd != newfd)
 		rg_fd_copy(fd, oldfd);
@@ -40,7 +40,7 @@ RG_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	rg_dup_target(oldfd, newfd);
 
-	int fd = rg_libc()->dup3(oldfd, newfd, flags);
+	int fd = rg_libc(dup3)(oldfd, newfd, flags);
 
 	if (fd >= 0)
 		rg_fd_copy(fd, oldfd);
@@ -64,7 +64,7 @@ RG_EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	return rg_fcntl_done(fd, cmd, rg_libc()->fcntl(fd, cmd, arg));
+	return rg_fcntl_done(fd, cmd, rg_libc(fcntl)(fd, cmd, arg));
 }
 
 RG_EXPORT int fcntl64(int fd, int cmd, ...)
@@ -74,5 +74,5 @@ RG_EXPORT int fcntl64(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	return rg_fcntl_done(fd, cmd, rg_libc()->fcntl64(fd, cmd, arg));
+	return rg_fcntl_done(fd, cmd, rg_libc(fcntl64)(fd, cmd, arg));
 }

@@ -96,6 +96,14 @@ static inline struct rg_fd *rg_fd_socket(int fd)
 	return rg_fd_classify(fd);
 }
 
+/* What the table already says of fd, without classifying it: the hot
+ * wrappers switch on this so that each outcome is a tail call. */
+static inline enum rg_fd_kind rg_fd_known(int fd, struct rg_fd **entry)
+{
+	*entry = rg_fd_peek(fd);
+	return *entry ? rg_fd_kind_of(*entry) : RG_FD_UNSEEN;
+}
+
 static inline bool rg_fd_is_own(int fd)
 {
 	struct rg_fd *e = rg_fd_peek(fd);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "io.h"
 #include "log.h"
 #include "ownfd.h"
 #include "real.h"
@@ -44,7 +45,7 @@ static void rg_write_line(int fd, const struct rg_line *l)
 	struct rg_sigpipe_guard guard;
 
 	rg_sigpipe_hold(&guard, false);
-	ssize_t n = rg_libc()->write(fd, l->buf, l->len);
+	ssize_t n = rg_libc(write)(fd, l->buf, l->len);
 	rg_sigpipe_release(&guard, n < 0 && errno == EPIPE);
 }
 
@@ -111,7 +112,7 @@ static void rg_log_open_file(void)
 		int err = errno;
 
 		if (fd >= 0)
-			rg_libc()->close(fd);
+			rg_libc(close)(fd);
 		rg_log_fall_back(err);
 		return;
 	}
@@ -234,6 +235,11 @@ static void rg_line_peer_cred(struct rg_line *l, int fd)
 		return;
 	rg_line_u64(l, "peer_pid", (uint64_t)cred.pid);
 	rg_line_u64(l, "peer_uid", cred.uid);
+}
+
+void rg_io_failed(const struct rg_fd *e, int fd, const char *op)
+{
+	rg_conn_failed(e, fd, op);
 }
 
 void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err)

@@ -21,7 +21,7 @@ static int rg_own_floor(void)
 
 static int rg_own_dup_high(int fd)
 {
-	return rg_libc()->fcntl(fd, F_DUPFD_CLOEXEC, rg_own_floor());
+	return rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, rg_own_floor());
 }
 
 /* Takes fd over as resetguard's: moved high when there is room (it stays
@@ -32,10 +32,10 @@ int rg_own_adopt(int fd)
 	int high = rg_own_dup_high(fd);
 
 	if (high >= 0) {
-		rg_libc()->close(fd);
+		rg_libc(close)(fd);
 		fd = high;
 	} else {
-		rg_libc()->fcntl(fd, F_SETFD, FD_CLOEXEC);
+		rg_libc(fcntl)(fd, F_SETFD, FD_CLOEXEC);
 	}
 	rg_fd_mark(fd, RG_FD_OWN);
 	errno = saved;
@@ -62,6 +62,6 @@ void rg_own_release(int fd)
 	int saved = errno;
 
 	rg_fd_mark(fd, RG_FD_UNSEEN);
-	rg_libc()->close(fd);
+	rg_libc(close)(fd);
 	errno = saved;
 }

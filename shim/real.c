@@ -29,18 +29,19 @@ static void *rg_lookup(const char *name)
 	return sym;
 }
 
+/* Each pointer is stored atomically: threads that bind at the same time
+ * store the same values, and a reader sees either NULL (and binds too) or
+ * the real function. */
 void rg_real_bind(void)
 {
-	struct rg_real r;
-
-#define RG_REAL_BIND(name, ret, params) r.name = (ret(*) params)rg_lookup(#name);
+#define RG_REAL_BIND(name, ret, params) \
+	__atomic_store_n(&rg_real.name, (ret(*) params)rg_lookup(#name), __ATOMIC_RELAXED);
 	RG_REAL_CALLS(RG_REAL_BIND)
 #undef RG_REAL_BIND
+}
 
-	/* close is published last: rg_libc() tests it to know the table is
-	 * complete. */
-	__typeof__(r.close) close_fn = r.close;
-	r.close = NULL;
-	rg_real = r;
-	__atomic_store_n(&rg_real.close, close_fn, __ATOMIC_RELEASE);
+const struct rg_real *rg_real_bound(void)
+{
+	rg_real_bind();
+	return &rg_real;
 }

@@ -75,14 +75,14 @@ struct rg_real {
 extern struct rg_real rg_real;
 
 void rg_real_bind(void);
+const struct rg_real *rg_real_bound(void) __attribute__((cold));
 
-/* A wrapper can run before the library's constructor, from another
- * library's constructor; bind on first use in that case. */
-static inline const struct rg_real *rg_libc(void)
-{
-	if (RG_UNLIKELY(!__atomic_load_n(&rg_real.close, __ATOMIC_ACQUIRE)))
-		rg_real_bind();
-	return &rg_real;
-}
+/* The real libc entry point `name`.  A wrapper can run before the
+ * library's constructor, from another library's; it then binds them all
+ * first.  The check is one load and a branch on the pointer about to be
+ * called anyway, so a pass-through stays a plain tail call. */
+#define rg_libc(name)                                                          \
+	(RG_LIKELY(__atomic_load_n(&rg_real.name, __ATOMIC_RELAXED)) ? rg_real.name \
+								       : rg_real_bound()->name)
 
 #endif

@@ -16,76 +16,39 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 
 RG_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	ssize_t ret = rg_libc()->read(fd, buf, len);
-	struct rg_fd *e;
-
-	/* Classify only when there is something to count or log: a read
-	 * loop on a file then costs one lookup per call. */
-	if (ret == 0 || !(e = rg_fd_socket(fd)))
-		return ret;
-	return rg_received(e, fd, "read", ret);
+	return rg_received_on(fd, "read", rg_libc(read)(fd, buf, len));
 }
 
 RG_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
-	ssize_t ret = rg_libc()->__read_chk(fd, buf, len, buflen);
-	struct rg_fd *e;
-
-	if (ret == 0 || !(e = rg_fd_socket(fd)))
-		return ret;
-	return rg_received(e, fd, "read", ret);
+	return rg_received_on(fd, "read", rg_libc(__read_chk)(fd, buf, len, buflen));
 }
 
 RG_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	ssize_t ret = rg_libc()->readv(fd, iov, iovcnt);
-	struct rg_fd *e;
-
-	if (ret == 0 || !(e = rg_fd_socket(fd)))
-		return ret;
-	return rg_received(e, fd, "readv", ret);
+	return rg_received_on(fd, "readv", rg_libc(readv)(fd, iov, iovcnt));
 }
 
 RG_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-	ssize_t ret = rg_libc()->recv(fd, buf, len, flags);
-	struct rg_fd *e;
-
-	if (ret == 0 || !(e = rg_fd_socket(fd)))
-		return ret;
-	return rg_received(e, fd, "recv", ret);
+	return rg_received_on(fd, "recv", rg_libc(recv)(fd, buf, len, flags));
 }
 
 RG_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
-	ssize_t ret = rg_libc()->__recv_chk(fd, buf, len, buflen, flags);
-	struct rg_fd *e;
-
-	if (ret == 0 || !(e = rg_fd_socket(fd)))
-		return ret;
-	return rg_received(e, fd, "recv", ret);
+	return rg_received_on(fd, "recv", rg_libc(__recv_chk)(fd, buf, len, buflen, flags));
 }
 
 RG_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
 			   socklen_t *fromlen)
 {
-	ssize_t ret = rg_libc()->recvfrom(fd, buf, len, flags, from, fromlen);
-	struct rg_fd *e;
-
-	if (ret == 0 || !(e = rg_fd_socket(fd)))
-		return ret;
-	return rg_received(e, fd, "recvfrom", ret);
+	return rg_received_on(fd, "recvfrom", rg_libc(recvfrom)(fd, buf, len, flags, from, fromlen));
 }
 
 RG_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 				 struct sockaddr *from, socklen_t *fromlen)
 {
-	ssize_t ret = rg_libc()->__recvfrom_chk(fd, buf, len, buflen, flags, from, fromlen);
-	struct rg_fd *e;
-
-	if (ret == 0 || !(e = rg_fd_socket(fd)))
-		return ret;
-	return rg_received(e, fd, "recvfrom", ret);
+	return rg_received_on(fd, "recvfrom", rg_libc(__recvfrom_chk)(fd, buf, len, buflen, flags, from, fromlen));
 }
 
 /* Descriptors received with SCM_RIGHTS take numbers whose table entries
@@ -109,20 +72,17 @@ static void rg_forget_passed_fds(const struct msghdr *msg)
 
 RG_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	ssize_t ret = rg_libc()->recvmsg(fd, msg, flags);
-	struct rg_fd *e;
+	ssize_t ret = rg_libc(recvmsg)(fd, msg, flags);
 
 	if (ret >= 0 && msg->msg_controllen)
 		rg_forget_passed_fds(msg);
-	if (ret == 0 || !(e = rg_fd_socket(fd)))
-		return ret;
-	return rg_received(e, fd, "recvmsg", ret);
+	return rg_received_on(fd, "recvmsg", ret);
 }
 
 RG_EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags,
 		       struct timespec *timeout)
 {
-	int ret = rg_libc()->recvmmsg(fd, msgs, n, flags, timeout);
+	int ret = rg_libc(recvmmsg)(fd, msgs, n, flags, timeout);
 	struct rg_fd *e = ret != 0 ? rg_fd_socket(fd) : NULL;
 
 	for (int i = 0; i < ret; i++) {

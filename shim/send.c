@@ -26,50 +26,87 @@ static int rg_send_flags(int flags)
 	return rg_sigpipe_suppress() ? flags | MSG_NOSIGNAL : flags;
 }
 
+/* write() on a socket whose send() failed.  ENOTSOCK means a stale entry:
+ * the number was closed and reused behind the shim's back; heal it and do
+ * what the program asked. */
+static __attribute__((cold)) ssize_t rg_write_failed(struct rg_fd *e, int fd, const void *buf,
+						      size_t len)
+{
+	if (errno != ENOTSOCK) {
+		rg_io_failed(e, fd, "write");
+		return -1;
+	}
+	rg_fd_mark(fd, RG_FD_OTHER);
+	return rg_libc(write)(fd, buf, len);
+}
+
+/* Out of line, like rg_write_unseen(): each of write()'s three outcomes is
+ * then a tail call, and the pass-through needs no stack frame. */
+static __attribute__((noinline)) ssize_t rg_write_socket(struct rg_fd *e, int fd,
+							 const void *buf, size_t len)
+{
+	if (!rg_sigpipe_suppress())
+		return rg_sent(e, fd, "write", rg_libc(write)(fd, buf, len));
+
+	ssize_t ret = rg_libc(send)(fd, buf, len, rg_write_flags(e));
+	if (RG_UNLIKELY(ret < 0))
+		return rg_write_failed(e, fd, buf, len);
+	rg_fd_count(&e->tx_bytes, ret);
+	return ret;
+}
+
+static __attribute__((noinline)) ssize_t rg_write_unseen(int fd, const void *buf, size_t len)
+{
+	struct rg_fd *e = rg_fd_classify(fd);
+
+	return e ? rg_write_socket(e, fd, buf, len) : rg_libc(write)(fd, buf, len);
+}
+
 RG_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-	struct rg_fd *e = rg_fd_socket(fd);
+	struct rg_fd *e;
 
-	if (!e || !rg_sigpipe_suppress())
-		return e ? rg_sent(e, fd, "write", rg_libc()->write(fd, buf, len))
-			 : rg_libc()->write(fd, buf, len);
-
-	ssize_t ret = rg_libc()->send(fd, buf, len, rg_write_flags(e));
-	if (RG_UNLIKELY(ret < 0 && errno == ENOTSOCK)) {
-		/* A stale entry: the number was closed and reused behind the
-		 * shim's back.  Heal it and do what the program asked. */
-		rg_fd_mark(fd, RG_FD_OTHER);
-		return rg_libc()->write(fd, buf, len);
+	switch (rg_fd_known(fd, &e)) {
+	case RG_FD_SOCKET:
+		return rg_write_socket(e, fd, buf, len);
+	case RG_FD_OTHER:
+	case RG_FD_OWN:
+		return rg_libc(write)(fd, buf, len);
+	default:
+		return rg_write_unseen(fd, buf, len);
 	}
-	return rg_sent(e, fd, "write", ret);
+}
+
+static ssize_t rg_writev_socket(struct rg_fd *e, int fd, const struct iovec *iov, int iovcnt)
+{
+	if (!rg_sigpipe_suppress())
+		return rg_sent(e, fd, "writev", rg_libc(writev)(fd, iov, iovcnt));
+
+	/* Out of range, writev() fails with EINVAL where sendmsg() would say
+	 * EMSGSIZE: let the real call give the real answer. */
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return rg_libc(writev)(fd, iov, iovcnt);
+
+	struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+	ssize_t ret = rg_libc(sendmsg)(fd, &msg, rg_write_flags(e));
+	if (RG_UNLIKELY(ret < 0 && errno == ENOTSOCK)) {
+		rg_fd_mark(fd, RG_FD_OTHER);
+		return rg_libc(writev)(fd, iov, iovcnt);
+	}
+	return rg_sent(e, fd, "writev", ret);
 }
 
 RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
 
-	if (!e || !rg_sigpipe_suppress())
-		return e ? rg_sent(e, fd, "writev", rg_libc()->writev(fd, iov, iovcnt))
-			 : rg_libc()->writev(fd, iov, iovcnt);
-
-	/* Out of range, writev() fails with EINVAL where sendmsg() would say
-	 * EMSGSIZE: let the real call give the real answer. */
-	if (iovcnt < 0 || iovcnt > IOV_MAX)
-		return rg_libc()->writev(fd, iov, iovcnt);
-
-	struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
-	ssize_t ret = rg_libc()->sendmsg(fd, &msg, rg_write_flags(e));
-	if (RG_UNLIKELY(ret < 0 && errno == ENOTSOCK)) {
-		rg_fd_mark(fd, RG_FD_OTHER);
-		return rg_libc()->writev(fd, iov, iovcnt);
-	}
-	return rg_sent(e, fd, "writev", ret);
+	return e ? rg_writev_socket(e, fd, iov, iovcnt) : rg_libc(writev)(fd, iov, iovcnt);
 }
 
 RG_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
-	ssize_t ret = rg_libc()->send(fd, buf, len, e ? rg_send_flags(flags) : flags);
+	ssize_t ret = rg_libc(send)(fd, buf, len, e ? rg_send_flags(flags) : flags);
 
 	return e ? rg_sent(e, fd, "send", ret) : ret;
 }
@@ -78,7 +115,7 @@ RG_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *to, socklen_t tolen)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
-	ssize_t ret = rg_libc()->sendto(fd, buf, len, e ? rg_send_flags(flags) : flags, to, tolen);
+	ssize_t ret = rg_libc(sendto)(fd, buf, len, e ? rg_send_flags(flags) : flags, to, tolen);
 
 	return e ? rg_sent(e, fd, "sendto", ret) : ret;
 }
@@ -86,7 +123,7 @@ RG_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 RG_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
-	ssize_t ret = rg_libc()->sendmsg(fd, msg, e ? rg_send_flags(flags) : flags);
+	ssize_t ret = rg_libc(sendmsg)(fd, msg, e ? rg_send_flags(flags) : flags);
 
 	return e ? rg_sent(e, fd, "sendmsg", ret) : ret;
 }
@@ -94,7 +131,7 @@ RG_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 RG_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
-	int ret = rg_libc()->sendmmsg(fd, msgs, n, e ? rg_send_flags(flags) : flags);
+	int ret = rg_libc(sendmmsg)(fd, msgs, n, e ? rg_send_flags(flags) : flags);
 
 	if (e && ret > 0) {
 		for (int i = 0; i < ret; i++)
@@ -130,7 +167,7 @@ RG_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 	struct rg_fd *e = rg_guard_begin(out_fd, &g);
 
 	return rg_guard_end(e, out_fd, "sendfile", &g,
-			    rg_libc()->sendfile(out_fd, in_fd, offset, count));
+			    rg_libc(sendfile)(out_fd, in_fd, offset, count));
 }
 
 RG_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
@@ -139,7 +176,7 @@ RG_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t coun
 	struct rg_fd *e = rg_guard_begin(out_fd, &g);
 
 	return rg_guard_end(e, out_fd, "sendfile", &g,
-			    rg_libc()->sendfile64(out_fd, in_fd, offset, count));
+			    rg_libc(sendfile64)(out_fd, in_fd, offset, count));
 }
 
 RG_EXPORT ssize_t splice(int in_fd, off64_t *in_off, int out_fd, off64_t *out_off,
@@ -147,7 +184,7 @@ RG_EXPORT ssize_t splice(int in_fd, off64_t *in_off, int out_fd, off64_t *out_of
 {
 	struct rg_sigpipe_guard g;
 	struct rg_fd *e = rg_guard_begin(out_fd, &g);
-	ssize_t ret = rg_libc()->splice(in_fd, in_off, out_fd, out_off, len, flags);
+	ssize_t ret = rg_libc(splice)(in_fd, in_off, out_fd, out_off, len, flags);
 
 	if (e)
 		return rg_guard_end(e, out_fd, "splice", &g, ret);

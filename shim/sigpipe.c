@@ -14,7 +14,7 @@
 /* Still in glibc, no longer in its headers. */
 sighandler_t bsd_signal(int sig, sighandler_t handler);
 
-_Atomic bool rg_sigpipe_kills = true;
+_Atomic bool rg_sigpipe_suppressed;
 
 void rg_sigpipe_hold(struct rg_sigpipe_guard *g, bool all_signals)
 {
@@ -55,12 +55,14 @@ void rg_sigpipe_release(struct rg_sigpipe_guard *g, bool failed_epipe)
 
 static void rg_sigpipe_note(sighandler_t handler)
 {
-	atomic_store_explicit(&rg_sigpipe_kills, handler == SIG_DFL, memory_order_relaxed);
+	atomic_store_explicit(&rg_sigpipe_suppressed,
+			      rg_config.sigpipe == RG_SIGPIPE_SOCKET && handler == SIG_DFL,
+			      memory_order_relaxed);
 }
 
 RG_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	int ret = rg_libc()->sigaction(sig, act, old);
+	int ret = rg_libc(sigaction)(sig, act, old);
 
 	if (ret == 0 && sig == SIGPIPE && act)
 		rg_sigpipe_note(act->sa_handler);
@@ -76,22 +78,22 @@ static sighandler_t rg_signal_done(int sig, sighandler_t handler, sighandler_t r
 
 RG_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
-	return rg_signal_done(sig, handler, rg_libc()->signal(sig, handler));
+	return rg_signal_done(sig, handler, rg_libc(signal)(sig, handler));
 }
 
 RG_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
 {
-	return rg_signal_done(sig, handler, rg_libc()->sysv_signal(sig, handler));
+	return rg_signal_done(sig, handler, rg_libc(sysv_signal)(sig, handler));
 }
 
 RG_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
 {
-	return rg_signal_done(sig, handler, rg_libc()->bsd_signal(sig, handler));
+	return rg_signal_done(sig, handler, rg_libc(bsd_signal)(sig, handler));
 }
 
 RG_EXPORT sighandler_t sigset(int sig, sighandler_t handler)
 {
-	return rg_signal_done(sig, handler, rg_libc()->sigset(sig, handler));
+	return rg_signal_done(sig, handler, rg_libc(sigset)(sig, handler));
 }
 
 /* Learns the inherited disposition; in "ignore" mode sets SIG_IGN for the
@@ -104,8 +106,8 @@ void rg_sigpipe_init(void)
 		sa.sa_handler = SIG_IGN;
 		sa.sa_flags = 0;
 		sigemptyset(&sa.sa_mask);
-		rg_libc()->sigaction(SIGPIPE, &sa, NULL);
+		rg_libc(sigaction)(SIGPIPE, &sa, NULL);
 	}
-	if (rg_libc()->sigaction(SIGPIPE, NULL, &sa) == 0)
+	if (rg_libc(sigaction)(SIGPIPE, NULL, &sa) == 0)
 		rg_sigpipe_note(sa.sa_handler);
 }

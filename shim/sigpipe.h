@@ -9,14 +9,14 @@
 
 #include "config.h"
 
-/* True while the program leaves SIGPIPE at SIG_DFL, i.e. while a broken
- * socket would kill it; kept current by the sigaction()/signal() wrappers. */
-extern _Atomic bool rg_sigpipe_kills;
+/* True in the default mode while the program leaves SIGPIPE at SIG_DFL,
+ * i.e. while a broken socket would kill it; kept current by the
+ * sigaction()/signal() wrappers.  One load on the hot path. */
+extern _Atomic bool rg_sigpipe_suppressed;
 
 static inline bool rg_sigpipe_suppress(void)
 {
-	return rg_config.sigpipe == RG_SIGPIPE_SOCKET &&
-	       atomic_load_explicit(&rg_sigpipe_kills, memory_order_relaxed);
+	return atomic_load_explicit(&rg_sigpipe_suppressed, memory_order_relaxed);
 }
 
 struct rg_sigpipe_guard {

@@ -11,7 +11,7 @@
 
 RG_EXPORT int socket(int domain, int type, int protocol)
 {
-	int fd = rg_libc()->socket(domain, type, protocol);
+	int fd = rg_libc(socket)(domain, type, protocol);
 
 	if (fd >= 0)
 		rg_fd_new_socket(fd, domain, type, RG_ROLE_UNKNOWN, NULL, 0);
@@ -20,7 +20,7 @@ RG_EXPORT int socket(int domain, int type, int protocol)
 
 RG_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 {
-	int ret = rg_libc()->socketpair(domain, type, protocol, sv);
+	int ret = rg_libc(socketpair)(domain, type, protocol, sv);
 
 	if (ret == 0) {
 		struct sockaddr_un unnamed = { .sun_family = (sa_family_t)domain };
@@ -67,8 +67,8 @@ static int rg_accept(int listener, struct sockaddr *addr, socklen_t *addrlen, in
 	struct sockaddr *a = mine ? (struct sockaddr *)&own : addr;
 	socklen_t *alen = mine ? &own_len : addrlen;
 	socklen_t given = alen ? *alen : 0;
-	int fd = flags ? rg_libc()->accept4(listener, a, alen, flags)
-		       : rg_libc()->accept(listener, a, alen);
+	int fd = flags ? rg_libc(accept4)(listener, a, alen, flags)
+		       : rg_libc(accept)(listener, a, alen);
 
 	if (fd >= 0) {
 		rg_accepted(listener, fd, flags, a, given, alen ? *alen : 0);
@@ -93,7 +93,7 @@ RG_EXPORT int accept4(int listener, struct sockaddr *addr, socklen_t *addrlen, i
 
 RG_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	int ret = rg_libc()->connect(fd, addr, len);
+	int ret = rg_libc(connect)(fd, addr, len);
 	int err = errno;
 	struct rg_fd *e = rg_fd_socket(fd);
 
@@ -110,7 +110,7 @@ RG_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 RG_EXPORT int shutdown(int fd, int how)
 {
-	int ret = rg_libc()->shutdown(fd, how);
+	int ret = rg_libc(shutdown)(fd, how);
 	struct rg_fd *e;
 
 	if (ret < 0 && (e = rg_fd_socket(fd)))

@@ -68,7 +68,7 @@ void rg_stdio_flush_sockets(void)
 
 RG_EXPORT FILE *fdopen(int fd, const char *mode)
 {
-	FILE *fp = rg_libc()->fdopen(fd, mode);
+	FILE *fp = rg_libc(fdopen)(fd, mode);
 	struct rg_fd *e;
 
 	if (fp && (e = rg_fd_socket(fd)))
@@ -81,7 +81,7 @@ RG_EXPORT size_t fwrite(const void *buf, size_t size, size_t n, FILE *fp)
 	struct rg_stdio s;
 
 	rg_stdio_begin(&s, fp);
-	size_t ret = rg_libc()->fwrite(buf, size, n, fp);
+	size_t ret = rg_libc(fwrite)(buf, size, n, fp);
 	rg_stdio_end(&s, "fwrite", ret < n && size > 0);
 	return ret;
 }
@@ -91,7 +91,7 @@ RG_EXPORT int fputs(const char *str, FILE *fp)
 	struct rg_stdio s;
 
 	rg_stdio_begin(&s, fp);
-	int ret = rg_libc()->fputs(str, fp);
+	int ret = rg_libc(fputs)(str, fp);
 	rg_stdio_end(&s, "fputs", ret == EOF);
 	return ret;
 }
@@ -101,7 +101,7 @@ RG_EXPORT int puts(const char *str)
 	struct rg_stdio s;
 
 	rg_stdio_begin(&s, stdout);
-	int ret = rg_libc()->puts(str);
+	int ret = rg_libc(puts)(str);
 	rg_stdio_end(&s, "puts", ret == EOF);
 	return ret;
 }
@@ -111,7 +111,7 @@ RG_EXPORT int fputc(int c, FILE *fp)
 	struct rg_stdio s;
 
 	rg_stdio_begin(&s, fp);
-	int ret = rg_libc()->fputc(c, fp);
+	int ret = rg_libc(fputc)(c, fp);
 	rg_stdio_end(&s, "fputc", ret == EOF);
 	return ret;
 }
@@ -121,7 +121,7 @@ RG_EXPORT int putc(int c, FILE *fp)
 	struct rg_stdio s;
 
 	rg_stdio_begin(&s, fp);
-	int ret = rg_libc()->putc(c, fp);
+	int ret = rg_libc(putc)(c, fp);
 	rg_stdio_end(&s, "putc", ret == EOF);
 	return ret;
 }
@@ -136,7 +136,7 @@ RG_EXPORT int vfprintf(FILE *fp, const char *fmt, va_list ap)
 	struct rg_stdio s;
 
 	rg_stdio_begin(&s, fp);
-	int ret = rg_libc()->vfprintf(fp, fmt, ap);
+	int ret = rg_libc(vfprintf)(fp, fmt, ap);
 	rg_stdio_end(&s, "fprintf", ret < 0);
 	return ret;
 }
@@ -146,7 +146,7 @@ RG_EXPORT int __vfprintf_chk(FILE *fp, int flag, const char *fmt, va_list ap)
 	struct rg_stdio s;
 
 	rg_stdio_begin(&s, fp);
-	int ret = rg_libc()->__vfprintf_chk(fp, flag, fmt, ap);
+	int ret = rg_libc(__vfprintf_chk)(fp, flag, fmt, ap);
 	rg_stdio_end(&s, "fprintf", ret < 0);
 	return ret;
 }
@@ -208,7 +208,7 @@ RG_EXPORT int fflush(FILE *fp)
 	if (!fp)
 		rg_stdio_flush_sockets();
 	rg_stdio_begin(&s, fp);
-	int ret = rg_libc()->fflush(fp);
+	int ret = rg_libc(fflush)(fp);
 	rg_stdio_end(&s, "fflush", ret == EOF);
 	return ret;
 }
@@ -220,7 +220,7 @@ RG_EXPORT int fclose(FILE *fp)
 	rg_stdio_begin(&s, fp);
 	if (s.fd >= 0)
 		rg_fd_forget(s.fd); /* glibc closes it where no wrapper sees */
-	int ret = rg_libc()->fclose(fp);
+	int ret = rg_libc(fclose)(fp);
 	rg_stdio_end(&s, "fclose", ret == EOF);
 	return ret;
 }
