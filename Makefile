@@ -34,8 +34,11 @@ TEST_BIN := $(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%) \
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all test demo clean check-exports
+.PHONY: all programs test demo bench-percall clean check-exports
 all: $(LIB) $(CMD)
+
+# Everything else that is compiled: test programs, examples, benchmarks.
+programs: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/bench/hotpath
 
 $(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
 	@mkdir -p $(@D)
@@ -61,14 +64,22 @@ $(BUILD)/examples/%: examples/%.c
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE) -O2 -o $@ $< $(LDFLAGS)
+
 # Nothing but the wrapped libc names may leave the library.
 check-exports: $(LIB)
 	@bad=$$(nm -D --defined-only $(LIB) | awk '$$2 ~ /[TWDB]/ {print $$3}' | \
 		grep -vxFf shim/exports.txt || true); \
 	if [ -n "$$bad" ]; then echo "unexpected exports: $$bad"; exit 1; fi
 
-test: all $(TEST_BIN) $(EXAMPLE_BIN) check-exports
+test: all programs check-exports
 	tests/run $(BATS_ARGS)
+
+# Extra system calls and instructions per wrapped call (strace, callgrind).
+bench-percall: all $(BUILD)/bench/hotpath
+	BUILD=$(BUILD) bench/percall.sh
 
 demo: all $(EXAMPLE_BIN)
 	BUILD=$(BUILD) examples/demo.sh

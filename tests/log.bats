@@ -101,6 +101,7 @@ reset_is_logged() {
 }
 
 @test "a hostile Unix socket path cannot forge a key or a line" {
+	require python3
 	local path=$BATS_TEST_TMPDIR/$'a b"c=d\ne\\f'
 	RESETGUARD_LOG=$LOG run "$RG" "$PROBE" -f unix -u "$path" read
 	assert_success

@@ -14,7 +14,7 @@ setup() {
 }
 
 @test "127 for a command that does not exist, 126 for one that cannot run" {
-	run "$RG" no-such-command-here
+	run -127 "$RG" no-such-command-here
 	assert_failure 127
 	assert_output "resetguard: no-such-command-here: No such file or directory"
 	touch "$BATS_TEST_TMPDIR/not-executable"
