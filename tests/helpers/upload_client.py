@@ -1,0 +1,50 @@
+"""Clients that send a whole request before reading the answer, as legacy
+clients do, and report how each one ended.
+
+usage: upload_client.py HOST PORT KIND [COUNT] [BYTES]
+KIND: http (POST with a body), redis (an oversized bulk length), raw (bytes)
+Prints one line per client, "ok <first line of the answer>" or "reset
+<errno name>", and a last line "resets=N"; the clients run concurrently."""
+import errno
+import socket
+import sys
+import threading
+
+host, port, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+count = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+size = int(sys.argv[5]) if len(sys.argv) > 5 else 8 << 20
+
+if kind == "http":
+    head = b"POST / HTTP/1.0\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+elif kind == "redis":
+    head = b"*1\r\n$%d\r\n" % (1 << 40)  # refused at once: invalid bulk length
+else:
+    head = b""
+body = b"x" * size
+results = [None] * count
+
+
+def client(i):
+    try:
+        s = socket.create_connection((host, port), timeout=60)
+        s.sendall(head + body)
+        answer = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        line = answer.split(b"\n", 1)[0].strip().decode(errors="replace")
+        results[i] = "ok " + (line or "(empty)")
+    except OSError as e:
+        results[i] = "reset " + errno.errorcode.get(e.errno, str(e.errno))
+
+
+threads = [threading.Thread(target=client, args=(i,)) for i in range(count)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+for r in results:
+    print(r)
+print("resets=%d" % sum(r.startswith("reset") for r in results))
