@@ -1,6 +1,7 @@
-/* Closing.  The program's descriptors are forgotten before they are closed
- * (a number reused by another thread is then classified afresh, never
- * mistaken for the old socket).  resetguard's own descriptors survive the
+/* Closing.  A socket goes through rg_linger_let_go() (graceful close when it
+ * is safe); other descriptors are forgotten before they are closed (a
+ * number reused by another thread is then classified afresh, never
+ * mistaken for the old one).  resetguard's own descriptors survive the
  * daemon habit of closing everything: close() on one reports success and
  * leaves it open (failing with EBADF trips programs that list /proc/self/fd
  * and assert on the result), close_range() and closefrom() close around
@@ -10,14 +11,38 @@
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "linger.h"
 #include "real.h"
 
 RG_EXPORT int close(int fd)
 {
-	if (RG_UNLIKELY(rg_fd_is_own(fd)))
+	struct rg_fd *e;
+
+	switch (rg_fd_known(fd, &e)) {
+	case RG_FD_OWN:
 		return 0;
-	rg_fd_forget(fd);
-	return rg_libc(close)(fd);
+	case RG_FD_SOCKET:
+		return rg_linger_let_go(fd, e, true);
+	default:
+		rg_fd_forget(fd);
+		return rg_libc(close)(fd);
+	}
+}
+
+/* close_range() and closefrom() let go of each socket in the range before
+ * the kernel closes them all. */
+static void rg_let_go_range(unsigned int first, unsigned int last)
+{
+	if (last >= RG_FD_MAX)
+		last = RG_FD_MAX - 1;
+	for (unsigned int fd = first; fd <= last; fd++) {
+		struct rg_fd *e = rg_fd_peek((int)fd);
+
+		if (!e)
+			fd |= RG_FD_CHUNK - 1;
+		else if (rg_fd_kind_of(e) == RG_FD_SOCKET)
+			rg_linger_let_go((int)fd, e, false);
+	}
 }
 
 /* The lowest own descriptor in [first, last], or -1. */
@@ -40,8 +65,10 @@ RG_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 
 	if (first > last) /* the kernel's EINVAL, unchanged */
 		return rg_libc(close_range)(first, last, flags);
-	if (!((unsigned int)flags & CLOSE_RANGE_CLOEXEC))
+	if (!((unsigned int)flags & CLOSE_RANGE_CLOEXEC)) {
+		rg_let_go_range(first, last);
 		rg_fd_forget_range(first, last);
+	}
 	while ((own = rg_next_own(first, last)) >= 0) {
 		if ((unsigned int)own > first)
 			ret = rg_libc(close_range)(first, (unsigned int)own - 1, flags);
@@ -68,6 +95,7 @@ RG_EXPORT void closefrom(int lowfd)
 	int saved = errno, own;
 	unsigned int first = lowfd < 0 ? 0 : (unsigned int)lowfd;
 
+	rg_let_go_range(first, UINT_MAX);
 	rg_fd_forget_range(first, UINT_MAX);
 	while ((own = rg_next_own(first, UINT_MAX)) >= 0) {
 		if ((unsigned int)own > first)

@@ -1,6 +1,7 @@
 /* Reading the RESETGUARD_* environment.  A malformed value never stops the
  * program: it gets one line on stderr naming the variable and the value
  * used instead. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,9 @@
 struct rg_config rg_config = {
 	.sigpipe = RG_SIGPIPE_SOCKET,
 	.log = RG_LOG_STDERR,
+	.linger = true,
+	.linger_timeout_ms = 2000,
+	.linger_time_ms = 30000,
 };
 
 struct rg_choice {
@@ -17,9 +21,10 @@ struct rg_choice {
 	int value;
 };
 
-/* The first choice is the default.  secure_getenv: a setuid program must not be steered into writing a file
- * of the caller's choosing (the loader drops LD_PRELOAD for those anyway,
- * unless the library is installed as a trusted one). */
+/* The first choice is the default.  secure_getenv: a setuid program must
+ * not be steered into writing a file of the caller's choosing (the loader
+ * drops LD_PRELOAD for those anyway, unless the library is installed as a
+ * trusted one). */
 static int rg_config_choice(const char *name, const struct rg_choice *choices,
 			    const char *expected)
 {
@@ -51,6 +56,51 @@ static void rg_config_log_dest(void)
 	}
 }
 
+/* A duration: digits followed by "ms" or "s", at most an hour. */
+static int rg_parse_ms(const char *value)
+{
+	char *end;
+	unsigned long n = strtoul(value, &end, 10);
+
+	if (end == value || value[0] == '-' || value[0] == '+' || value[0] == ' ')
+		return -1;
+	if (strcmp(end, "s") == 0 && n <= 3600)
+		return (int)n * 1000;
+	if (strcmp(end, "ms") == 0 && n <= 3600000)
+		return (int)n;
+	return -1;
+}
+
+static void rg_config_duration(const char *name, int *ms, const char *fallback)
+{
+	const char *value = secure_getenv(name);
+	int parsed;
+
+	if (!value)
+		return;
+	parsed = rg_parse_ms(value);
+	if (parsed > 0)
+		*ms = parsed;
+	else
+		rg_log_bad_setting(name, value, "a duration such as 500ms or 2s (at most 1h)",
+				   fallback);
+}
+
+static void rg_config_count(const char *name, int *count, const char *fallback)
+{
+	const char *value = secure_getenv(name);
+	char *end;
+	unsigned long n;
+
+	if (!value)
+		return;
+	n = strtoul(value, &end, 10);
+	if (end != value && *end == '\0' && value[0] >= '1' && value[0] <= '9' && n <= INT_MAX)
+		*count = (int)n;
+	else
+		rg_log_bad_setting(name, value, "a whole number from 1", fallback);
+}
+
 void rg_config_load(void)
 {
 	static const struct rg_choice sigpipe[] = {
@@ -67,6 +117,32 @@ void rg_config_load(void)
 
 	rg_config.sigpipe = (enum rg_sigpipe_mode)rg_config_choice(
 		"RESETGUARD_SIGPIPE", sigpipe, "socket, ignore or off");
+	static const struct rg_choice levels[] = {
+		{ "warn", RG_LEVEL_WARN },
+		{ "info", RG_LEVEL_INFO },
+		{ "debug", RG_LEVEL_DEBUG },
+		{ NULL, 0 },
+	};
+	static const struct rg_choice on_off[] = {
+		{ "on", 1 },
+		{ "off", 0 },
+		{ NULL, 0 },
+	};
+	static const struct rg_choice linger0[] = {
+		{ "convert", 0 },
+		{ "honour", 1 },
+		{ NULL, 0 },
+	};
+
 	rg_config.all_errors = rg_config_choice("RESETGUARD_ERRORS", errors, "reset or all");
+	rg_config.level = (enum rg_log_level)rg_config_choice("RESETGUARD_LOG_LEVEL", levels,
+							      "warn, info or debug");
+	rg_config.linger = rg_config_choice("RESETGUARD_LINGER", on_off, "on or off");
+	rg_config.honour_linger0 = rg_config_choice("RESETGUARD_LINGER0", linger0,
+						    "convert or honour");
+	rg_config_duration("RESETGUARD_LINGER_TIMEOUT", &rg_config.linger_timeout_ms, "2s");
+	rg_config_duration("RESETGUARD_LINGER_TIME", &rg_config.linger_time_ms, "30s");
+	rg_config_count("RESETGUARD_LINGER_MAX", &rg_config.linger_max,
+			"a quarter of the descriptor limit");
 	rg_config_log_dest();
 }

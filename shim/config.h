@@ -16,11 +16,23 @@ enum rg_log_dest {
 	RG_LOG_OFF,
 };
 
+enum rg_log_level {
+	RG_LEVEL_WARN,
+	RG_LEVEL_INFO,
+	RG_LEVEL_DEBUG,
+};
+
 struct rg_config {
 	enum rg_sigpipe_mode sigpipe;
 	enum rg_log_dest log;
+	enum rg_log_level level;
 	const char *log_path; /* RG_LOG_FILE: points into the environment */
 	bool all_errors;      /* log ETIMEDOUT, ECONNREFUSED... too */
+	bool linger;	      /* graceful close */
+	bool honour_linger0;  /* keep the RST a program asks for with SO_LINGER {1, 0} */
+	int linger_timeout_ms; /* the longest wait for more data from the peer */
+	int linger_time_ms;    /* the longest a socket lingers in all */
+	int linger_max;	       /* sockets lingering at once; 0: a quarter of RLIMIT_NOFILE */
 };
 
 extern struct rg_config rg_config;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include "fdtable.h"
+#include "linger.h"
 #include "log.h"
 #include "real.h"
 
@@ -19,10 +20,24 @@ RG_EXPORT int dup(int oldfd)
 	return fd;
 }
 
+/* dup2()/dup3() close whatever newfd was: move an own descriptor out of
+ * the way, and let go of a socket as close() would. */
 static void rg_dup_target(int oldfd, int newfd)
 {
-	if (oldfd != newfd && rg_fd_is_own(newfd))
+	struct rg_fd *e;
+
+	if (oldfd == newfd)
+		return;
+	switch (rg_fd_known(newfd, &e)) {
+	case RG_FD_OWN:
 		rg_log_evict(newfd);
+		break;
+	case RG_FD_SOCKET:
+		rg_linger_let_go(newfd, e, false);
+		break;
+	default:
+		break;
+	}
 }
 
 RG_EXPORT int dup2(int oldfd, int newfd)

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "fdtable.h"
+#include "share.h"
 
 struct rg_fd *_Atomic rg_fd_dir[RG_FD_DIR];
 
@@ -56,6 +57,7 @@ static void rg_fd_fill(struct rg_fd *e, int family, int type, enum rg_role role)
 	atomic_store_explicit(&e->rx_bytes, 0, memory_order_relaxed);
 	e->peer.len = 0;
 	e->stream = NULL;
+	e->share = 0;
 }
 
 static void rg_addr_store(struct rg_addr *a, const struct sockaddr *sa, socklen_t len)
@@ -137,6 +139,7 @@ void rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
 		return;
 	atomic_store_explicit(&e->kind, RG_FD_BUSY, memory_order_relaxed);
 	rg_fd_fill(e, family, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), role);
+	e->share = rg_share_new();
 	rg_addr_store(&e->peer, peer, peer_len);
 	atomic_store_explicit(&e->kind, RG_FD_SOCKET, memory_order_release);
 }
@@ -158,8 +161,12 @@ void rg_fd_copy(int newfd, int oldfd)
 	struct rg_fd *from = rg_fd_peek(oldfd);
 	struct rg_fd *to = rg_fd_slot(newfd);
 
-	if (!to)
+	if (!to) {
+		/* Untracked, but a holder all the same. */
+		if (from && rg_fd_kind_of(from) == RG_FD_SOCKET)
+			rg_share_hold(from->share);
 		return;
+	}
 	if (!from || rg_fd_kind_of(from) != RG_FD_SOCKET) {
 		rg_fd_forget(newfd);
 		return;
@@ -173,6 +180,8 @@ void rg_fd_copy(int newfd, int oldfd)
 	atomic_store_explicit(&to->rx_bytes, 0, memory_order_relaxed);
 	to->peer = from->peer;
 	to->stream = NULL;
+	to->share = from->share;
+	rg_share_hold(to->share);
 	atomic_store_explicit(&to->kind, RG_FD_SOCKET, memory_order_release);
 }
 

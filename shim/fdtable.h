@@ -55,6 +55,7 @@ struct rg_fd {
 	int64_t opened_ns; /* CLOCK_MONOTONIC */
 	_Atomic uint64_t tx_bytes;
 	_Atomic uint64_t rx_bytes;
+	uint32_t share; /* holder-count slot (share.c); 0: from outside the family */
 	struct rg_addr peer;
 	void *stream; /* the FILE fdopen() made of it, flushed before exit */
 };

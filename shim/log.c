@@ -1,13 +1,11 @@
 /* The log sink and the reset line.  A line is built on the stack and goes
  * out in one write(), so lines from threads and processes never interleave.
- * The sink is touched under a spin lock taken with every signal blocked: a
- * signal handler that logs can then never deadlock on its own thread, and
- * fork() (see init.c) never copies a half-moved descriptor. */
+ * The sink is touched under the shim's lock (lock.h), so fork() never
+ * copies a half-moved descriptor. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,12 +15,14 @@
 
 #include "format.h"
 #include "io.h"
+#include "lock.h"
 #include "log.h"
 #include "ownfd.h"
 #include "real.h"
 #include "sigpipe.h"
 
 static atomic_flag rg_log_lock = ATOMIC_FLAG_INIT;
+static __thread sigset_t rg_log_saved_mask; /* while this thread holds it */
 static int rg_log_fd = -1;		   /* the file sink, an own descriptor */
 static dev_t rg_log_dev;		   /* what rg_log_fd must still be */
 static ino_t rg_log_ino;
@@ -30,13 +30,12 @@ static char rg_log_path[PATH_MAX];
 
 static void rg_lock(void)
 {
-	while (atomic_flag_test_and_set_explicit(&rg_log_lock, memory_order_acquire))
-		sched_yield();
+	rg_lock_take(&rg_log_lock, &rg_log_saved_mask);
 }
 
 static void rg_unlock(void)
 {
-	atomic_flag_clear_explicit(&rg_log_lock, memory_order_release);
+	rg_lock_give(&rg_log_lock, &rg_log_saved_mask);
 }
 
 /* Writes one finished line to fd, never raising SIGPIPE in the program. */
@@ -148,24 +147,16 @@ static int rg_log_sink(void)
 
 static void rg_log_emit(const struct rg_line *l)
 {
-	sigset_t all, old;
 	int saved = errno;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rg_lock();
 	rg_write_line(rg_log_sink(), l);
 	rg_unlock();
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = saved;
 }
 
 void rg_log_evict(int fd)
 {
-	sigset_t all, old;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rg_lock();
 	if (fd == rg_log_fd && rg_config.log == RG_LOG_FILE) {
 		rg_log_fd = rg_own_move(fd);
@@ -173,27 +164,18 @@ void rg_log_evict(int fd)
 			rg_log_fall_back(EMFILE);
 	}
 	rg_unlock();
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* fork() must not copy the lock held by another thread into a child that
- * has no such thread; signals stay blocked meanwhile so that a handler in
- * the forking thread cannot log and spin on the lock it holds. */
-static __thread sigset_t rg_fork_mask;
-
+ * has no such thread. */
 void rg_log_fork_prepare(void)
 {
-	sigset_t all;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &rg_fork_mask);
 	rg_lock();
 }
 
 void rg_log_fork_done(void)
 {
 	rg_unlock();
-	pthread_sigmask(SIG_SETMASK, &rg_fork_mask, NULL);
 }
 
 static const char *rg_event_name(int err)
@@ -242,27 +224,90 @@ void rg_io_failed(const struct rg_fd *e, int fd, const char *op)
 	rg_conn_failed(e, fd, op);
 }
 
+static bool rg_log_wanted(enum rg_log_level level)
+{
+	return rg_config.log != RG_LOG_OFF && level <= rg_config.level;
+}
+
+static const char *const rg_level_names[] = {
+	[RG_LEVEL_WARN] = "warn",
+	[RG_LEVEL_INFO] = "info",
+	[RG_LEVEL_DEBUG] = "debug",
+};
+
+static void rg_line_start(struct rg_line *l, enum rg_log_level level, const char *event)
+{
+	rg_line_init(l);
+	rg_line_time(l, "ts");
+	rg_line_cstr(l, "level", rg_level_names[level]);
+	rg_line_cstr(l, "event", event);
+}
+
+/* The keys that say which connection a line is about.  sock_fd is a
+ * descriptor for the socket itself (the program's, or the drainer's once
+ * the program has let go of it). */
+static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, int fd, int sock_fd)
+{
+	struct rg_addr peer = e->peer;
+
+	rg_line_u64(l, "fd", (uint64_t)fd);
+	rg_line_addr(l, "peer", &peer);
+	rg_line_local(l, sock_fd);
+	rg_line_cstr(l, "role", rg_role_names[e->role]);
+	rg_line_cstr(l, "prog", program_invocation_short_name);
+	rg_line_u64(l, "pid", (uint64_t)getpid());
+	rg_line_u64(l, "age_ms", (uint64_t)(rg_monotonic_ns() - e->opened_ns) / 1000000);
+}
+
+/* One line per graceful close: eof is the normal outcome; timeout (the
+ * peer kept the connection open), error and cap (no room to linger, so
+ * the plain close) are worth a warning. */
+void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *outcome,
+		   uint64_t drained, int64_t ms)
+{
+	enum rg_log_level level = strcmp(outcome, "eof") == 0 ? RG_LEVEL_INFO : RG_LEVEL_WARN;
+	struct rg_line l;
+	int saved = errno;
+
+	if (!rg_log_wanted(level))
+		return;
+	rg_line_start(&l, level, "linger");
+	rg_line_cstr(&l, "outcome", outcome);
+	rg_line_conn(&l, conn, prog_fd, sock_fd);
+	rg_line_u64(&l, "drained_bytes", drained);
+	rg_line_u64(&l, "ms", (uint64_t)ms);
+	rg_line_finish(&l);
+	rg_log_emit(&l);
+	errno = saved;
+}
+
+/* A socket another descriptor still refers to was closed plainly. */
+void rg_log_shared_close(const struct rg_fd *conn, int fd)
+{
+	struct rg_line l;
+	int saved = errno;
+
+	if (!rg_log_wanted(RG_LEVEL_DEBUG))
+		return;
+	rg_line_start(&l, RG_LEVEL_DEBUG, "close");
+	rg_line_cstr(&l, "outcome", "shared");
+	rg_line_conn(&l, conn, fd, fd);
+	rg_line_finish(&l);
+	rg_log_emit(&l);
+	errno = saved;
+}
+
 void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err)
 {
 	struct rg_line l;
-	struct rg_addr peer = e->peer;
 	int saved = errno;
 
-	if (rg_config.log == RG_LOG_OFF)
+	if (!rg_log_wanted(RG_LEVEL_WARN))
 		return;
-	rg_line_init(&l);
-	rg_line_time(&l, "ts");
-	rg_line_cstr(&l, "level", "warn");
-	rg_line_cstr(&l, "event", rg_event_name(err));
+	rg_line_start(&l, RG_LEVEL_WARN, rg_event_name(err));
 	rg_line_cstr(&l, "errno", strerrorname_np(err));
 	rg_line_cstr(&l, "op", op);
-	rg_line_u64(&l, "fd", (uint64_t)fd);
-	rg_line_addr(&l, "peer", &peer);
-	rg_line_local(&l, fd);
-	rg_line_cstr(&l, "role", rg_role_names[e->role]);
-	rg_line_cstr(&l, "prog", program_invocation_short_name);
-	rg_line_u64(&l, "pid", (uint64_t)getpid());
-	rg_line_u64(&l, "age_ms", (uint64_t)(rg_monotonic_ns() - e->opened_ns) / 1000000);
+	rg_line_conn(&l, e, fd, fd);
 	rg_line_u64(&l, "tx_bytes", atomic_load_explicit(&e->tx_bytes, memory_order_relaxed));
 	rg_line_u64(&l, "rx_bytes", atomic_load_explicit(&e->rx_bytes, memory_order_relaxed));
 	if (e->family == AF_UNIX)

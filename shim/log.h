@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "fdtable.h"
@@ -13,6 +14,9 @@ void rg_log_open(void);
 void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err);
 void rg_log_bad_setting(const char *name, const char *value, const char *expected,
 			const char *fallback);
+void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *outcome,
+		   uint64_t drained, int64_t ms);
+void rg_log_shared_close(const struct rg_fd *conn, int fd);
 void rg_log_evict(int fd);
 void rg_log_fork_prepare(void);
 void rg_log_fork_done(void);

@@ -42,18 +42,26 @@ int rg_own_adopt(int fd)
 	return fd;
 }
 
-/* A copy of an own descriptor the program is about to overwrite with
- * dup2(); the old number is handed back to the program's side of the table.
- * Returns -1 when no descriptor is left for the copy. */
-int rg_own_move(int fd)
+/* A new own descriptor for what fd refers to; -1 when none is left. */
+int rg_own_dup(int fd)
 {
 	int saved = errno;
 	int high = rg_own_dup_high(fd);
 
 	if (high >= 0)
 		rg_fd_mark(high, RG_FD_OWN);
-	rg_fd_mark(fd, RG_FD_UNSEEN);
 	errno = saved;
+	return high;
+}
+
+/* A copy of an own descriptor the program is about to overwrite with
+ * dup2(); the old number is handed back to the program's side of the table.
+ * Returns -1 when no descriptor is left for the copy. */
+int rg_own_move(int fd)
+{
+	int high = rg_own_dup(fd);
+
+	rg_fd_mark(fd, RG_FD_UNSEEN);
 	return high;
 }
 

@@ -4,6 +4,7 @@
 #define RG_REAL_H
 
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -64,7 +65,20 @@
 	X(puts, int, (const char *))                                                \
 	X(fdopen, FILE *, (int, const char *))                                      \
 	X(fflush, int, (FILE *))                                                    \
-	X(fclose, int, (FILE *))
+	X(fclose, int, (FILE *))                                                    \
+	X(_exit, void, (int))                                                       \
+	X(_Exit, void, (int))                                                       \
+	X(execve, int, (const char *, char *const[], char *const[]))                \
+	X(execv, int, (const char *, char *const[]))                                \
+	X(execvp, int, (const char *, char *const[]))                               \
+	X(execvpe, int, (const char *, char *const[], char *const[]))               \
+	X(fexecve, int, (int, char *const[], char *const[]))                        \
+	X(posix_spawn, int, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+			     const posix_spawnattr_t *, char *const[], char *const[])) \
+	X(posix_spawnp, int, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+			      const posix_spawnattr_t *, char *const[], char *const[])) \
+	X(system, int, (const char *))                                              \
+	X(popen, FILE *, (const char *, const char *))
 
 struct rg_real {
 #define RG_REAL_FIELD(name, ret, params) ret(*name) params;

@@ -13,6 +13,7 @@
 
 #include "io.h"
 #include "real.h"
+#include "share.h"
 #include "sigpipe.h"
 
 /* The flags write() would have used, as sock_write_iter sets them. */
@@ -123,6 +124,9 @@ RG_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 RG_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
+
+	if (e && msg && msg->msg_controllen)
+		rg_share_passing(msg);
 	ssize_t ret = rg_libc(sendmsg)(fd, msg, e ? rg_send_flags(flags) : flags);
 
 	return e ? rg_sent(e, fd, "sendmsg", ret) : ret;
@@ -131,6 +135,10 @@ RG_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 RG_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
+
+	for (unsigned int i = 0; e && i < n; i++)
+		if (msgs[i].msg_hdr.msg_controllen)
+			rg_share_passing(&msgs[i].msg_hdr);
 	int ret = rg_libc(sendmmsg)(fd, msgs, n, e ? rg_send_flags(flags) : flags);
 
 	if (e && ret > 0) {

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "linger.h"
 #include "log.h"
 #include "real.h"
 #include "sigpipe.h"
@@ -213,14 +214,23 @@ RG_EXPORT int fflush(FILE *fp)
 	return ret;
 }
 
+/* glibc flushes and closes the descriptor where no wrapper sees it: flush
+ * first, under the guard, then let go of the socket as close() would.  When
+ * the flush fails, fclose() will try again with what is left: the socket
+ * must not be shut down under it, so it is closed plainly. */
 RG_EXPORT int fclose(FILE *fp)
 {
 	struct rg_stdio s;
+	int ret;
 
 	rg_stdio_begin(&s, fp);
-	if (s.fd >= 0)
-		rg_fd_forget(s.fd); /* glibc closes it where no wrapper sees */
-	int ret = rg_libc(fclose)(fp);
+	if (s.e && rg_libc(fflush)(fp) == 0)
+		rg_linger_let_go(s.fd, s.e, false);
+	else if (s.e)
+		rg_linger_drop(s.fd, s.e);
+	else if (s.fd >= 0)
+		rg_fd_forget(s.fd);
+	ret = rg_libc(fclose)(fp);
 	rg_stdio_end(&s, "fclose", ret == EOF);
 	return ret;
 }

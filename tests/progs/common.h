@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -74,8 +75,10 @@ static inline void conn_open(struct conn *c, const char *family, const char *uni
 
 /* Make the server end go away abortively: TCP sends RST at once with
  * SO_LINGER {1, 0}; an AF_UNIX stream resets its peer when closed with
- * unread data.  Then wait, by readiness and not by time, until the client
- * end has seen it. */
+ * unread data.  The server end stands for a remote peer, so it is closed
+ * with a raw system call, out of resetguard's reach: resetguard would
+ * otherwise turn this very close into a graceful one.  Then wait, by
+ * readiness and not by time, until the client end has seen the reset. */
 static inline void conn_reset(struct conn *c)
 {
 	struct linger lg = { 1, 0 };
@@ -85,7 +88,7 @@ static inline void conn_reset(struct conn *c)
 		err(2, "write before reset");
 	setsockopt(c->server, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	/* Drain nothing: the unread byte is what makes AF_UNIX reset. */
-	close(c->server);
+	syscall(SYS_close, c->server);
 	if (poll(&p, 1, 10000) != 1)
 		errx(2, "the reset never arrived");
 }

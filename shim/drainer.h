@@ -1,0 +1,25 @@
+/* The drainer: one thread for the whole process that owns every lingering
+ * socket, reads and discards what the peer still sends, and closes each one
+ * on EOF, on error, or at its deadline. */
+#ifndef RG_DRAINER_H
+#define RG_DRAINER_H
+
+#include <stdbool.h>
+
+#include "fdtable.h"
+
+/* Takes over the socket behind fd (already shut down for writing by the
+ * caller or not), on a descriptor of its own; the program's fd is left for
+ * the caller to close.  false when it cannot (cap reached, no descriptor
+ * left): the caller then closes plainly. */
+bool rg_drainer_adopt(int fd, const struct rg_fd *conn);
+/* Waits until nothing lingers any more, at most until the last deadline. */
+void rg_drainer_wait(void);
+/* Gives up the oldest lingering socket, for a program call that failed
+ * with EMFILE; false when nothing lingers. */
+bool rg_drainer_release_one(void);
+void rg_drainer_fork_prepare(void);
+void rg_drainer_fork_parent(void);
+void rg_drainer_fork_child(void);
+
+#endif

@@ -1,0 +1,141 @@
+/* Deciding how a socket is closed.
+ *
+ * Linux sends RST instead of FIN when a socket is closed with unread data,
+ * and answers any data that arrives after the close with RST too; the peer
+ * then loses what it had not read yet (../shared/NOTES.md).  So when the
+ * last descriptor of a connected stream socket goes while the peer could
+ * still be sending, resetguard does what nginx and Apache do inside:
+ * shutdown(SHUT_WR), read and discard until the peer's EOF or a deadline,
+ * then close.  The reading is the drainer's; close() itself returns at once.
+ *
+ * Everything that is not clearly safe gets the plain close: another holder
+ * (shutdown would break its connection), a socket the shim cannot account
+ * for, RESETGUARD_LINGER=off, or a program that asked for an abortive close
+ * with SO_LINGER {1, 0} under RESETGUARD_LINGER0=honour. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "drainer.h"
+#include "linger.h"
+#include "log.h"
+#include "real.h"
+#include "share.h"
+
+static pid_t rg_pid;
+
+void rg_linger_note_pid(void)
+{
+	rg_pid = getpid();
+}
+
+bool rg_in_vfork_child(void)
+{
+	return getpid() != rg_pid;
+}
+
+/* Could the peer still be answered with RST?  Yes if data is waiting
+ * unread, or if the peer has not sent EOF yet (it may still send).  No
+ * after EOF with nothing unread, and not for a listening, unconnected or
+ * already reset socket, which recv() reports as an error. */
+static bool rg_peer_may_send(int fd)
+{
+	char byte;
+	ssize_t n = rg_libc(recv)(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+/* SO_LINGER {1, 0} asks for an abortive close.  By default that RST is
+ * what resetguard exists to prevent, so the option is cleared on the
+ * socket; RESETGUARD_LINGER0=honour keeps it and the plain close. */
+static bool rg_abort_requested(int fd)
+{
+	struct linger lg;
+	socklen_t len = sizeof(lg);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) < 0 || !lg.l_onoff || lg.l_linger)
+		return false;
+	if (rg_config.honour_linger0)
+		return true;
+	lg.l_onoff = 0;
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	return false;
+}
+
+static bool rg_lingers(const struct rg_fd *e)
+{
+	return rg_config.linger && e->type == SOCK_STREAM &&
+	       (e->family == AF_INET || e->family == AF_INET6 || e->family == AF_UNIX);
+}
+
+/* Whether this descriptor is the last reference to the socket, anywhere:
+ * counted within the fork family, looked up in /proc otherwise. */
+static bool rg_last_holder(int fd, const struct rg_fd *e)
+{
+	return e->share ? rg_share_drop(e->share) : rg_share_sole_holder(fd);
+}
+
+int rg_linger_let_go(int fd, struct rg_fd *e, bool close_it)
+{
+	struct rg_fd conn = *e;
+	int saved = errno;
+
+	rg_fd_forget(fd);
+	/* The count must drop whatever is decided next. */
+	bool last = rg_last_holder(fd, &conn);
+
+	if (last && rg_lingers(&conn) && rg_peer_may_send(fd) && !rg_abort_requested(fd) &&
+	    rg_drainer_adopt(fd, &conn))
+		rg_libc(shutdown)(fd, SHUT_WR);
+	else if (!last && rg_lingers(&conn))
+		rg_log_shared_close(&conn, fd);
+	errno = saved;
+	return close_it ? rg_libc(close)(fd) : 0;
+}
+
+void rg_linger_drop(int fd, struct rg_fd *e)
+{
+	struct rg_fd conn = *e;
+
+	rg_fd_forget(fd);
+	rg_last_holder(fd, &conn);
+}
+
+static void rg_let_go_of_all(void)
+{
+	for (unsigned int fd = 0; fd < RG_FD_MAX; fd++) {
+		struct rg_fd *e = rg_fd_peek((int)fd);
+
+		if (!e)
+			fd |= RG_FD_CHUNK - 1;
+		else if (rg_fd_kind_of(e) == RG_FD_SOCKET)
+			rg_linger_let_go((int)fd, e, false);
+	}
+}
+
+/* Connections a program never closed are closed by the kernel when it
+ * exits, with the same RST as an explicit close; inetd-style services and
+ * CGI programs routinely just exit.  (exit() has flushed stdio by now, see
+ * init.c; _exit() by definition does not.) */
+void rg_linger_exit(void)
+{
+	if (!rg_config.linger || rg_in_vfork_child())
+		return;
+	rg_let_go_of_all();
+	rg_drainer_wait();
+}
+
+void rg_linger_exec(void)
+{
+	if (rg_in_vfork_child()) {
+		/* The parent's accounting never saw this child's copies, and
+		 * those that are not close-on-exec live on in the new image. */
+		rg_share_spawn();
+		return;
+	}
+	rg_drainer_wait();
+}

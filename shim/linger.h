@@ -1,0 +1,28 @@
+/* Graceful close: what happens when the program lets go of a socket. */
+#ifndef RG_LINGER_H
+#define RG_LINGER_H
+
+#include <stdbool.h>
+
+#include "fdtable.h"
+
+/* The program is letting go of socket descriptor fd (entry e): by close()
+ * when close_it, or by a call that will close it itself (dup2 onto it,
+ * close_range, fclose, exit).  When this is the last descriptor anywhere
+ * and the peer could still be answered with RST, the socket is shut down
+ * for writing and handed to the drainer first.  Returns what close()
+ * returns. */
+int rg_linger_let_go(int fd, struct rg_fd *e, bool close_it);
+/* The plain close of a socket descriptor, with the holder count kept. */
+void rg_linger_drop(int fd, struct rg_fd *e);
+/* exit() and _exit(): every socket still open is let go of, then the
+ * process waits for the drainer, bounded by the linger deadlines. */
+void rg_linger_exit(void);
+/* exec(): the drainer's thread does not survive it; let it finish. */
+void rg_linger_exec(void);
+/* True in the child of a vfork() (or any clone sharing our memory), where
+ * the parent's state must not be touched. */
+bool rg_in_vfork_child(void);
+void rg_linger_note_pid(void);
+
+#endif
