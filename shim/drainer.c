@@ -32,6 +32,7 @@
 #define RG_SLOTS_MAX (1 << 16)
 #define RG_WAKE_TAG UINT64_MAX
 #define RG_SCAN_GRAIN_NS 10000000 /* deadlines are kept to 10 ms */
+#define RG_IDLE_EXIT_MS 200	   /* the thread leaves after this long with nothing to do */
 
 enum rg_slot_state { RG_SLOT_FREE, RG_SLOT_ACTIVE, RG_SLOT_BUSY };
 
@@ -44,7 +45,7 @@ struct rg_slot {
 	struct rg_fd conn; /* what was known of the connection */
 };
 
-static atomic_flag rg_drainer_lock = ATOMIC_FLAG_INIT;
+static rg_lock_t rg_drainer_lock;
 static __thread sigset_t rg_drainer_saved_mask;
 static bool rg_drainer_started;
 static int rg_epoll_fd = -1, rg_wake_fd = -1;
@@ -144,6 +145,26 @@ static int64_t rg_drainer_scan(int64_t now)
 	return next;
 }
 
+/* Ends the thread once nothing has lingered for a while.  A thread that
+ * never ended would keep alive a process whose threads all called
+ * pthread_exit(), and would sit in every process that once closed a
+ * connection.  Decided under the lock, against rg_drainer_adopt(). */
+static bool rg_drainer_retire(void)
+{
+	bool retire;
+
+	rg_lock_take(&rg_drainer_lock, &rg_drainer_saved_mask);
+	retire = atomic_load_explicit(&rg_lingering, memory_order_acquire) == 0;
+	if (retire) {
+		rg_own_release(rg_epoll_fd);
+		rg_own_release(rg_wake_fd);
+		rg_epoll_fd = rg_wake_fd = -1;
+		rg_drainer_started = false;
+	}
+	rg_lock_give(&rg_drainer_lock, &rg_drainer_saved_mask);
+	return retire;
+}
+
 static void *rg_drainer_main(void *unused)
 {
 	struct epoll_event events[64];
@@ -166,8 +187,12 @@ static void *rg_drainer_main(void *unused)
 		}
 		if (next_scan != INT64_MAX)
 			timeout = (int)((next_scan - now + 999999) / 1000000);
+		else
+			timeout = RG_IDLE_EXIT_MS;
 
 		int n = epoll_wait(rg_epoll_fd, events, 64, timeout);
+		if (n == 0 && next_scan == INT64_MAX && rg_drainer_retire())
+			return NULL;
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = events[i].data.u64;
 

@@ -18,6 +18,17 @@ void rg_drainer_wait(void);
 /* Gives up the oldest lingering socket, for a program call that failed
  * with EMFILE; false when nothing lingers. */
 bool rg_drainer_release_one(void);
+/* A call that creates a descriptor and failed with EMFILE is tried again
+ * as long as the drainer can give one up: lingering sockets must never
+ * cause an EMFILE the program would not have had. */
+#define RG_RETRY_EMFILE(call)                                                        \
+	({                                                                             \
+		__typeof__(call) rg_ret_;                                              \
+		while ((rg_ret_ = (call)) < 0 && errno == EMFILE && rg_drainer_release_one()) \
+			;                                                              \
+		rg_ret_;                                                               \
+	})
+
 void rg_drainer_fork_prepare(void);
 void rg_drainer_fork_parent(void);
 void rg_drainer_fork_child(void);

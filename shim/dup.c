@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 
+#include "drainer.h"
 #include "fdtable.h"
 #include "linger.h"
 #include "log.h"
@@ -13,7 +14,7 @@
 
 RG_EXPORT int dup(int oldfd)
 {
-	int fd = rg_libc(dup)(oldfd);
+	int fd = RG_RETRY_EMFILE(rg_libc(dup)(oldfd));
 
 	if (fd >= 0)
 		rg_fd_copy(fd, oldfd);
@@ -79,7 +80,7 @@ RG_EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	return rg_fcntl_done(fd, cmd, rg_libc(fcntl)(fd, cmd, arg));
+	return rg_fcntl_done(fd, cmd, RG_RETRY_EMFILE(rg_libc(fcntl)(fd, cmd, arg)));
 }
 
 RG_EXPORT int fcntl64(int fd, int cmd, ...)
@@ -89,5 +90,5 @@ RG_EXPORT int fcntl64(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	return rg_fcntl_done(fd, cmd, rg_libc(fcntl64)(fd, cmd, arg));
+	return rg_fcntl_done(fd, cmd, RG_RETRY_EMFILE(rg_libc(fcntl64)(fd, cmd, arg)));
 }

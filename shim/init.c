@@ -5,6 +5,7 @@
 #include "config.h"
 #include "drainer.h"
 #include "linger.h"
+#include "ownfd.h"
 #include "log.h"
 #include "real.h"
 #include "share.h"
@@ -41,6 +42,7 @@ __attribute__((constructor)) static void rg_load(void)
 	rg_config_load();
 	rg_sigpipe_init();
 	rg_share_init();
+	rg_own_reserve();
 	rg_log_open();
 	pthread_atfork(rg_fork_prepare, rg_fork_parent, rg_fork_child);
 }

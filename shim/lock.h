@@ -1,27 +1,45 @@
-/* The shim's one kind of lock: a spin lock taken with every signal blocked.
- * A signal handler can then never spin on a lock its own thread holds, and
- * nothing here ever sleeps while holding it. */
+/* The shim's one kind of lock: a futex mutex taken with every signal
+ * blocked.  A signal handler can then never wait on a lock its own thread
+ * holds, and a waiter sleeps in the kernel instead of spinning against a
+ * holder the scheduler has preempted.  Async-signal-safe: no allocation,
+ * only atomics and the futex system call. */
 #ifndef RG_LOCK_H
 #define RG_LOCK_H
 
+#include <linux/futex.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-static inline void rg_lock_take(atomic_flag *lock, sigset_t *saved)
+/* 0 free, 1 held, 2 held with waiters (Drepper, "Futexes Are Tricky"). */
+typedef _Atomic int rg_lock_t;
+
+static inline void rg_lock_take(rg_lock_t *lock, sigset_t *saved)
 {
 	sigset_t all;
+	int c = 0;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, saved);
-	while (atomic_flag_test_and_set_explicit(lock, memory_order_acquire))
-		sched_yield();
+	if (atomic_compare_exchange_strong_explicit(lock, &c, 1, memory_order_acquire,
+						    memory_order_relaxed))
+		return;
+	if (c != 2)
+		c = atomic_exchange_explicit(lock, 2, memory_order_acquire);
+	while (c != 0) {
+		syscall(SYS_futex, lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+		c = atomic_exchange_explicit(lock, 2, memory_order_acquire);
+	}
 }
 
-static inline void rg_lock_give(atomic_flag *lock, const sigset_t *saved)
+static inline void rg_lock_give(rg_lock_t *lock, const sigset_t *saved)
 {
-	atomic_flag_clear_explicit(lock, memory_order_release);
+	if (atomic_fetch_sub_explicit(lock, 1, memory_order_release) != 1) {
+		atomic_store_explicit(lock, 0, memory_order_release);
+		syscall(SYS_futex, lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	}
 	pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 

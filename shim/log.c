@@ -21,7 +21,7 @@
 #include "real.h"
 #include "sigpipe.h"
 
-static atomic_flag rg_log_lock = ATOMIC_FLAG_INIT;
+static rg_lock_t rg_log_lock;
 static __thread sigset_t rg_log_saved_mask; /* while this thread holds it */
 static int rg_log_fd = -1;		   /* the file sink, an own descriptor */
 static dev_t rg_log_dev;		   /* what rg_log_fd must still be */

@@ -1,14 +1,16 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include "fdtable.h"
 #include "ownfd.h"
 #include "real.h"
 
-/* Just under the soft limit, where programs rarely look, but never above
- * 1024: descriptors there would make the kernel grow the process's fd
- * table for nothing, and select() users keep their low numbers anyway. */
+/* From the top quarter of the descriptor numbers up, where programs, which
+ * get the lowest free number, rarely reach; counted within the first 1024,
+ * so that a huge limit does not make the kernel grow the process's fd table
+ * for nothing, and select() users keep their low numbers. */
 static int rg_own_floor(void)
 {
 	struct rlimit rl;
@@ -16,12 +18,31 @@ static int rg_own_floor(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
 		top = rl.rlim_cur;
-	return top > 64 ? (int)top - 32 : 3;
+	return top > 64 ? (int)(top - top / 4) : 3;
 }
 
 static int rg_own_dup_high(int fd)
 {
 	return rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, rg_own_floor());
+}
+
+/* Makes the kernel's descriptor table large enough for own descriptors now,
+ * while the process is still single-threaded: growing it later, with other
+ * threads sharing it, waits for an RCU grace period (expand_fdtable), tens
+ * of milliseconds that would land in some program's close(). */
+void rg_own_reserve(void)
+{
+	int saved = errno;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		int high = rg_own_dup_high(fd);
+
+		if (high >= 0)
+			rg_libc(close)(high);
+		rg_libc(close)(fd);
+	}
+	errno = saved;
 }
 
 /* Takes fd over as resetguard's: moved high when there is room (it stays

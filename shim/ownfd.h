@@ -7,6 +7,7 @@
 #ifndef RG_OWNFD_H
 #define RG_OWNFD_H
 
+void rg_own_reserve(void);
 int rg_own_adopt(int fd);
 int rg_own_dup(int fd);
 int rg_own_move(int fd);

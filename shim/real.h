@@ -44,6 +44,16 @@
 	X(connect, int, (int, const struct sockaddr *, socklen_t))                  \
 	X(shutdown, int, (int, int))                                                \
 	X(close, int, (int))                                                        \
+	X(open, int, (const char *, int, ...))                                      \
+	X(open64, int, (const char *, int, ...))                                    \
+	X(openat, int, (int, const char *, int, ...))                               \
+	X(openat64, int, (int, const char *, int, ...))                             \
+	X(__open_2, int, (const char *, int))                                       \
+	X(__open64_2, int, (const char *, int))                                     \
+	X(__openat_2, int, (int, const char *, int))                                \
+	X(__openat64_2, int, (int, const char *, int))                              \
+	X(pipe, int, (int[2]))                                                      \
+	X(pipe2, int, (int[2], int))                                                \
 	X(close_range, int, (unsigned int, unsigned int, int))                      \
 	X(closefrom, void, (int))                                                   \
 	X(dup, int, (int))                                                          \

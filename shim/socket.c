@@ -6,12 +6,13 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "drainer.h"
 #include "io.h"
 #include "real.h"
 
 RG_EXPORT int socket(int domain, int type, int protocol)
 {
-	int fd = rg_libc(socket)(domain, type, protocol);
+	int fd = RG_RETRY_EMFILE(rg_libc(socket)(domain, type, protocol));
 
 	if (fd >= 0)
 		rg_fd_new_socket(fd, domain, type, RG_ROLE_UNKNOWN, NULL, 0);
@@ -20,7 +21,7 @@ RG_EXPORT int socket(int domain, int type, int protocol)
 
 RG_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 {
-	int ret = rg_libc(socketpair)(domain, type, protocol, sv);
+	int ret = RG_RETRY_EMFILE(rg_libc(socketpair)(domain, type, protocol, sv));
 
 	if (ret == 0) {
 		struct sockaddr_un unnamed = { .sun_family = (sa_family_t)domain };
@@ -67,8 +68,8 @@ static int rg_accept(int listener, struct sockaddr *addr, socklen_t *addrlen, in
 	struct sockaddr *a = mine ? (struct sockaddr *)&own : addr;
 	socklen_t *alen = mine ? &own_len : addrlen;
 	socklen_t given = alen ? *alen : 0;
-	int fd = flags ? rg_libc(accept4)(listener, a, alen, flags)
-		       : rg_libc(accept)(listener, a, alen);
+	int fd = RG_RETRY_EMFILE(flags ? rg_libc(accept4)(listener, a, alen, flags)
+				       : rg_libc(accept)(listener, a, alen));
 
 	if (fd >= 0) {
 		rg_accepted(listener, fd, flags, a, given, alen ? *alen : 0);

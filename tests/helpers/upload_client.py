@@ -2,6 +2,7 @@
 clients do, and report how each one ended.
 
 usage: upload_client.py HOST PORT KIND [COUNT] [BYTES]
+HOST may be a Unix socket path (starting with /), PORT then ignored.
 KIND: http (POST with a body), redis (an oversized bulk length), raw (bytes)
 Prints one line per client, "ok <first line of the answer>" or "reset
 <errno name>", and a last line "resets=N"; the clients run concurrently."""
@@ -10,7 +11,7 @@ import socket
 import sys
 import threading
 
-host, port, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+host, port, kind = sys.argv[1], int(sys.argv[2] or 0), sys.argv[3]
 count = int(sys.argv[4]) if len(sys.argv) > 4 else 10
 size = int(sys.argv[5]) if len(sys.argv) > 5 else 8 << 20
 
@@ -26,7 +27,12 @@ results = [None] * count
 
 def client(i):
     try:
-        s = socket.create_connection((host, port), timeout=60)
+        if host.startswith("/"):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(60)
+            s.connect(host)
+        else:
+            s = socket.create_connection((host, port), timeout=60)
         s.sendall(head + body)
         answer = b""
         while True:
