@@ -40,6 +40,64 @@ start_reset_server() {
 	esac
 }
 
+# A TCP port nobody listens on, for servers that cannot pick their own.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until something accepts connections on 127.0.0.1:$1.
+wait_port() {
+	local i
+	for i in $(seq 200); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "nothing listens on port $1"
+}
+
+# Starts a server in the background (its pid in SERVER_PID) with stdout to
+# $BATS_TEST_TMPDIR/server.out and stderr to server.err.
+start_server() {
+	"$@" >"$BATS_TEST_TMPDIR/server.out" 2>"$BATS_TEST_TMPDIR/server.err" 3>&- &
+	SERVER_PID=$!
+}
+
+# Starts tests/progs/lingerserver with the given arguments (under the
+# command in $WRAP, if any) and waits for its "listening" line; sets
+# SERVER_PORT (or the socket path).
+start_lingerserver() {
+	local ready=$BATS_TEST_TMPDIR/ready.$RANDOM word
+	mkfifo "$ready"
+	${WRAP:-} "$B/tests/lingerserver" "$@" >"$ready" 2>>"$BATS_TEST_TMPDIR/server.err" 3>&- &
+	SERVER_PID=$!
+	exec 4<"$ready"
+	read -r -t 20 word SERVER_PORT <&4 || fail "lingerserver did not start"
+	# The rest of its output (one close_us line per connection) goes on
+	# to a file the test can read.
+	cat <&4 >"$BATS_TEST_TMPDIR/server.out" 3>&- &
+	SERVER_OUT_PID=$!
+	exec 4<&-
+}
+
+# Waits for the server started above to finish on its own, and for all of
+# its output; sets SERVER_STATUS.
+wait_server() {
+	SERVER_STATUS=0
+	wait "$SERVER_PID" || SERVER_STATUS=$?
+	[[ -z ${SERVER_OUT_PID:-} ]] || wait "$SERVER_OUT_PID" || true
+	SERVER_PID=
+}
+
+# Runs $1 upload clients (upload_client.py KIND) against SERVER_PORT and
+# sets RESETS to how many were reset.
+run_clients() {
+	local kind=$1 count=$2 bytes=${3:-2000000} host=${4:-127.0.0.1} port=${SERVER_PORT:-0}
+	[[ $host != /* ]] || port=0
+	run python3 "$HELPERS/upload_client.py" "$host" "$port" "$kind" "$count" "$bytes"
+	assert_success
+	RESETS=${lines[-1]#resets=}
+}
+
 # Called from teardown: no server outlives its test.
 stop_servers() {
 	if [[ -n ${SERVER_PID:-} ]]; then

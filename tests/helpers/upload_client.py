@@ -4,8 +4,9 @@ clients do, and report how each one ended.
 usage: upload_client.py HOST PORT KIND [COUNT] [BYTES]
 HOST may be a Unix socket path (starting with /), PORT then ignored.
 KIND: http (POST with a body), redis (an oversized bulk length), raw (bytes)
-Prints one line per client, "ok <first line of the answer>" or "reset
-<errno name>", and a last line "resets=N"; the clients run concurrently."""
+Prints one line per client, "ok <bytes> <first line of the answer>" or
+"reset <errno name>", and a last line "resets=N"; the clients run
+concurrently."""
 import errno
 import socket
 import sys
@@ -41,7 +42,7 @@ def client(i):
                 break
             answer += chunk
         line = answer.split(b"\n", 1)[0].strip().decode(errors="replace")
-        results[i] = "ok " + (line or "(empty)")
+        results[i] = "ok %d %s" % (len(answer), line[:60] or "(empty)")
     except OSError as e:
         results[i] = "reset " + errno.errorcode.get(e.errno, str(e.errno))
 

@@ -9,7 +9,8 @@
  *       exit (a forked child answers and leaves without closing),
  *       _exit (the same with _exit), busy (ignore the client, close anyway)
  * -L sets SO_LINGER {1, 0} first (an abortive close); -d waits before the
- * answer; -s answers with that many bytes instead of a line.
+ * answer; -s answers with that many bytes instead of a line; -F, after the
+ * last connection, opens descriptors until EMFILE and prints how many.
  * Prints "listening <port|path>" when ready, then one line per connection:
  * "close_us=N" (how long the program's close call took). */
 #include <fcntl.h>
@@ -132,9 +133,9 @@ static void serve(int fd)
 int main(int argc, char **argv)
 {
 	const char *family = "inet", *path = "/tmp/lingerserver.sock";
-	int opt, count = 1;
+	int opt, count = 1, fill = 0;
 
-	while ((opt = getopt(argc, argv, "f:u:n:d:s:Lm:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:u:n:d:s:LFm:")) != -1) {
 		switch (opt) {
 		case 'f': family = optarg; break;
 		case 'u': path = optarg; break;
@@ -142,6 +143,7 @@ int main(int argc, char **argv)
 		case 'd': delay_ms = atoi(optarg); break;
 		case 's': reply_bytes = atoi(optarg); break;
 		case 'L': abortive = 1; break;
+		case 'F': fill = 1; break;
 		case 'm': mode = optarg; break;
 		default: return 2;
 		}
@@ -186,6 +188,13 @@ int main(int argc, char **argv)
 		serve(fd);
 	}
 	close(listener);
+	if (fill) {
+		int fds = 0;
+
+		while (open("/dev/null", O_RDONLY) >= 0)
+			fds++;
+		printf("filled=%s fds=%d\n", strerrorname_np(errno), fds);
+	}
 	/* Threads may still be answering: let them finish. */
 	if (!strcmp(mode, "threads"))
 		pthread_exit(NULL);

@@ -1,0 +1,205 @@
+#!/usr/bin/env bats
+# Graceful close: servers that answer early and close with unread data
+# reset their clients without the shim, and reset none with it.
+
+setup() {
+	load helpers/common
+	require python3
+}
+
+teardown() {
+	stop_servers
+}
+
+# The same server and clients twice: resets without the shim (> 0) and
+# with it (0).  Arguments: client kind, count, then the lingerserver's.
+resets_without_and_with() {
+	local kind=$1 count=$2
+	shift 2
+	WRAP= start_lingerserver -n "$count" "$@"
+	run_clients "$kind" "$count"
+	wait_server
+	[[ $RESETS -gt 0 ]] || fail "no reset without the shim: the test proves nothing"
+	WRAP=$RG start_lingerserver -n "$count" "$@"
+	run_clients "$kind" "$count"
+	wait_server
+	assert_equal "$RESETS" 0
+	assert_equal "$SERVER_STATUS" 0
+}
+
+@test "python3 http.server answering 501 to a large POST: 10 of 10 reset without, none with" {
+	local port
+	for wrap in "" "$RG"; do
+		port=$(free_port)
+		start_server $wrap python3 -u -m http.server "$port" --bind 127.0.0.1
+		wait_port "$port"
+		SERVER_PORT=$port run_clients http 10 8000000
+		if [[ -z $wrap ]]; then
+			assert_equal "$RESETS" 10
+		else
+			assert_equal "$RESETS" 0
+			assert_output --regexp "ok [0-9]+ HTTP/1.0 501"
+		fi
+		stop_servers
+	done
+}
+
+@test "redis-server answering a protocol error: 10 of 10 reset without, none with" {
+	require redis-server
+	local port
+	for wrap in "" "$RG"; do
+		port=$(free_port)
+		start_server $wrap redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no
+		wait_port "$port"
+		SERVER_PORT=$port run_clients redis 10 8000000
+		if [[ -z $wrap ]]; then
+			assert_equal "$RESETS" 10
+		else
+			assert_equal "$RESETS" 0
+			assert_output --partial "Protocol error"
+		fi
+		stop_servers
+	done
+}
+
+@test "busybox httpd (fork, dup2 onto 0 and 1, exit): 10 of 10 reset without, none with" {
+	require busybox
+	local port
+	mkdir -p "$BATS_TEST_TMPDIR/www"
+	echo hello >"$BATS_TEST_TMPDIR/www/index.html"
+	for wrap in "" "$RG"; do
+		port=$(free_port)
+		start_server $wrap busybox httpd -f -p "127.0.0.1:$port" -h "$BATS_TEST_TMPDIR/www"
+		wait_port "$port"
+		SERVER_PORT=$port run_clients http 10 8000000
+		if [[ -z $wrap ]]; then assert_equal "$RESETS" 10; else assert_equal "$RESETS" 0; fi
+		stop_servers
+	done
+}
+
+@test "close() with unread data" { resets_without_and_with raw 5 -m close; }
+@test "fclose() on a socket stream" { resets_without_and_with raw 5 -m fclose; }
+@test "close_range()" { resets_without_and_with raw 5 -m close_range; }
+@test "dup2() onto the socket (an implicit close)" { resets_without_and_with raw 5 -m dup2; }
+@test "threads closing concurrently" { resets_without_and_with raw 20 -m threads; }
+@test "a forked child that answers and leaves with exit() without closing" { resets_without_and_with raw 5 -m exit; }
+@test "a forked child that answers and leaves with _exit() without closing" { resets_without_and_with raw 5 -m _exit; }
+@test "a program that closes and exits at once" { resets_without_and_with raw 1 -m busy; }
+
+@test "AF_UNIX stream: closed with unread data" {
+	local path=$BATS_TEST_TMPDIR/early.sock
+	WRAP= start_lingerserver -f unix -u "$path" -n 5
+	run_clients raw 5 2000000 "$path"
+	wait_server
+	[[ $RESETS -gt 0 ]] || fail "no reset without the shim"
+	WRAP=$RG start_lingerserver -f unix -u "$path" -n 5
+	run_clients raw 5 2000000 "$path"
+	wait_server
+	assert_equal "$RESETS" 0
+}
+
+@test "SO_LINGER {1, 0} is converted by default, kept with RESETGUARD_LINGER0=honour" {
+	resets_without_and_with raw 5 -L
+	RESETGUARD_LINGER0=honour WRAP=$RG start_lingerserver -n 5 -L
+	run_clients raw 5
+	wait_server
+	[[ $RESETS -gt 0 ]] || fail "honour did not keep the abortive close"
+}
+
+@test "RESETGUARD_LINGER=off: the plain close, resets and all" {
+	RESETGUARD_LINGER=off WRAP=$RG start_lingerserver -n 5
+	run_clients raw 5
+	wait_server
+	[[ $RESETS -gt 0 ]] || fail "lingered although told not to"
+}
+
+@test "fork per connection, parent closes its copy at once: 20 slow clients all served whole" {
+	local wrap
+	for wrap in "" "$RG"; do
+		WRAP=$wrap start_lingerserver -n 20 -m fork -d 200 -s 1000000
+		run_clients raw 20 100
+		wait_server
+		assert_equal "$RESETS" 0
+		assert_equal "$(grep -c '^ok 1000000 ' <<<"$output")" 20
+	done
+}
+
+@test "info level: one event=linger line per graceful close, with outcome, bytes and time" {
+	RESETGUARD_LOG_LEVEL=info RESETGUARD_LOG=$LOG WRAP=$RG start_lingerserver -n 3
+	run_clients raw 3 2000000
+	wait_server
+	assert_equal "$(grep -c 'event=linger outcome=eof ' "$LOG")" 3
+	run grep -E '^ts=[^ ]+ level=info event=linger outcome=eof fd=[0-9]+ peer=127\.0\.0\.1:[0-9]+ local=127\.0\.0\.1:[0-9]+ role=server prog=lingerserver pid=[0-9]+ age_ms=[0-9]+ drained_bytes=[0-9]+ ms=[0-9]+$' "$LOG"
+	assert_equal "${#lines[@]}" 3
+}
+
+@test "default level: a normal graceful close logs nothing" {
+	RESETGUARD_LOG=$LOG WRAP=$RG start_lingerserver -n 3
+	run_clients raw 3
+	wait_server
+	assert_equal "$(log_lines)" 0
+}
+
+# A client that sends a little and then neither reads, sends nor closes
+# until told to (it is killed by the test).
+start_idle_peer() {
+	python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"x" * int(sys.argv[2]))
+if sys.argv[3] == "stream":
+    while True:
+        s.sendall(b"y" * 1024)
+        time.sleep(0.01)
+time.sleep(60)' "$SERVER_PORT" "$1" "$2" 3>&- &
+	PEER_PID=$!
+}
+
+@test "a peer that never closes: close() returns at once, the socket goes at the idle deadline" {
+	RESETGUARD_LINGER_TIMEOUT=300ms RESETGUARD_LOG=$LOG WRAP=$RG start_lingerserver -n 1
+	start_idle_peer 10000 idle
+	wait_server
+	kill "$PEER_PID"
+	local close_us
+	close_us=$(sed -n 's/^close_us=//p' "$BATS_TEST_TMPDIR/server.out")
+	# Generous: the point is that close() does not wait for the peer.
+	[[ $close_us -lt 20000 ]] || fail "close() took $close_us us"
+	run grep -o 'event=linger outcome=timeout .* ms=[0-9]*' "$LOG"
+	assert_success
+	local ms=${output##*ms=}
+	[[ $ms -ge 300 && $ms -lt 2000 ]] || fail "closed after $ms ms, not at the 300 ms idle deadline"
+}
+
+@test "a peer that keeps sending forever: the socket goes at RESETGUARD_LINGER_TIME" {
+	RESETGUARD_LINGER_TIME=1s RESETGUARD_LOG=$LOG WRAP=$RG start_lingerserver -n 1
+	start_idle_peer 10000 stream
+	wait_server
+	kill "$PEER_PID"
+	run grep -o 'event=linger outcome=timeout .* ms=[0-9]*' "$LOG"
+	assert_success
+	local ms=${output##*ms=}
+	[[ $ms -ge 1000 && $ms -lt 3000 ]] || fail "closed after $ms ms, not at the 1 s deadline"
+}
+
+@test "a low descriptor limit and many lingering sockets: no EMFILE for the program" {
+	require prlimit
+	# 40 peers that never close, a limit of 64.  Lingering sockets past a
+	# quarter of the limit get the plain close (outcome=cap); the server
+	# never fails to accept; and when it then opens files up to the limit,
+	# lingering sockets make way: it gets as many as without the shim, but
+	# for resetguard's own (the log, the drainer's epoll and eventfd).
+	local wrap i pids fds=()
+	for wrap in "" "$RG"; do
+		pids=()
+		RESETGUARD_LINGER_TIMEOUT=20s RESETGUARD_LOG=$LOG WRAP="prlimit --nofile=64 $wrap" \
+			start_lingerserver -n 40 -F
+		for i in $(seq 40); do start_idle_peer 100 idle; pids+=("$PEER_PID"); done
+		wait_server
+		kill "${pids[@]}"
+		assert_equal "$SERVER_STATUS" 0
+		fds+=("$(sed -n 's/^filled=EMFILE fds=//p' "$BATS_TEST_TMPDIR/server.out")")
+	done
+	run grep -c 'outcome=cap' "$LOG"
+	[[ $output -gt 0 ]] || fail "the cap was never reached"
+	[[ ${fds[1]} -ge $((fds[0] - 3)) ]] || fail "with resetguard ${fds[1]} descriptors, without ${fds[0]}"
+}
