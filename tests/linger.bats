@@ -203,3 +203,20 @@ time.sleep(60)' "$SERVER_PORT" "$1" "$2" 3>&- &
 	[[ $output -gt 0 ]] || fail "the cap was never reached"
 	[[ ${fds[1]} -ge $((fds[0] - 3)) ]] || fail "with resetguard ${fds[1]} descriptors, without ${fds[0]}"
 }
+
+@test "pre-fork server: workers share the listener, each connection closes gracefully" {
+	resets_without_and_with raw 8 -m prefork
+}
+
+@test "a child forked while a socket lingers does not inherit it" {
+	RESETGUARD_LINGER_TIMEOUT=1s WRAP=$RG start_lingerserver -n 1 -C
+	start_idle_peer 100 idle
+	wait_server
+	kill "$PEER_PID"
+	run grep '^child_sockets=' "$BATS_TEST_TMPDIR/server.out"
+	assert_output child_sockets=0
+}
+
+@test "exec while a socket is still draining: the drain finishes first" {
+	resets_without_and_with raw 3 -E
+}

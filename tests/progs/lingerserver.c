@@ -7,10 +7,14 @@
  * MODE: close (default), fclose, close_range, dup2, shutdown, threads,
  *       fork (fork per connection: the parent closes its copy at once),
  *       exit (a forked child answers and leaves without closing),
- *       _exit (the same with _exit), busy (ignore the client, close anyway)
+ *       _exit (the same with _exit), busy (ignore the client, close anyway),
+ *       prefork (4 workers forked before the first accept share the
+ *       listening socket and each serve a quarter of the connections)
  * -L sets SO_LINGER {1, 0} first (an abortive close); -d waits before the
  * answer; -s answers with that many bytes instead of a line; -F, after the
- * last connection, opens descriptors until EMFILE and prints how many.
+ * last connection, opens descriptors until EMFILE and prints how many; -C
+ * then forks a child that prints how many sockets it holds; -E then execs
+ * /bin/true.
  * Prints "listening <port|path>" when ready, then one line per connection:
  * "close_us=N" (how long the program's close call took). */
 #include <fcntl.h>
@@ -130,12 +134,57 @@ static void serve(int fd)
 	}
 }
 
+/* Workers forked before the first accept, each serving count/4 with a
+ * plain close; the parent only waits for them. */
+static void prefork(int listener, int count)
+{
+	signal(SIGCHLD, SIG_DFL);
+	for (int w = 0; w < 4; w++) {
+		if (fork() == 0) {
+			for (int i = 0; i < count / 4; i++) {
+				int fd = accept(listener, NULL, NULL);
+
+				if (fd < 0)
+					err(2, "accept");
+				answer(fd);
+				let_go(fd);
+			}
+			exit(0);
+		}
+	}
+	close(listener);
+	while (wait(NULL) > 0)
+		;
+	exit(0);
+}
+
+/* A child forked now must hold none of the drainer's sockets. */
+static void count_child_sockets(void)
+{
+	fflush(stdout);
+	if (fork() == 0) {
+		char path[64], link[64];
+		int sockets = 0;
+
+		for (int fd = 0; fd < 1024; fd++) {
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			ssize_t n = readlink(path, link, sizeof(link) - 1);
+
+			if (n > 0 && !strncmp(link, "socket:", 7))
+				sockets++;
+		}
+		printf("child_sockets=%d\n", sockets);
+		exit(0);
+	}
+	wait(NULL);
+}
+
 int main(int argc, char **argv)
 {
 	const char *family = "inet", *path = "/tmp/lingerserver.sock";
-	int opt, count = 1, fill = 0;
+	int opt, count = 1, fill = 0, child_count = 0, exec_after = 0;
 
-	while ((opt = getopt(argc, argv, "f:u:n:d:s:LFm:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:u:n:d:s:LFCEm:")) != -1) {
 		switch (opt) {
 		case 'f': family = optarg; break;
 		case 'u': path = optarg; break;
@@ -144,6 +193,8 @@ int main(int argc, char **argv)
 		case 's': reply_bytes = atoi(optarg); break;
 		case 'L': abortive = 1; break;
 		case 'F': fill = 1; break;
+		case 'C': child_count = 1; break;
+		case 'E': exec_after = 1; break;
 		case 'm': mode = optarg; break;
 		default: return 2;
 		}
@@ -180,6 +231,8 @@ int main(int argc, char **argv)
 		printf("listening %u\n", ntohs(a.in.sin_port));
 	fflush(stdout);
 
+	if (!strcmp(mode, "prefork"))
+		prefork(listener, count);
 	for (int i = 0; i < count; i++) {
 		int fd = accept(listener, NULL, NULL);
 
@@ -188,6 +241,13 @@ int main(int argc, char **argv)
 		serve(fd);
 	}
 	close(listener);
+	if (child_count)
+		count_child_sockets();
+	if (exec_after) {
+		fflush(stdout);
+		execl("/bin/true", "true", (char *)NULL);
+		err(2, "exec");
+	}
 	if (fill) {
 		int fds = 0;
 
