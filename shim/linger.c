@@ -123,10 +123,13 @@ static void rg_let_go_of_all(void)
  * init.c; _exit() by definition does not.) */
 void rg_linger_exit(void)
 {
-	if (!rg_config.linger || rg_in_vfork_child())
+	if (rg_in_vfork_child())
 		return;
-	rg_let_go_of_all();
-	rg_drainer_wait();
+	if (rg_config.linger) {
+		rg_let_go_of_all();
+		rg_drainer_wait();
+	}
+	rg_log_summary();
 }
 
 void rg_linger_exec(void)

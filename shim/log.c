@@ -20,6 +20,9 @@
 #include "ownfd.h"
 #include "real.h"
 #include "sigpipe.h"
+#include "stats.h"
+
+struct rg_stats rg_stats;
 
 static rg_lock_t rg_log_lock;
 static __thread sigset_t rg_log_saved_mask; /* while this thread holds it */
@@ -262,6 +265,18 @@ static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, int fd, int s
 /* One line per graceful close: eof is the normal outcome; timeout (the
  * peer kept the connection open), error and cap (no room to linger, so
  * the plain close) are worth a warning. */
+static _Atomic uint64_t *rg_linger_counter(const char *outcome)
+{
+	switch (outcome[0]) {
+	case 'e':
+		return outcome[1] == 'o' ? &rg_stats.linger_eof : &rg_stats.linger_error;
+	case 't':
+		return &rg_stats.linger_timeout;
+	default:
+		return &rg_stats.linger_cap;
+	}
+}
+
 void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *outcome,
 		   uint64_t drained, int64_t ms)
 {
@@ -269,6 +284,7 @@ void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const cha
 	struct rg_line l;
 	int saved = errno;
 
+	rg_count(rg_linger_counter(outcome));
 	if (!rg_log_wanted(level))
 		return;
 	rg_line_start(&l, level, "linger");
@@ -287,6 +303,7 @@ void rg_log_shared_close(const struct rg_fd *conn, int fd)
 	struct rg_line l;
 	int saved = errno;
 
+	rg_count(&rg_stats.shared_plain);
 	if (!rg_log_wanted(RG_LEVEL_DEBUG))
 		return;
 	rg_line_start(&l, RG_LEVEL_DEBUG, "close");
@@ -297,11 +314,36 @@ void rg_log_shared_close(const struct rg_fd *conn, int fd)
 	errno = saved;
 }
 
+/* At exit, at info level: what this process met and did. */
+void rg_log_summary(void)
+{
+	struct rg_line l;
+	int saved = errno;
+
+	if (!rg_log_wanted(RG_LEVEL_INFO))
+		return;
+	rg_line_start(&l, RG_LEVEL_INFO, "summary");
+	rg_line_cstr(&l, "prog", program_invocation_short_name);
+	rg_line_u64(&l, "pid", (uint64_t)getpid());
+	rg_line_u64(&l, "resets", rg_stats.resets);
+	rg_line_u64(&l, "pipes", rg_stats.pipes);
+	rg_line_u64(&l, "errors", rg_stats.errors);
+	rg_line_u64(&l, "linger_eof", rg_stats.linger_eof);
+	rg_line_u64(&l, "linger_timeout", rg_stats.linger_timeout);
+	rg_line_u64(&l, "linger_error", rg_stats.linger_error);
+	rg_line_u64(&l, "linger_cap", rg_stats.linger_cap);
+	rg_line_u64(&l, "shared_plain", rg_stats.shared_plain);
+	rg_line_finish(&l);
+	rg_log_emit(&l);
+	errno = saved;
+}
+
 void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err)
 {
 	struct rg_line l;
 	int saved = errno;
 
+	rg_count(err == ECONNRESET ? &rg_stats.resets : err == EPIPE ? &rg_stats.pipes : &rg_stats.errors);
 	if (!rg_log_wanted(RG_LEVEL_WARN))
 		return;
 	rg_line_start(&l, RG_LEVEL_WARN, rg_event_name(err));
