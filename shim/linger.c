@@ -22,6 +22,7 @@
 #include "drainer.h"
 #include "linger.h"
 #include "log.h"
+#include "procfd.h"
 #include "real.h"
 #include "share.h"
 
@@ -105,15 +106,35 @@ void rg_linger_drop(int fd, struct rg_fd *e)
 	rg_last_holder(fd, &conn);
 }
 
+/* Every descriptor still open is looked at, not only those the program
+ * used through a wrapper: an inetd-style service may read its socket on fd
+ * 0 through stdio, which no wrapper sees, and write it on fd 1.  Each is
+ * closed, so that the last alias of a socket is seen to be the last. */
+static void rg_let_go_at_exit(int dirfd, int fd, void *ctx)
+{
+	struct rg_fd *e;
+
+	(void)dirfd;
+	(void)ctx;
+	if (rg_fd_known(fd, &e) == RG_FD_OWN)
+		return;
+	e = rg_fd_socket(fd);
+	if (e)
+		rg_linger_let_go(fd, e, true);
+}
+
 static void rg_let_go_of_all(void)
 {
+	if (rg_procfd_each("/proc/self/fd", rg_let_go_at_exit, NULL) == 0)
+		return;
+	/* No /proc: the sockets the wrappers have met will do. */
 	for (unsigned int fd = 0; fd < RG_FD_MAX; fd++) {
 		struct rg_fd *e = rg_fd_peek((int)fd);
 
 		if (!e)
 			fd |= RG_FD_CHUNK - 1;
 		else if (rg_fd_kind_of(e) == RG_FD_SOCKET)
-			rg_linger_let_go((int)fd, e, false);
+			rg_linger_let_go((int)fd, e, true);
 	}
 }
 

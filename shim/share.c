@@ -12,7 +12,6 @@
  * SCM_RIGHTS) have no slot; for those, rg_share_sole_holder() looks for the
  * same socket among this process's descriptors and its parent's, the way
  * `ss -p` does, and anything it cannot read counts as shared. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -21,10 +20,10 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "procfd.h"
 #include "real.h"
 #include "share.h"
 
@@ -117,35 +116,34 @@ void rg_share_passing(const struct msghdr *msg)
 	}
 }
 
-/* The entries of /proc/<pid>/fd that are links to socket ino, other than
- * skip_fd (-1: none), counted with raw getdents64 so that this stays
- * async-signal-safe (close() may run in a signal handler).  -1 when the
- * directory cannot be read. */
+struct rg_share_search {
+	char want[32]; /* "socket:[<inode>]" */
+	int skip_fd;
+	int found;
+};
+
+static void rg_share_visit(int dirfd, int fd, void *ctx)
+{
+	struct rg_share_search *q = ctx;
+	char name[16], link[64];
+	ssize_t len;
+
+	if (fd == q->skip_fd)
+		return;
+	snprintf(name, sizeof(name), "%d", fd);
+	len = readlinkat(dirfd, name, link, sizeof(link) - 1);
+	if (len > 0 && (size_t)len == strlen(q->want) && memcmp(link, q->want, (size_t)len) == 0)
+		q->found++;
+}
+
+/* How many descriptors in dir (a /proc/<pid>/fd) other than skip_fd are
+ * socket ino; -1 when dir cannot be read. */
 static int rg_share_count_in(const char *dir, ino_t ino, int skip_fd)
 {
-	char buf[4096], want[32], skip[16], link[64];
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), found = 0;
-	long n;
+	struct rg_share_search q = { .skip_fd = skip_fd };
 
-	if (dfd < 0)
-		return -1;
-	snprintf(want, sizeof(want), "socket:[%lu]", (unsigned long)ino);
-	snprintf(skip, sizeof(skip), "%d", skip_fd);
-	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
-		for (long off = 0; off < n;) {
-			struct dirent64 *d = (struct dirent64 *)(buf + off);
-			ssize_t len;
-
-			off += d->d_reclen;
-			if (d->d_name[0] == '.' || strcmp(d->d_name, skip) == 0)
-				continue;
-			len = readlinkat(dfd, d->d_name, link, sizeof(link) - 1);
-			if (len > 0 && (size_t)len == strlen(want) && memcmp(link, want, (size_t)len) == 0)
-				found++;
-		}
-	}
-	rg_libc(close)(dfd);
-	return n < 0 ? -1 : found;
+	snprintf(q.want, sizeof(q.want), "socket:[%lu]", (unsigned long)ino);
+	return rg_procfd_each(dir, rg_share_visit, &q) < 0 ? -1 : q.found;
 }
 
 bool rg_share_sole_holder(int fd)

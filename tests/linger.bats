@@ -219,3 +219,21 @@ time.sleep(60)' "$SERVER_PORT" "$1" "$2" 3>&- &
 @test "exec while a socket is still draining: the drain finishes first" {
 	resets_without_and_with raw 3 -E
 }
+
+@test "inetd-style service (socat EXEC nofork): socket on fds 0 and 1, read through stdio, never closed" {
+	require socat
+	local cmd port
+	for cmd in "$B/tests/inetd-answer" "$RG $B/tests/inetd-answer"; do
+		port=$(free_port)
+		start_server socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "EXEC:$cmd,nofork"
+		wait_port "$port"
+		SERVER_PORT=$port run_clients raw 5
+		if [[ $cmd == "$RG"* ]]; then
+			assert_equal "$RESETS" 0
+			assert_equal "$(grep -c '^ok 14 413 too large' <<<"$output")" 5
+		else
+			assert_equal "$RESETS" 5
+		fi
+		stop_servers
+	done
+}

@@ -1,0 +1,11 @@
+/* Reading /proc/<pid>/fd without stdio or malloc. */
+#ifndef RG_PROCFD_H
+#define RG_PROCFD_H
+
+/* Calls visit(dirfd, fd, ctx) for each descriptor listed in dir, a
+ * /proc/<pid>/fd directory, with raw getdents64: async-signal-safe, since
+ * close() may run in a signal handler.  Returns -1 when dir cannot be
+ * read. */
+int rg_procfd_each(const char *dir, void (*visit)(int dirfd, int fd, void *ctx), void *ctx);
+
+#endif
