@@ -73,26 +73,34 @@ static bool rg_lingers(const struct rg_fd *e)
 	       (e->family == AF_INET || e->family == AF_INET6 || e->family == AF_UNIX);
 }
 
-/* Whether this descriptor is the last reference to the socket, anywhere:
- * counted within the fork family, looked up in /proc otherwise. */
-static bool rg_last_holder(int fd, const struct rg_fd *e)
+/* Hands the socket to the drainer when that is safe and useful; *shared
+ * tells the caller when it was not safe.  The holder count drops first,
+ * whatever is decided: the cheap checks come before the /proc lookup that
+ * sockets from outside the fork family need. */
+static bool rg_graceful(int fd, const struct rg_fd *conn, bool *shared)
 {
-	return e->share ? rg_share_drop(e->share) : rg_share_sole_holder(fd);
+	bool last = conn->share ? rg_share_drop(conn->share) : true;
+
+	*shared = !last;
+	if (!last || !rg_lingers(conn) || !rg_peer_may_send(fd))
+		return false;
+	if (!conn->share && !rg_share_sole_holder(fd)) {
+		*shared = true;
+		return false;
+	}
+	return !rg_abort_requested(fd) && rg_drainer_adopt(fd, conn);
 }
 
 int rg_linger_let_go(int fd, struct rg_fd *e, bool close_it)
 {
 	struct rg_fd conn = *e;
+	bool shared;
 	int saved = errno;
 
 	rg_fd_forget(fd);
-	/* The count must drop whatever is decided next. */
-	bool last = rg_last_holder(fd, &conn);
-
-	if (last && rg_lingers(&conn) && rg_peer_may_send(fd) && !rg_abort_requested(fd) &&
-	    rg_drainer_adopt(fd, &conn))
+	if (rg_graceful(fd, &conn, &shared))
 		rg_libc(shutdown)(fd, SHUT_WR);
-	else if (!last && rg_lingers(&conn))
+	else if (shared && rg_lingers(&conn))
 		rg_log_shared_close(&conn, fd);
 	errno = saved;
 	return close_it ? rg_libc(close)(fd) : 0;
@@ -100,10 +108,10 @@ int rg_linger_let_go(int fd, struct rg_fd *e, bool close_it)
 
 void rg_linger_drop(int fd, struct rg_fd *e)
 {
-	struct rg_fd conn = *e;
+	uint32_t share = e->share;
 
 	rg_fd_forget(fd);
-	rg_last_holder(fd, &conn);
+	rg_share_drop(share);
 }
 
 /* Every descriptor still open is looked at, not only those the program
