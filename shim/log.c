@@ -107,8 +107,8 @@ static void rg_log_remember_path(const char *path)
 static void rg_log_open_file(void)
 {
 	struct stat st;
-	int fd = open(rg_log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-					   O_NOCTTY, 0640);
+	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
+	int fd = rg_libc(open)(rg_log_path, flags, 0640);
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int err = errno;

@@ -33,7 +33,7 @@ static int rg_own_dup_high(int fd)
 void rg_own_reserve(void)
 {
 	int saved = errno;
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int fd = rg_libc(open)("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
 		int high = rg_own_dup_high(fd);

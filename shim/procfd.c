@@ -18,7 +18,7 @@ static int rg_procfd_number(const char *name)
 int rg_procfd_each(const char *dir, void (*visit)(int dirfd, int fd, void *ctx), void *ctx)
 {
 	char buf[4096];
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = rg_libc(open)(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	long n;
 
 	if (dfd < 0)
