@@ -79,6 +79,7 @@ start_busybox_httpd() {
 @test "close() with unread data" { resets_without_and_with raw 5 -m close; }
 @test "fclose() on a socket stream" { resets_without_and_with raw 5 -m fclose; }
 @test "close_range()" { resets_without_and_with raw 5 -m close_range; }
+@test "closefrom()" { resets_without_and_with raw 5 -m closefrom; }
 @test "dup2() onto the socket (an implicit close)" { resets_without_and_with raw 5 -m dup2; }
 @test "threads closing concurrently" { resets_without_and_with raw 20 -m threads; }
 @test "a forked child that answers and leaves with exit() without closing" { resets_without_and_with raw 5 -m exit; }

@@ -43,6 +43,13 @@ reset_is_logged() {
 	reset_is_logged unix "$PROBE.plain"
 }
 
+@test "an abstract AF_UNIX peer is unix:@name" {
+	RESETGUARD_LOG=$LOG run "$RG" "$PROBE" -f unix -u "@resetguard-test-$$" read
+	assert_success
+	run cat "$LOG"
+	assert_output --partial " peer=unix:@resetguard-test-$$.0 "
+}
+
 @test "every receive path logs: readv recv recvfrom recvmsg recvmmsg" {
 	local op
 	for op in readv recv recvfrom recvmsg recvmmsg; do

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +43,16 @@ static inline void conn_open(struct conn *c, const char *family, const char *uni
 		a.in6.sin6_addr = in6addr_loopback;
 		len = sizeof(a.in6);
 	} else {
+		/* "@name" is an abstract name: a leading NUL, no file. */
 		a.un.sun_family = AF_UNIX;
 		snprintf(a.un.sun_path, sizeof(a.un.sun_path), "%s", unix_path);
-		unlink(unix_path);
 		len = sizeof(a.un);
+		if (unix_path[0] == '@') {
+			a.un.sun_path[0] = '\0';
+			len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(unix_path));
+		} else {
+			unlink(unix_path);
+		}
 	}
 	listener = socket(a.sa.sa_family, SOCK_STREAM, 0);
 	if (listener < 0 || bind(listener, &a.sa, len) < 0 || listen(listener, 8) < 0)
@@ -70,7 +77,7 @@ static inline void conn_open(struct conn *c, const char *family, const char *uni
 			 inet_ntop(AF_INET6, &a.in6.sin6_addr, host, sizeof(host)),
 			 ntohs(a.in6.sin6_port));
 	else
-		snprintf(c->server_addr, sizeof(c->server_addr), "unix:%s", a.un.sun_path);
+		snprintf(c->server_addr, sizeof(c->server_addr), "unix:%s", unix_path);
 }
 
 /* Make the server end go away abortively: TCP sends RST at once with

@@ -4,7 +4,7 @@
  *
  * usage: lingerserver [-f inet|unix] [-u PATH] [-n COUNT] [-d DELAY_MS]
  *                     [-s REPLY_BYTES] [-L] [-m MODE]
- * MODE: close (default), fclose, close_range, dup2, shutdown, threads,
+ * MODE: close (default), fclose, close_range, closefrom, dup2, shutdown, threads,
  *       fork (fork per connection: the parent closes its copy at once),
  *       exit (a forked child answers and leaves without closing),
  *       _exit (the same with _exit), busy (ignore the client, close anyway),
@@ -76,6 +76,8 @@ static void let_go(int fd)
 		fclose(fdopen(fd, "r+"));
 	} else if (!strcmp(mode, "close_range")) {
 		close_range((unsigned)fd, (unsigned)fd, 0);
+	} else if (!strcmp(mode, "closefrom")) {
+		closefrom(fd); /* the listener is below it */
 	} else if (!strcmp(mode, "dup2")) {
 		int null = open("/dev/null", O_RDONLY);
 
