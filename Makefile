@@ -12,7 +12,7 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
-BASE := -std=gnu11 -D_GNU_SOURCE $(WARN)
+BASE := -std=gnu11 -D_GNU_SOURCE -DRG_VERSION='"$(VERSION)"' $(WARN)
 # The library lives in other people's processes: hidden symbols, no
 # semantic interposition of its own internals, static TLS (it is loaded at
 # start-up, and initial-exec TLS needs no allocation on first use).
@@ -49,8 +49,7 @@ $(LIB): $(LIB_OBJ)
 
 $(CMD): cli/resetguard.c Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) -DRG_VERSION='"$(VERSION)"' \
-		-DRG_LIBDIR='"$(PREFIX)/lib/resetguard"' -o $@ $< $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"' -o $@ $< $(LDFLAGS)
 
 $(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h
 	@mkdir -p $(@D)

@@ -13,6 +13,8 @@ enum rg_sigpipe_mode {
 enum rg_log_dest {
 	RG_LOG_STDERR,
 	RG_LOG_FILE,
+	RG_LOG_SYSLOG,
+	RG_LOG_JOURNAL,
 	RG_LOG_OFF,
 };
 
@@ -26,7 +28,14 @@ struct rg_config {
 	enum rg_sigpipe_mode sigpipe;
 	enum rg_log_dest log;
 	enum rg_log_level level;
-	const char *log_path; /* RG_LOG_FILE: points into the environment */
+	bool json;
+	const char *log_path;	  /* RG_LOG_FILE: points into the environment */
+	const char *syslog_path;  /* the syslog datagram socket */
+	const char *journal_path; /* journald's native socket */
+	int syslog_facility;
+	int log_rate, log_burst;  /* lines per second and burst; rate 0: no limit */
+	const char *metrics_dir;  /* NULL: no metrics file */
+	int metrics_interval_ms;
 	bool all_errors;      /* log ETIMEDOUT, ECONNREFUSED... too */
 	bool linger;	      /* graceful close */
 	bool honour_linger0;  /* keep the RST a program asks for with SO_LINGER {1, 0} */

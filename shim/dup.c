@@ -10,6 +10,7 @@
 #include "fdtable.h"
 #include "linger.h"
 #include "log.h"
+#include "sink.h"
 #include "real.h"
 
 RG_EXPORT int dup(int oldfd)
@@ -31,7 +32,7 @@ static void rg_dup_target(int oldfd, int newfd)
 		return;
 	switch (rg_fd_known(newfd, &e)) {
 	case RG_FD_OWN:
-		rg_log_evict(newfd);
+		rg_sink_evict(newfd);
 		break;
 	case RG_FD_SOCKET:
 		rg_linger_let_go(newfd, e, false);

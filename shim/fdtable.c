@@ -9,6 +9,7 @@
 #include "share.h"
 
 struct rg_fd *_Atomic rg_fd_dir[RG_FD_DIR];
+static _Atomic uint64_t rg_conn_ids;
 
 /* Handed out when another thread is rewriting the real entry; see
  * rg_fd_classify(). */
@@ -58,6 +59,7 @@ static void rg_fd_fill(struct rg_fd *e, int family, int type, enum rg_role role)
 	e->peer.len = 0;
 	e->stream = NULL;
 	e->share = 0;
+	e->conn_id = atomic_fetch_add_explicit(&rg_conn_ids, 1, memory_order_relaxed) + 1;
 }
 
 static void rg_addr_store(struct rg_addr *a, const struct sockaddr *sa, socklen_t len)
@@ -181,6 +183,7 @@ void rg_fd_copy(int newfd, int oldfd)
 	to->peer = from->peer;
 	to->stream = NULL;
 	to->share = from->share;
+	to->conn_id = from->conn_id;
 	rg_share_hold(to->share);
 	atomic_store_explicit(&to->kind, RG_FD_SOCKET, memory_order_release);
 }

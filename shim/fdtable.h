@@ -56,6 +56,7 @@ struct rg_fd {
 	_Atomic uint64_t tx_bytes;
 	_Atomic uint64_t rx_bytes;
 	uint32_t share; /* holder-count slot (share.c); 0: from outside the family */
+	uint64_t conn_id; /* per process, in the order sockets were met */
 	struct rg_addr peer;
 	void *stream; /* the FILE fdopen() made of it, flushed before exit */
 };

@@ -1,21 +1,27 @@
-/* The logfmt line builder.  Each field is appended whole or not at all, so
- * a line cut for length is still well-formed; values a peer or a program
- * controls (Unix socket paths, program names) are quoted and escaped so
- * that no value can forge a key or a line. */
+/* The record builder.  Each field is appended whole or not at all, so a
+ * record cut for length is still well-formed; values a peer or a program
+ * controls (Unix socket paths, program names) are escaped so that no value
+ * can forge a key, a field or a line, in any of the three renderings. */
 #include <string.h>
 #include <time.h>
 
 #include "format.h"
 
-static const char rg_truncated[] = " truncated=true\n";
-#define RG_LINE_ROOM (RG_LINE_MAX - sizeof(rg_truncated))
+/* Room kept for the longest ending, JSON's. */
+static const char *const rg_truncated[] = {
+	[RG_FMT_LOGFMT] = " truncated=true\n",
+	[RG_FMT_JSON] = ",\"truncated\":true}\n",
+	[RG_FMT_JOURNAL] = "TRUNCATED=true\n",
+};
+#define RG_LINE_ROOM (RG_LINE_MAX - sizeof(",\"truncated\":true}\n"))
 
 static const char rg_hex[] = "0123456789abcdef";
 
-void rg_line_init(struct rg_line *l)
+void rg_line_init(struct rg_line *l, enum rg_format format)
 {
 	l->len = 0;
 	l->cut = false;
+	l->format = format;
 }
 
 /* Append n bytes at *pos if they fit. */
@@ -28,6 +34,8 @@ static bool rg_put(struct rg_line *l, size_t *pos, const char *s, size_t n)
 	return true;
 }
 
+/* The escapes logfmt readers and JSON share: \" \\ \n \r \t, and \u00XX
+ * for every other byte outside printable ASCII, so every line is ASCII. */
 static bool rg_put_escaped_byte(struct rg_line *l, size_t *pos, unsigned char c)
 {
 	char esc[6] = { '\\', 0 };
@@ -67,16 +75,70 @@ static bool rg_needs_quotes(const char *val, size_t len)
 	return false;
 }
 
-static bool rg_put_value(struct rg_line *l, size_t *pos, const char *val, size_t len)
+static bool rg_put_escaped(struct rg_line *l, size_t *pos, const char *val, size_t len)
 {
-	if (!rg_needs_quotes(val, len))
-		return rg_put(l, pos, val, len);
-	if (!rg_put(l, pos, "\"", 1))
-		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!rg_put_escaped_byte(l, pos, (unsigned char)val[i]))
 			return false;
-	return rg_put(l, pos, "\"", 1);
+	return true;
+}
+
+/* A value as the format wants it: logfmt quotes only when it must, JSON
+ * always quotes strings and never numbers, journald takes the escaped text
+ * bare (its simple form must not contain a newline, and cannot). */
+static bool rg_put_value_as(struct rg_line *l, size_t *pos, const char *val, size_t len,
+			    bool number)
+{
+	bool quote = l->format == RG_FMT_JSON ? !number
+		     : l->format == RG_FMT_LOGFMT ? rg_needs_quotes(val, len)
+						  : false;
+
+	if (!quote && !rg_needs_quotes(val, len))
+		return rg_put(l, pos, val, len);
+	return (!quote || rg_put(l, pos, "\"", 1)) && rg_put_escaped(l, pos, val, len) &&
+	       (!quote || rg_put(l, pos, "\"", 1));
+}
+
+static bool rg_put_value(struct rg_line *l, size_t *pos, const char *val, size_t len)
+{
+	return rg_put_value_as(l, pos, val, len, false);
+}
+
+/* The key with what goes before and after it in each format. */
+static bool rg_put_key(struct rg_line *l, size_t *pos, const char *key)
+{
+	size_t n = strlen(key);
+
+	switch (l->format) {
+	case RG_FMT_JSON:
+		return rg_put(l, pos, *pos == 0 ? "{\"" : ",\"", 2) && rg_put(l, pos, key, n) &&
+		       rg_put(l, pos, "\":", 2);
+	case RG_FMT_JOURNAL: {
+		char upper[32];
+
+		if (n >= sizeof(upper))
+			return false;
+		for (size_t i = 0; i < n; i++)
+			upper[i] = (char)(key[i] >= 'a' && key[i] <= 'z' ? key[i] - 32 : key[i]);
+		return rg_put(l, pos, upper, n) && rg_put(l, pos, "=", 1);
+	}
+	default:
+		return (*pos == 0 || rg_put(l, pos, " ", 1)) && rg_put(l, pos, key, n) &&
+		       rg_put(l, pos, "=", 1);
+	}
+}
+
+static void rg_line_field(struct rg_line *l, const char *key, const char *val, size_t len,
+			  bool number)
+{
+	size_t pos = l->len;
+	bool ok = rg_put_key(l, &pos, key) && rg_put_value_as(l, &pos, val, len, number) &&
+		  (l->format != RG_FMT_JOURNAL || rg_put(l, &pos, "\n", 1));
+
+	if (ok)
+		l->len = pos;
+	else
+		l->cut = true;
 }
 
 void rg_line_raw(struct rg_line *l, const char *text)
@@ -101,14 +163,7 @@ void rg_line_value(struct rg_line *l, const char *val, size_t len)
 
 void rg_line_str(struct rg_line *l, const char *key, const char *val, size_t len)
 {
-	size_t pos = l->len;
-	bool ok = (pos == 0 || rg_put(l, &pos, " ", 1)) && rg_put(l, &pos, key, strlen(key)) &&
-		  rg_put(l, &pos, "=", 1) && rg_put_value(l, &pos, val, len);
-
-	if (ok)
-		l->len = pos;
-	else
-		l->cut = true;
+	rg_line_field(l, key, val, len, false);
 }
 
 void rg_line_cstr(struct rg_line *l, const char *key, const char *val)
@@ -132,7 +187,7 @@ void rg_line_u64(struct rg_line *l, const char *key, uint64_t val)
 	char *end = digits + sizeof(digits);
 	char *start = rg_utoa(val, end);
 
-	rg_line_str(l, key, start, (size_t)(end - start));
+	rg_line_field(l, key, start, (size_t)(end - start), true);
 }
 
 static void rg_put_2(char *p, unsigned v)
@@ -157,10 +212,9 @@ static void rg_civil(int64_t days, int64_t *year, unsigned *month, unsigned *day
 	*year = (int64_t)yoe + era * 400 + (*month <= 2);
 }
 
-void rg_line_time(struct rg_line *l, const char *key)
+void rg_format_time(char out[RG_TIME_LEN + 1])
 {
 	struct timespec ts;
-	char out[] = "YYYY-MM-DDTHH:MM:SS.uuuuuuZ";
 	int64_t year;
 	unsigned month, day;
 
@@ -171,6 +225,7 @@ void rg_line_time(struct rg_line *l, const char *key)
 	unsigned usec = (unsigned)(ts.tv_nsec / 1000);
 
 	rg_civil(days, &year, &month, &day);
+	memcpy(out, "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", RG_TIME_LEN + 1);
 	rg_put_2(out, (unsigned)(year / 100));
 	rg_put_2(out + 2, (unsigned)(year % 100));
 	rg_put_2(out + 5, month);
@@ -181,7 +236,14 @@ void rg_line_time(struct rg_line *l, const char *key)
 	rg_put_2(out + 20, usec / 10000);
 	rg_put_2(out + 22, usec / 100 % 100);
 	rg_put_2(out + 24, usec % 100);
-	rg_line_str(l, key, out, sizeof(out) - 1);
+}
+
+void rg_line_time(struct rg_line *l, const char *key)
+{
+	char out[RG_TIME_LEN + 1];
+
+	rg_format_time(out);
+	rg_line_str(l, key, out, RG_TIME_LEN);
 }
 
 static char *rg_fmt_ipv4(char *p, const unsigned char *b)
@@ -305,9 +367,21 @@ void rg_line_addr(struct rg_line *l, const char *key, const struct rg_addr *a)
 	rg_line_str(l, key, text, (size_t)(p - text));
 }
 
+void rg_line_errno(struct rg_line *l, int err)
+{
+	const char *name = strerrorname_np(err);
+
+	rg_line_cstr(l, l->format == RG_FMT_JOURNAL ? "errno_name" : "errno", name ? name : "E?");
+}
+
 void rg_line_finish(struct rg_line *l)
 {
-	const char *tail = l->cut ? rg_truncated : "\n";
+	static const char *const ends[] = {
+		[RG_FMT_LOGFMT] = "\n",
+		[RG_FMT_JSON] = "}\n",
+		[RG_FMT_JOURNAL] = "",
+	};
+	const char *tail = l->cut ? rg_truncated[l->format] : ends[l->format];
 	size_t n = strlen(tail);
 
 	memcpy(l->buf + l->len, tail, n);

@@ -7,6 +7,7 @@
 #include "linger.h"
 #include "ownfd.h"
 #include "log.h"
+#include "sink.h"
 #include "real.h"
 #include "share.h"
 #include "sigpipe.h"
@@ -19,19 +20,19 @@ static void rg_fork_prepare(void)
 {
 	rg_drainer_fork_prepare();
 	rg_share_fork_prepare();
-	rg_log_fork_prepare();
+	rg_sink_fork_prepare();
 }
 
 static void rg_fork_parent(void)
 {
-	rg_log_fork_done();
+	rg_sink_fork_done();
 	rg_drainer_fork_parent();
 }
 
 static void rg_fork_child(void)
 {
 	rg_linger_note_pid();
-	rg_log_fork_done();
+	rg_sink_fork_done();
 	rg_drainer_fork_child();
 }
 
@@ -43,7 +44,8 @@ __attribute__((constructor)) static void rg_load(void)
 	rg_sigpipe_init();
 	rg_share_init();
 	rg_own_reserve();
-	rg_log_open();
+	rg_sink_open();
+	rg_log_start();
 	pthread_atfork(rg_fork_prepare, rg_fork_parent, rg_fork_child);
 }
 

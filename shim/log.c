@@ -1,196 +1,41 @@
-/* The log sink and the reset line.  A line is built on the stack and goes
- * out in one write(), so lines from threads and processes never interleave.
- * The sink is touched under the shim's lock (lock.h), so fork() never
- * copies a half-moved descriptor. */
+/* The records: what a reset, a graceful close, the start and the end of a
+ * process look like, rate limiting, and resetguard's own complaints.  A
+ * record is built on the stack (by a function that may run twice, once
+ * per rendering the sink needs) and handed to the sink whole (sink.c). */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <pthread.h>
-#include <signal.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "format.h"
 #include "io.h"
 #include "lock.h"
 #include "log.h"
-#include "ownfd.h"
-#include "real.h"
-#include "sigpipe.h"
+#include "sink.h"
 #include "stats.h"
 
 struct rg_stats rg_stats;
 
-static rg_lock_t rg_log_lock;
-static __thread sigset_t rg_log_saved_mask; /* while this thread holds it */
-static int rg_log_fd = -1;		   /* the file sink, an own descriptor */
-static dev_t rg_log_dev;		   /* what rg_log_fd must still be */
-static ino_t rg_log_ino;
-static char rg_log_path[PATH_MAX];
+typedef void rg_fields_fn(struct rg_line *l, const void *ctx);
 
-static void rg_lock(void)
-{
-	rg_lock_take(&rg_log_lock, &rg_log_saved_mask);
-}
+struct rg_event {
+	enum rg_log_level level;
+	const char *name;
+	int err;	     /* the errno the record is about, 0 if none */
+	bool limited;	     /* subject to RESETGUARD_LOG_RATE */
+	rg_fields_fn *fields; /* everything after ts, level and event */
+	const void *ctx;
+};
 
-static void rg_unlock(void)
-{
-	rg_lock_give(&rg_log_lock, &rg_log_saved_mask);
-}
-
-/* Writes one finished line to fd, never raising SIGPIPE in the program. */
-static void rg_write_line(int fd, const struct rg_line *l)
-{
-	struct rg_sigpipe_guard guard;
-
-	rg_sigpipe_hold(&guard, false);
-	ssize_t n = rg_libc(write)(fd, l->buf, l->len);
-	rg_sigpipe_release(&guard, n < 0 && errno == EPIPE);
-}
-
-static void rg_complain(const char *what, const char *value, const char *why,
-			const char *fallback)
-{
-	struct rg_line l;
-
-	rg_line_init(&l);
-	rg_line_raw(&l, "resetguard: ");
-	rg_line_raw(&l, what);
-	if (value) {
-		rg_line_raw(&l, "=");
-		rg_line_value(&l, value, strlen(value));
-	}
-	rg_line_raw(&l, why);
-	rg_line_raw(&l, fallback);
-	rg_line_finish(&l);
-	rg_write_line(STDERR_FILENO, &l);
-}
-
-void rg_log_bad_setting(const char *name, const char *value, const char *expected,
-			const char *fallback)
-{
-	char why[160] = " is not ";
-
-	strncat(why, expected, sizeof(why) - 20);
-	strcat(why, "; using ");
-	rg_complain(name, value, why, fallback);
-}
-
-static void rg_log_fall_back(int err)
-{
-	char why[128] = ": ";
-
-	strncat(why, strerrordesc_np(err) ? strerrordesc_np(err) : "error", 100);
-	strcat(why, "; logging to ");
-	rg_complain("cannot open RESETGUARD_LOG", rg_log_path, why, "stderr");
-	rg_config.log = RG_LOG_STDERR;
-}
-
-/* The path as given, made absolute now: the program may chdir() before
- * the log has to be reopened. */
-static void rg_log_remember_path(const char *path)
-{
-	size_t used = 0;
-
-	if (path[0] != '/' && getcwd(rg_log_path, sizeof(rg_log_path) - 1)) {
-		used = strlen(rg_log_path);
-		rg_log_path[used++] = '/';
-	}
-	strncpy(rg_log_path + used, path, sizeof(rg_log_path) - used - 1);
-}
-
-/* Opens (or reopens) the file sink; on failure says why, once, and falls
- * back to stderr. */
-static void rg_log_open_file(void)
-{
-	struct stat st;
-	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
-	int fd = rg_libc(open)(rg_log_path, flags, 0640);
-
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int err = errno;
-
-		if (fd >= 0)
-			rg_libc(close)(fd);
-		rg_log_fall_back(err);
-		return;
-	}
-	rg_log_fd = rg_own_adopt(fd);
-	rg_log_dev = st.st_dev;
-	rg_log_ino = st.st_ino;
-}
-
-void rg_log_open(void)
-{
-	if (rg_config.log != RG_LOG_FILE)
-		return;
-	rg_log_remember_path(rg_config.log_path);
-	rg_log_open_file();
-}
-
-/* The descriptor to write to, reopening the file if the program managed to
- * close ours behind the shim's back (a raw close_range syscall, say) and
- * the number now belongs to something else. */
-static int rg_log_sink(void)
-{
-	struct stat st;
-
-	if (rg_config.log != RG_LOG_FILE)
-		return STDERR_FILENO;
-	if (fstat(rg_log_fd, &st) < 0 || st.st_dev != rg_log_dev || st.st_ino != rg_log_ino) {
-		rg_log_open_file();
-		if (rg_config.log != RG_LOG_FILE)
-			return STDERR_FILENO;
-	}
-	return rg_log_fd;
-}
-
-static void rg_log_emit(const struct rg_line *l)
-{
-	int saved = errno;
-
-	rg_lock();
-	rg_write_line(rg_log_sink(), l);
-	rg_unlock();
-	errno = saved;
-}
-
-void rg_log_evict(int fd)
-{
-	rg_lock();
-	if (fd == rg_log_fd && rg_config.log == RG_LOG_FILE) {
-		rg_log_fd = rg_own_move(fd);
-		if (rg_log_fd < 0)
-			rg_log_fall_back(EMFILE);
-	}
-	rg_unlock();
-}
-
-/* fork() must not copy the lock held by another thread into a child that
- * has no such thread. */
-void rg_log_fork_prepare(void)
-{
-	rg_lock();
-}
-
-void rg_log_fork_done(void)
-{
-	rg_unlock();
-}
-
-static const char *rg_event_name(int err)
-{
-	switch (err) {
-	case ECONNRESET:
-		return "reset";
-	case EPIPE:
-		return "pipe";
-	}
-	return "error";
-}
+static const char *const rg_level_names[] = {
+	[RG_LEVEL_WARN] = "warn",
+	[RG_LEVEL_INFO] = "info",
+	[RG_LEVEL_DEBUG] = "debug",
+};
 
 static const char *const rg_role_names[] = {
 	[RG_ROLE_UNKNOWN] = "unknown",
@@ -198,6 +43,93 @@ static const char *const rg_role_names[] = {
 	[RG_ROLE_SERVER] = "server",
 	[RG_ROLE_PAIR] = "pair",
 };
+
+static bool rg_log_wanted(enum rg_log_level level)
+{
+	return rg_config.log != RG_LOG_OFF && level <= rg_config.level;
+}
+
+/* The token bucket of RESETGUARD_LOG_RATE, in millitokens so that a slow
+ * rate still refills between records.  Dropped records are counted; the
+ * count is reported by the next record that goes out, and at exit. */
+static rg_lock_t rg_rate_lock;
+static int64_t rg_rate_tokens = -1, rg_rate_last_ns;
+static _Atomic uint64_t rg_rate_dropped;
+
+static bool rg_rate_allow(void)
+{
+	sigset_t saved;
+	bool allow;
+	int64_t now = rg_monotonic_ns(), full = (int64_t)rg_config.log_burst * 1000;
+
+	if (rg_config.log_rate == 0)
+		return true;
+	rg_lock_take(&rg_rate_lock, &saved);
+	if (rg_rate_tokens < 0)
+		rg_rate_tokens = full;
+	rg_rate_tokens += (now - rg_rate_last_ns) / 1000 * rg_config.log_rate / 1000;
+	if (rg_rate_tokens > full)
+		rg_rate_tokens = full;
+	rg_rate_last_ns = now;
+	allow = rg_rate_tokens >= 1000;
+	if (allow)
+		rg_rate_tokens -= 1000;
+	rg_lock_give(&rg_rate_lock, &saved);
+	if (!allow) {
+		rg_count(&rg_stats.suppressed);
+		atomic_fetch_add_explicit(&rg_rate_dropped, 1, memory_order_relaxed);
+	}
+	return allow;
+}
+
+static void rg_render(struct rg_line *l, enum rg_format format, const struct rg_event *ev)
+{
+	rg_line_init(l, format);
+	rg_line_time(l, "ts");
+	rg_line_cstr(l, "level", rg_level_names[ev->level]);
+	rg_line_cstr(l, "event", ev->name);
+	ev->fields(l, ev->ctx);
+	rg_line_finish(l);
+}
+
+static void rg_send(const struct rg_event *ev)
+{
+	struct rg_line line, journal;
+	bool fields = rg_sink_is_journal();
+
+	rg_render(&line, rg_config.json ? RG_FMT_JSON : RG_FMT_LOGFMT, ev);
+	if (fields)
+		rg_render(&journal, RG_FMT_JOURNAL, ev);
+	rg_sink_send(ev->level, ev->name, ev->err, &line, fields ? &journal : NULL);
+}
+
+static void rg_suppressed_fields(struct rg_line *l, const void *ctx)
+{
+	rg_line_cstr(l, "prog", program_invocation_short_name);
+	rg_line_u64(l, "pid", (uint64_t)getpid());
+	rg_line_u64(l, "count", *(const uint64_t *)ctx);
+}
+
+/* One line for the records the rate limit dropped since the last one. */
+static void rg_report_suppressed(void)
+{
+	uint64_t count = atomic_exchange_explicit(&rg_rate_dropped, 0, memory_order_relaxed);
+	struct rg_event ev = { RG_LEVEL_WARN, "suppressed", 0, false, rg_suppressed_fields, &count };
+
+	if (count)
+		rg_send(&ev);
+}
+
+static void rg_log_event(const struct rg_event *ev)
+{
+	int saved = errno;
+
+	if (rg_log_wanted(ev->level) && (!ev->limited || rg_rate_allow())) {
+		rg_report_suppressed();
+		rg_send(ev);
+	}
+	errno = saved;
+}
 
 /* The local address is looked up only now: unlike getpeername(),
  * getsockname() still answers after a reset, and asking at every
@@ -222,31 +154,46 @@ static void rg_line_peer_cred(struct rg_line *l, int fd)
 	rg_line_u64(l, "peer_uid", cred.uid);
 }
 
-void rg_io_failed(const struct rg_fd *e, int fd, const char *op)
+static const char *rg_tcp_state_name(unsigned state)
 {
-	rg_conn_failed(e, fd, op);
+	static const char *const names[] = {
+		"UNKNOWN",   "ESTABLISHED", "SYN_SENT", "SYN_RECV",   "FIN_WAIT1",
+		"FIN_WAIT2", "TIME_WAIT",   "CLOSE",    "CLOSE_WAIT", "LAST_ACK",
+		"LISTEN",    "CLOSING",     "NEW_SYN_RECV",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "UNKNOWN";
 }
 
-static bool rg_log_wanted(enum rg_log_level level)
+/* What the kernel still knows of a TCP connection, read as close to the
+ * failure as possible: after a reset TCP_INFO still answers (state CLOSE,
+ * the last rtt), SIOCOUTQ says what was left unacknowledged.  idle_ms
+ * comes from the kernel's own clocks of the last data each way, so no
+ * wrapper has to read the time on every transfer.  SO_ERROR is never
+ * read: it would clear the error the program is about to see. */
+static void rg_line_tcp(struct rg_line *l, int fd)
 {
-	return rg_config.log != RG_LOG_OFF && level <= rg_config.level;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	uint64_t cookie;
+	int outq;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+		rg_line_u64(l, "idle_ms", ti.tcpi_last_data_sent < ti.tcpi_last_data_recv
+						  ? ti.tcpi_last_data_sent
+						  : ti.tcpi_last_data_recv);
+		rg_line_cstr(l, "tcp_state", rg_tcp_state_name(ti.tcpi_state));
+		rg_line_u64(l, "rtt_us", ti.tcpi_rtt);
+		rg_line_u64(l, "retrans", ti.tcpi_total_retrans);
+	}
+	if (ioctl(fd, SIOCOUTQ, &outq) == 0 && outq >= 0)
+		rg_line_u64(l, "unacked", (uint64_t)outq);
+	len = sizeof(cookie);
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0)
+		rg_line_u64(l, "cookie", cookie);
 }
 
-static const char *const rg_level_names[] = {
-	[RG_LEVEL_WARN] = "warn",
-	[RG_LEVEL_INFO] = "info",
-	[RG_LEVEL_DEBUG] = "debug",
-};
-
-static void rg_line_start(struct rg_line *l, enum rg_log_level level, const char *event)
-{
-	rg_line_init(l);
-	rg_line_time(l, "ts");
-	rg_line_cstr(l, "level", rg_level_names[level]);
-	rg_line_cstr(l, "event", event);
-}
-
-/* The keys that say which connection a line is about.  sock_fd is a
+/* The keys that say which connection a record is about.  sock_fd is a
  * descriptor for the socket itself (the program's, or the drainer's once
  * the program has let go of it). */
 static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, int fd, int sock_fd)
@@ -262,9 +209,74 @@ static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, int fd, int s
 	rg_line_u64(l, "age_ms", (uint64_t)(rg_monotonic_ns() - e->opened_ns) / 1000000);
 }
 
-/* One line per graceful close: eof is the normal outcome; timeout (the
- * peer kept the connection open), error and cap (no room to linger, so
- * the plain close) are worth a warning. */
+struct rg_error_ctx {
+	const struct rg_fd *e;
+	int fd;
+	const char *op;
+	int err;
+};
+
+static void rg_error_fields(struct rg_line *l, const void *ctx)
+{
+	const struct rg_error_ctx *c = ctx;
+	const struct rg_fd *e = c->e;
+
+	rg_line_errno(l, c->err);
+	rg_line_cstr(l, "op", c->op);
+	rg_line_conn(l, e, c->fd, c->fd);
+	rg_line_u64(l, "tx_bytes", atomic_load_explicit(&e->tx_bytes, memory_order_relaxed));
+	rg_line_u64(l, "rx_bytes", atomic_load_explicit(&e->rx_bytes, memory_order_relaxed));
+	if (e->family == AF_UNIX)
+		rg_line_peer_cred(l, c->fd);
+	rg_line_u64(l, "conn_id", e->conn_id);
+	if (e->family == AF_INET || e->family == AF_INET6)
+		rg_line_tcp(l, c->fd);
+}
+
+static const char *rg_event_name(int err)
+{
+	switch (err) {
+	case ECONNRESET:
+		return "reset";
+	case EPIPE:
+		return "pipe";
+	}
+	return "error";
+}
+
+void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err)
+{
+	struct rg_error_ctx ctx = { e, fd, op, err };
+	struct rg_event ev = { RG_LEVEL_WARN, rg_event_name(err), err, true, rg_error_fields, &ctx };
+
+	rg_count(err == ECONNRESET ? &rg_stats.resets : err == EPIPE ? &rg_stats.pipes : &rg_stats.errors);
+	rg_log_event(&ev);
+}
+
+void rg_io_failed(const struct rg_fd *e, int fd, const char *op)
+{
+	rg_conn_failed(e, fd, op);
+}
+
+struct rg_linger_ctx {
+	const struct rg_fd *conn;
+	int prog_fd, sock_fd;
+	const char *outcome;
+	uint64_t drained;
+	int64_t ms;
+};
+
+static void rg_linger_fields(struct rg_line *l, const void *ctx)
+{
+	const struct rg_linger_ctx *c = ctx;
+
+	rg_line_cstr(l, "outcome", c->outcome);
+	rg_line_conn(l, c->conn, c->prog_fd, c->sock_fd);
+	rg_line_u64(l, "drained_bytes", c->drained);
+	rg_line_u64(l, "ms", (uint64_t)c->ms);
+	rg_line_u64(l, "conn_id", c->conn->conn_id);
+}
+
 static _Atomic uint64_t *rg_linger_counter(const char *outcome)
 {
 	switch (outcome[0]) {
@@ -277,84 +289,131 @@ static _Atomic uint64_t *rg_linger_counter(const char *outcome)
 	}
 }
 
+/* One record per graceful close: eof is the normal outcome; timeout (the
+ * peer kept the connection open), error and cap (no room to linger, so
+ * the plain close) are worth a warning. */
 void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *outcome,
 		   uint64_t drained, int64_t ms)
 {
-	enum rg_log_level level = strcmp(outcome, "eof") == 0 ? RG_LEVEL_INFO : RG_LEVEL_WARN;
-	struct rg_line l;
-	int saved = errno;
+	struct rg_linger_ctx ctx = { conn, prog_fd, sock_fd, outcome, drained, ms };
+	struct rg_event ev = { strcmp(outcome, "eof") == 0 ? RG_LEVEL_INFO : RG_LEVEL_WARN,
+			       "linger", 0, true, rg_linger_fields, &ctx };
 
 	rg_count(rg_linger_counter(outcome));
-	if (!rg_log_wanted(level))
-		return;
-	rg_line_start(&l, level, "linger");
-	rg_line_cstr(&l, "outcome", outcome);
-	rg_line_conn(&l, conn, prog_fd, sock_fd);
-	rg_line_u64(&l, "drained_bytes", drained);
-	rg_line_u64(&l, "ms", (uint64_t)ms);
-	rg_line_finish(&l);
-	rg_log_emit(&l);
-	errno = saved;
+	rg_log_event(&ev);
+}
+
+static void rg_shared_fields(struct rg_line *l, const void *ctx)
+{
+	const struct rg_linger_ctx *c = ctx;
+
+	rg_line_cstr(l, "outcome", "shared");
+	rg_line_conn(l, c->conn, c->prog_fd, c->sock_fd);
+	rg_line_u64(l, "conn_id", c->conn->conn_id);
 }
 
 /* A socket another descriptor still refers to was closed plainly. */
 void rg_log_shared_close(const struct rg_fd *conn, int fd)
 {
-	struct rg_line l;
-	int saved = errno;
+	struct rg_linger_ctx ctx = { conn, fd, fd, "shared", 0, 0 };
+	struct rg_event ev = { RG_LEVEL_DEBUG, "close", 0, true, rg_shared_fields, &ctx };
 
 	rg_count(&rg_stats.shared_plain);
-	if (!rg_log_wanted(RG_LEVEL_DEBUG))
-		return;
-	rg_line_start(&l, RG_LEVEL_DEBUG, "close");
-	rg_line_cstr(&l, "outcome", "shared");
-	rg_line_conn(&l, conn, fd, fd);
-	rg_line_finish(&l);
-	rg_log_emit(&l);
-	errno = saved;
+	rg_log_event(&ev);
 }
 
-/* At exit, at info level: what this process met and did. */
+static void rg_summary_fields(struct rg_line *l, const void *ctx)
+{
+	(void)ctx;
+	rg_line_cstr(l, "prog", program_invocation_short_name);
+	rg_line_u64(l, "pid", (uint64_t)getpid());
+	rg_line_u64(l, "resets", rg_stats.resets);
+	rg_line_u64(l, "pipes", rg_stats.pipes);
+	rg_line_u64(l, "errors", rg_stats.errors);
+	rg_line_u64(l, "linger_eof", rg_stats.linger_eof);
+	rg_line_u64(l, "linger_timeout", rg_stats.linger_timeout);
+	rg_line_u64(l, "linger_error", rg_stats.linger_error);
+	rg_line_u64(l, "linger_cap", rg_stats.linger_cap);
+	rg_line_u64(l, "shared_plain", rg_stats.shared_plain);
+	rg_line_u64(l, "suppressed", rg_stats.suppressed);
+}
+
+/* At exit: what the rate limit still holds back, then (at info level)
+ * what this process met and did. */
 void rg_log_summary(void)
 {
-	struct rg_line l;
+	struct rg_event ev = { RG_LEVEL_INFO, "summary", 0, false, rg_summary_fields, NULL };
 	int saved = errno;
 
-	if (!rg_log_wanted(RG_LEVEL_INFO))
-		return;
-	rg_line_start(&l, RG_LEVEL_INFO, "summary");
-	rg_line_cstr(&l, "prog", program_invocation_short_name);
-	rg_line_u64(&l, "pid", (uint64_t)getpid());
-	rg_line_u64(&l, "resets", rg_stats.resets);
-	rg_line_u64(&l, "pipes", rg_stats.pipes);
-	rg_line_u64(&l, "errors", rg_stats.errors);
-	rg_line_u64(&l, "linger_eof", rg_stats.linger_eof);
-	rg_line_u64(&l, "linger_timeout", rg_stats.linger_timeout);
-	rg_line_u64(&l, "linger_error", rg_stats.linger_error);
-	rg_line_u64(&l, "linger_cap", rg_stats.linger_cap);
-	rg_line_u64(&l, "shared_plain", rg_stats.shared_plain);
-	rg_line_finish(&l);
-	rg_log_emit(&l);
+	if (rg_log_wanted(RG_LEVEL_WARN))
+		rg_report_suppressed();
+	rg_log_event(&ev);
 	errno = saved;
 }
 
-void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err)
+static const char *const rg_sink_words[] = {
+	[RG_LOG_STDERR] = "stderr", [RG_LOG_FILE] = "file", [RG_LOG_SYSLOG] = "syslog",
+	[RG_LOG_JOURNAL] = "journal", [RG_LOG_OFF] = "off",
+};
+
+static void rg_start_fields(struct rg_line *l, const void *ctx)
+{
+	static const char *const sigpipe[] = { "socket", "ignore", "off" };
+
+	(void)ctx;
+	rg_line_cstr(l, "prog", program_invocation_short_name);
+	rg_line_u64(l, "pid", (uint64_t)getpid());
+	rg_line_cstr(l, "version", RG_VERSION);
+	rg_line_cstr(l, "sigpipe", sigpipe[rg_config.sigpipe]);
+	rg_line_cstr(l, "errors", rg_config.all_errors ? "all" : "reset");
+	rg_line_cstr(l, "log", rg_config.log == RG_LOG_FILE ? rg_config.log_path
+							    : rg_sink_words[rg_config.log]);
+	rg_line_cstr(l, "format", rg_config.json ? "json" : "logfmt");
+	rg_line_cstr(l, "log_level", rg_level_names[rg_config.level]);
+	rg_line_u64(l, "log_rate", (uint64_t)rg_config.log_rate);
+	rg_line_u64(l, "log_burst", (uint64_t)rg_config.log_burst);
+	rg_line_cstr(l, "linger", rg_config.linger ? "on" : "off");
+	rg_line_u64(l, "linger_timeout_ms", (uint64_t)rg_config.linger_timeout_ms);
+	rg_line_u64(l, "linger_time_ms", (uint64_t)rg_config.linger_time_ms);
+	rg_line_cstr(l, "linger0", rg_config.honour_linger0 ? "honour" : "convert");
+	rg_line_u64(l, "linger_max", (uint64_t)rg_config.linger_max);
+	rg_line_cstr(l, "metrics", rg_config.metrics_dir ? rg_config.metrics_dir : "off");
+	rg_line_u64(l, "metrics_interval_ms", (uint64_t)rg_config.metrics_interval_ms);
+}
+
+/* At info level, one line of the effective settings when the library
+ * loads: what an operator checks first. */
+void rg_log_start(void)
+{
+	struct rg_event ev = { RG_LEVEL_INFO, "start", 0, false, rg_start_fields, NULL };
+
+	rg_log_event(&ev);
+}
+
+static void rg_complain(const char *what, const char *value, const char *why,
+			const char *fallback)
 {
 	struct rg_line l;
-	int saved = errno;
 
-	rg_count(err == ECONNRESET ? &rg_stats.resets : err == EPIPE ? &rg_stats.pipes : &rg_stats.errors);
-	if (!rg_log_wanted(RG_LEVEL_WARN))
-		return;
-	rg_line_start(&l, RG_LEVEL_WARN, rg_event_name(err));
-	rg_line_cstr(&l, "errno", strerrorname_np(err));
-	rg_line_cstr(&l, "op", op);
-	rg_line_conn(&l, e, fd, fd);
-	rg_line_u64(&l, "tx_bytes", atomic_load_explicit(&e->tx_bytes, memory_order_relaxed));
-	rg_line_u64(&l, "rx_bytes", atomic_load_explicit(&e->rx_bytes, memory_order_relaxed));
-	if (e->family == AF_UNIX)
-		rg_line_peer_cred(&l, fd);
+	rg_line_init(&l, RG_FMT_LOGFMT);
+	rg_line_raw(&l, "resetguard: ");
+	rg_line_raw(&l, what);
+	if (value) {
+		rg_line_raw(&l, "=");
+		rg_line_value(&l, value, strlen(value));
+	}
+	rg_line_raw(&l, why);
+	rg_line_raw(&l, fallback);
 	rg_line_finish(&l);
-	rg_log_emit(&l);
-	errno = saved;
+	rg_sink_stderr(&l);
+}
+
+void rg_log_bad_setting(const char *name, const char *value, const char *expected,
+			const char *fallback)
+{
+	char why[160] = " is not ";
+
+	strncat(why, expected, sizeof(why) - 20);
+	strcat(why, "; using ");
+	rg_complain(name, value, why, fallback);
 }

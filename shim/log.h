@@ -10,7 +10,6 @@
 #include "config.h"
 #include "fdtable.h"
 
-void rg_log_open(void);
 void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err);
 void rg_log_bad_setting(const char *name, const char *value, const char *expected,
 			const char *fallback);
@@ -18,9 +17,7 @@ void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const cha
 		   uint64_t drained, int64_t ms);
 void rg_log_shared_close(const struct rg_fd *conn, int fd);
 void rg_log_summary(void);
-void rg_log_evict(int fd);
-void rg_log_fork_prepare(void);
-void rg_log_fork_done(void);
+void rg_log_start(void);
 
 static inline bool rg_errno_logged(int err)
 {

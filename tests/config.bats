@@ -30,7 +30,7 @@ warns_once() {
 }
 
 @test "empty RESETGUARD_LOG: one line, stderr used" {
-	warns_once 'resetguard: RESETGUARD_LOG="" is not stderr, off or a file path; using stderr' \
+	warns_once 'resetguard: RESETGUARD_LOG="" is not stderr, syslog, journal, off or a file path; using stderr' \
 		RESETGUARD_LOG=
 }
 

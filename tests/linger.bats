@@ -129,7 +129,7 @@ start_busybox_httpd() {
 	run_clients raw 3 2000000
 	wait_server
 	assert_equal "$(grep -c 'event=linger outcome=eof ' "$LOG")" 3
-	run grep -E '^ts=[^ ]+ level=info event=linger outcome=eof fd=[0-9]+ peer=127\.0\.0\.1:[0-9]+ local=127\.0\.0\.1:[0-9]+ role=server prog=lingerserver pid=[0-9]+ age_ms=[0-9]+ drained_bytes=[0-9]+ ms=[0-9]+$' "$LOG"
+	run grep -E '^ts=[^ ]+ level=info event=linger outcome=eof fd=[0-9]+ peer=127\.0\.0\.1:[0-9]+ local=127\.0\.0\.1:[0-9]+ role=server prog=lingerserver pid=[0-9]+ age_ms=[0-9]+ drained_bytes=[0-9]+ ms=[0-9]+ conn_id=[0-9]+$' "$LOG"
 	assert_equal "${#lines[@]}" 3
 }
 

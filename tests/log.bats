@@ -39,7 +39,7 @@ reset_is_logged() {
 @test "AF_UNIX reset carries the peer's pid and uid" {
 	reset_is_logged unix "$PROBE"
 	run cat "$LOG"
-	assert_output --regexp " peer_pid=[0-9]+ peer_uid=$(id -u)$"
+	assert_output --regexp " peer_pid=[0-9]+ peer_uid=$(id -u) conn_id=[0-9]+$"
 	reset_is_logged unix "$PROBE.plain"
 }
 

@@ -1,0 +1,315 @@
+/* The log sinks.  The sink's state (the open descriptor, a fallback to
+ * stderr) changes under the shim's lock (lock.h), so fork() never copies a
+ * half-moved descriptor and threads never see one.
+ *
+ * - file: O_APPEND, so one write() per record never interleaves with
+ *   another process's; reopened when logrotate renames or removes it
+ *   (checked at most once a second) and when the program closed the
+ *   descriptor behind the shim's back (checked on every record).
+ * - syslog: RFC 5424 over the /dev/log datagram socket.
+ * - journal: journald's native protocol, one datagram of KEY=value lines.
+ * Datagrams are sent with MSG_DONTWAIT: a full socket drops the record
+ * (counted with the rate-limited ones) rather than block the program. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lock.h"
+#include "ownfd.h"
+#include "real.h"
+#include "sigpipe.h"
+#include "sink.h"
+#include "stats.h"
+
+static rg_lock_t rg_sink_lock;
+static __thread sigset_t rg_sink_saved_mask; /* while this thread holds it */
+static int rg_sink_fd = -1;		     /* file or datagram socket: an own descriptor */
+static dev_t rg_sink_dev;		     /* what a file sink must still be */
+static ino_t rg_sink_ino;
+static int64_t rg_sink_checked_ns;	     /* when the file's path was last looked at */
+static char rg_sink_path[PATH_MAX];
+static char rg_hostname[64];
+
+static void rg_lock(void)
+{
+	rg_lock_take(&rg_sink_lock, &rg_sink_saved_mask);
+}
+
+static void rg_unlock(void)
+{
+	rg_lock_give(&rg_sink_lock, &rg_sink_saved_mask);
+}
+
+static const char *rg_sink_name(void)
+{
+	switch (rg_config.log) {
+	case RG_LOG_SYSLOG:
+		return "syslog";
+	case RG_LOG_JOURNAL:
+		return "journal";
+	default:
+		return rg_sink_path;
+	}
+}
+
+/* Writes to fd, never raising SIGPIPE in the program. */
+static void rg_write_guarded(int fd, const char *buf, size_t len)
+{
+	struct rg_sigpipe_guard guard;
+
+	rg_sigpipe_hold(&guard, false);
+	ssize_t n = rg_libc(write)(fd, buf, len);
+	rg_sigpipe_release(&guard, n < 0 && errno == EPIPE);
+}
+
+void rg_sink_stderr(const struct rg_line *line)
+{
+	rg_write_guarded(STDERR_FILENO, line->buf, line->len);
+}
+
+/* Says once on stderr why the sink failed, and falls back to stderr. */
+static void rg_sink_fall_back(const char *what, int err)
+{
+	struct rg_line l;
+	const char *why = strerrordesc_np(err);
+
+	rg_line_init(&l, RG_FMT_LOGFMT);
+	rg_line_raw(&l, "resetguard: cannot ");
+	rg_line_raw(&l, what);
+	rg_line_raw(&l, " RESETGUARD_LOG=");
+	rg_line_value(&l, rg_sink_name(), strlen(rg_sink_name()));
+	rg_line_raw(&l, ": ");
+	rg_line_raw(&l, why ? why : "error");
+	rg_line_raw(&l, "; logging to stderr");
+	rg_line_finish(&l);
+	rg_sink_stderr(&l);
+	if (rg_sink_fd >= 0)
+		rg_own_release(rg_sink_fd);
+	rg_sink_fd = -1;
+	rg_config.log = RG_LOG_STDERR;
+}
+
+/* The path as given, made absolute now: the program may chdir() before
+ * the log has to be reopened. */
+static void rg_sink_remember_path(const char *path)
+{
+	size_t used = 0;
+
+	if (path[0] != '/' && getcwd(rg_sink_path, sizeof(rg_sink_path) - 1)) {
+		used = strlen(rg_sink_path);
+		rg_sink_path[used++] = '/';
+	}
+	strncpy(rg_sink_path + used, path, sizeof(rg_sink_path) - used - 1);
+}
+
+static void rg_sink_open_file(void)
+{
+	struct stat st;
+	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
+	int fd = rg_libc(open)(rg_sink_path, flags, 0640);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int err = errno;
+
+		if (fd >= 0)
+			rg_libc(close)(fd);
+		rg_sink_fall_back("open", err);
+		return;
+	}
+	if (rg_sink_fd >= 0)
+		rg_own_release(rg_sink_fd);
+	rg_sink_fd = rg_own_adopt(fd);
+	rg_sink_dev = st.st_dev;
+	rg_sink_ino = st.st_ino;
+	rg_sink_checked_ns = rg_monotonic_ns();
+}
+
+static void rg_sink_connect(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = rg_libc(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	if (fd < 0 || rg_libc(connect)(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int err = errno;
+
+		if (fd >= 0)
+			rg_libc(close)(fd);
+		rg_sink_fall_back("reach", err);
+		return;
+	}
+	rg_sink_fd = rg_own_adopt(fd);
+}
+
+void rg_sink_open(void)
+{
+	gethostname(rg_hostname, sizeof(rg_hostname) - 1);
+	switch (rg_config.log) {
+	case RG_LOG_FILE:
+		rg_sink_remember_path(rg_config.log_path);
+		rg_sink_open_file();
+		break;
+	case RG_LOG_SYSLOG:
+		rg_sink_connect(rg_config.syslog_path);
+		break;
+	case RG_LOG_JOURNAL:
+		rg_sink_connect(rg_config.journal_path);
+		break;
+	default:
+		break;
+	}
+}
+
+bool rg_sink_is_journal(void)
+{
+	return rg_config.log == RG_LOG_JOURNAL;
+}
+
+/* Reopens the file when the program closed ours behind the shim's back
+ * (a raw close_range, say) and the number now is something else, and when
+ * logrotate moved or removed it: then a new file at the configured path. */
+static void rg_sink_check_file(void)
+{
+	struct stat st;
+	int64_t now = rg_monotonic_ns();
+
+	if (fstat(rg_sink_fd, &st) < 0 || st.st_dev != rg_sink_dev || st.st_ino != rg_sink_ino) {
+		rg_sink_open_file();
+		return;
+	}
+	if (now - rg_sink_checked_ns < 1000000000)
+		return;
+	rg_sink_checked_ns = now;
+	if (stat(rg_sink_path, &st) < 0 || st.st_dev != rg_sink_dev || st.st_ino != rg_sink_ino)
+		rg_sink_open_file();
+}
+
+static const int rg_severity[] = {
+	[RG_LEVEL_WARN] = 4,
+	[RG_LEVEL_INFO] = 6,
+	[RG_LEVEL_DEBUG] = 7,
+};
+
+/* RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG.  The
+ * APP-NAME is resetguard's, so one filter finds every record whatever the
+ * program; the program's name is in the message, escaped. */
+static size_t rg_syslog_header(char *out, size_t cap, enum rg_log_level level, const char *msgid)
+{
+	char ts[RG_TIME_LEN + 1];
+	int n;
+
+	rg_format_time(ts);
+	n = snprintf(out, cap, "<%d>1 %s %s resetguard %d %s - ",
+		     rg_config.syslog_facility * 8 + rg_severity[level], ts,
+		     rg_hostname[0] ? rg_hostname : "-", (int)getpid(), msgid);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* One datagram, without blocking: a full socket drops the record (counted
+ * as suppressed); a listener that went away gets one reconnection and the
+ * record again, and after that stderr takes over. */
+static void rg_sink_datagram(const struct msghdr *msg, const char *path)
+{
+	if (rg_libc(sendmsg)(rg_sink_fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+		return;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+		rg_count(&rg_stats.suppressed);
+		return;
+	}
+	rg_own_release(rg_sink_fd);
+	rg_sink_fd = -1;
+	rg_sink_connect(path);
+	if (rg_sink_fd >= 0 &&
+	    rg_libc(sendmsg)(rg_sink_fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		rg_count(&rg_stats.suppressed);
+}
+
+static void rg_sink_syslog(enum rg_log_level level, const char *msgid, const struct rg_line *line)
+{
+	char head[256];
+	struct iovec iov[2] = {
+		{ head, rg_syslog_header(head, sizeof(head), level, msgid) },
+		{ (void *)line->buf, line->len - 1 }, /* no newline in a datagram */
+	};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	rg_sink_datagram(&msg, rg_config.syslog_path);
+}
+
+static void rg_sink_journal(enum rg_log_level level, int err, const struct rg_line *line,
+			    const struct rg_line *fields)
+{
+	char tail[80];
+	int n = snprintf(tail, sizeof(tail), "PRIORITY=%d\nSYSLOG_IDENTIFIER=resetguard\n",
+			 rg_severity[level]);
+
+	if (err && n > 0 && (size_t)n < sizeof(tail))
+		n += snprintf(tail + n, sizeof(tail) - (size_t)n, "ERRNO=%d\n", err);
+	struct iovec iov[4] = {
+		{ (void *)"MESSAGE=", 8 },
+		{ (void *)line->buf, line->len }, /* ends in the newline the field needs */
+		{ tail, n > 0 ? (size_t)n : 0 },
+		{ (void *)fields->buf, fields->len },
+	};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 4 };
+
+	rg_sink_datagram(&msg, rg_config.journal_path);
+}
+
+void rg_sink_send(enum rg_log_level level, const char *msgid, int err, const struct rg_line *line,
+		  const struct rg_line *fields)
+{
+	int saved = errno;
+
+	rg_lock();
+	switch (rg_config.log) {
+	case RG_LOG_FILE:
+		rg_sink_check_file();
+		break;
+	case RG_LOG_SYSLOG:
+		rg_sink_syslog(level, msgid, line);
+		break;
+	case RG_LOG_JOURNAL:
+		rg_sink_journal(level, err, line, fields);
+		break;
+	default:
+		break;
+	}
+	/* The file sink, and whatever fell back to stderr above. */
+	if (rg_config.log == RG_LOG_FILE)
+		rg_write_guarded(rg_sink_fd, line->buf, line->len);
+	else if (rg_config.log == RG_LOG_STDERR)
+		rg_sink_stderr(line);
+	rg_unlock();
+	errno = saved;
+}
+
+void rg_sink_evict(int fd)
+{
+	rg_lock();
+	if (fd == rg_sink_fd) {
+		rg_sink_fd = rg_own_move(fd);
+		if (rg_sink_fd < 0)
+			rg_sink_fall_back("keep", EMFILE);
+	}
+	rg_unlock();
+}
+
+/* fork() must not copy the lock held by another thread into a child that
+ * has no such thread. */
+void rg_sink_fork_prepare(void)
+{
+	rg_lock();
+}
+
+void rg_sink_fork_done(void)
+{
+	rg_unlock();
+}
