@@ -74,8 +74,13 @@ static int absolute_log_path(void)
 	const char *log = getenv("RESETGUARD_LOG");
 	char cwd[PATH_MAX], path[PATH_MAX + NAME_MAX];
 
-	if (!log || !*log || log[0] == '/' || !strcmp(log, "stderr") || !strcmp(log, "off"))
+	static const char *const words[] = { "stderr", "syslog", "journal", "off" };
+
+	if (!log || !*log || log[0] == '/')
 		return 0;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(log, words[i]))
+			return 0;
 	if (!getcwd(cwd, sizeof(cwd)) ||
 	    (size_t)snprintf(path, sizeof(path), "%s/%s", cwd, log) >= sizeof(path)) {
 		fprintf(stderr, "resetguard: cannot make RESETGUARD_LOG=%s absolute\n", log);
