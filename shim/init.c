@@ -5,6 +5,7 @@
 #include "config.h"
 #include "drainer.h"
 #include "linger.h"
+#include "metrics.h"
 #include "ownfd.h"
 #include "log.h"
 #include "sink.h"
@@ -32,6 +33,7 @@ static void rg_fork_parent(void)
 static void rg_fork_child(void)
 {
 	rg_linger_note_pid();
+	rg_metrics_fork_child();
 	rg_sink_fork_done();
 	rg_drainer_fork_child();
 }
@@ -46,6 +48,7 @@ __attribute__((constructor)) static void rg_load(void)
 	rg_own_reserve();
 	rg_sink_open();
 	rg_log_start();
+	rg_metrics_start();
 	pthread_atfork(rg_fork_prepare, rg_fork_parent, rg_fork_child);
 }
 

@@ -22,6 +22,7 @@
 #include "drainer.h"
 #include "linger.h"
 #include "log.h"
+#include "metrics.h"
 #include "procfd.h"
 #include "real.h"
 #include "share.h"
@@ -159,6 +160,7 @@ void rg_linger_exit(void)
 		rg_drainer_wait();
 	}
 	rg_log_summary();
+	rg_metrics_write();
 }
 
 void rg_linger_exec(void)

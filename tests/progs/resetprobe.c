@@ -2,9 +2,11 @@
  * report what each returned.  Without resetguard a write after the reset
  * kills it with SIGPIPE; with it, it lives and prints "alive".
  *
- * usage: resetprobe [-f inet|inet6|unix] [-u PATH] [-n] [-t THREADS] [-s] [-H]
- *                   [-c loop|range|from|dup2] OP...
- * -F use up every descriptor before the ops, -n non-blocking socket, -t ops in THREADS threads each with its own
+ * usage: resetprobe [-f inet|inet6|unix] [-u PATH] [-n] [-t THREADS] [-s] [-H] [-F]
+ *                   [-r N] [-i MS] [-c loop|range|from|dup2] OP...
+ * -F use up every descriptor before the ops, -n non-blocking socket,
+ * -r N meet N resets one after the other (in each thread), -i MS pause
+ * between them, -t ops in THREADS threads each with its own
  * connection, -s ops inside a signal handler, -H count SIGPIPEs with a
  * handler of the program's own, -c close every descriptor first. 
  * OP: write writev send sendto sendmsg sendmmsg sendfile splice
@@ -160,11 +162,18 @@ static struct conn *connect_and_reset(int index)
 	return &c;
 }
 
+static int repeat = 1, interval_ms;
+
 static void *thread_main(void *arg)
 {
-	struct conn *c = connect_and_reset((int)(long)arg);
+	for (int i = 0; i < repeat; i++) {
+		struct conn *c = connect_and_reset((int)(long)arg);
 
-	run_ops(c->client);
+		run_ops(c->client);
+		close(c->client);
+		if (interval_ms)
+			usleep((useconds_t)interval_ms * 1000);
+	}
 	return NULL;
 }
 
@@ -210,7 +219,7 @@ int main(int argc, char **argv)
 {
 	int opt, threads = 0, in_handler = 0, fill = 0;
 
-	while ((opt = getopt(argc, argv, "f:u:nt:sHFc:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:u:nt:sHFc:r:i:")) != -1) {
 		switch (opt) {
 		case 'f': family = optarg; break;
 		case 'u': unix_path = optarg; break;
@@ -219,6 +228,8 @@ int main(int argc, char **argv)
 		case 's': in_handler = 1; break;
 		case 'H': signal(SIGPIPE, on_sigpipe); break;
 		case 'F': fill = 1; break;
+		case 'r': repeat = atoi(optarg); break;
+		case 'i': interval_ms = atoi(optarg); break;
 		case 'c': close_everything(optarg); break;
 		default: return 2;
 		}
@@ -226,6 +237,8 @@ int main(int argc, char **argv)
 	ops = argv + optind;
 	nops = argc - optind;
 
+	if (repeat > 1 && threads == 0)
+		threads = 1;
 	if (threads > 0) {
 		pthread_t tid[64];
 

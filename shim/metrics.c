@@ -1,0 +1,199 @@
+/* With RESETGUARD_METRICS=DIR, the process's counters go to
+ * DIR/resetguard_<prog>_<pid>.prom, written as node_exporter's textfile
+ * collector wants: to a temporary file renamed over the real one, so the
+ * collector never reads half a file.  Counters end in _total; labels are
+ * prog and pid only (never a peer address: unbounded cardinality).
+ *
+ * A thread of resetguard's writes the file every
+ * RESETGUARD_METRICS_INTERVAL; the library writes it once more at exit.
+ * The thread ends the process with exit(0) when it finds itself the last
+ * thread, as glibc does when the last thread of a program calls
+ * pthread_exit(): it must not keep such a process alive. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "real.h"
+#include "stats.h"
+
+struct rg_metric {
+	const char *name;
+	const char *help;
+	const char *outcome; /* label, for the graceful closes */
+	size_t offset;	     /* in struct rg_stats */
+};
+
+#define RG_STAT(field) offsetof(struct rg_stats, field)
+
+static const struct rg_metric rg_metrics[] = {
+	{ "resetguard_resets_total", "Calls that failed with ECONNRESET.", NULL, RG_STAT(resets) },
+	{ "resetguard_pipes_total", "Calls that failed with EPIPE.", NULL, RG_STAT(pipes) },
+	{ "resetguard_errors_total", "Calls that failed with another connection error.", NULL,
+	  RG_STAT(errors) },
+	{ "resetguard_graceful_closes_total", "Graceful closes, by outcome.", "eof",
+	  RG_STAT(linger_eof) },
+	{ "resetguard_graceful_closes_total", NULL, "timeout", RG_STAT(linger_timeout) },
+	{ "resetguard_graceful_closes_total", NULL, "error", RG_STAT(linger_error) },
+	{ "resetguard_graceful_closes_total", NULL, "cap", RG_STAT(linger_cap) },
+	{ "resetguard_shared_plain_closes_total",
+	  "Plain closes of sockets another descriptor still held.", NULL, RG_STAT(shared_plain) },
+	{ "resetguard_suppressed_lines_total", "Log records dropped by the rate limit or a full socket.",
+	  NULL, RG_STAT(suppressed) },
+};
+
+static char rg_metrics_path[PATH_MAX], rg_metrics_tmp[PATH_MAX];
+static char rg_prog_label[256]; /* escaped for a label value */
+
+/* A file name keeps [A-Za-z0-9_.-] of the program's name; a label value
+ * escapes backslash, quote and newline (the exposition format's rules). */
+static void rg_metrics_names(void)
+{
+	char file_prog[64];
+	size_t n = 0, m = 0;
+
+	for (const char *p = program_invocation_short_name; *p && n < sizeof(file_prog) - 1; p++)
+		file_prog[n++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+						 (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
+					 ? *p
+					 : '_';
+	file_prog[n] = '\0';
+	for (const char *p = program_invocation_short_name; *p && m < sizeof(rg_prog_label) - 3; p++) {
+		if (*p == '\\' || *p == '"' || *p == '\n')
+			rg_prog_label[m++] = '\\';
+		rg_prog_label[m++] = *p == '\n' ? 'n' : *p;
+	}
+	rg_prog_label[m] = '\0';
+	snprintf(rg_metrics_path, sizeof(rg_metrics_path), "%s/resetguard_%s_%d.prom",
+		 rg_config.metrics_dir, file_prog, (int)getpid());
+	snprintf(rg_metrics_tmp, sizeof(rg_metrics_tmp), "%s/.resetguard_%s_%d.prom.tmp",
+		 rg_config.metrics_dir, file_prog, (int)getpid());
+}
+
+static size_t rg_metrics_render(char *out, size_t cap)
+{
+	size_t used = 0;
+	int pid = (int)getpid();
+
+	for (size_t i = 0; i < sizeof(rg_metrics) / sizeof(rg_metrics[0]); i++) {
+		const struct rg_metric *m = &rg_metrics[i];
+		uint64_t value = *(const _Atomic uint64_t *)((const char *)&rg_stats + m->offset);
+		int n = 0;
+
+		if (m->help)
+			n = snprintf(out + used, cap - used, "# HELP %s %s\n# TYPE %s counter\n",
+				     m->name, m->help, m->name);
+		if (n < 0 || (size_t)n >= cap - used)
+			break;
+		used += (size_t)n;
+		n = snprintf(out + used, cap - used, "%s{prog=\"%s\",pid=\"%d\"%s%s%s} %llu\n",
+			     m->name, rg_prog_label, pid, m->outcome ? ",outcome=\"" : "",
+			     m->outcome ? m->outcome : "", m->outcome ? "\"" : "",
+			     (unsigned long long)value);
+		if (n < 0 || (size_t)n >= cap - used)
+			break;
+		used += (size_t)n;
+	}
+	return used;
+}
+
+void rg_metrics_write(void)
+{
+	char text[4096];
+	int saved = errno;
+
+	if (!rg_config.metrics_dir)
+		return;
+	size_t len = rg_metrics_render(text, sizeof(text));
+	int fd = rg_libc(open)(rg_metrics_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+			       0644);
+
+	if (fd >= 0) {
+		bool whole = rg_libc(write)(fd, text, len) == (ssize_t)len;
+
+		rg_libc(close)(fd);
+		if (!whole || rename(rg_metrics_tmp, rg_metrics_path) < 0)
+			unlink(rg_metrics_tmp);
+	}
+	errno = saved;
+}
+
+static bool rg_last_thread(void)
+{
+	char stat[1024];
+	int fd = rg_libc(open)("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? rg_libc(read)(fd, stat, sizeof(stat) - 1) : -1;
+	const char *p;
+	int field = 2;
+
+	if (fd >= 0)
+		rg_libc(close)(fd);
+	if (n <= 0)
+		return false;
+	stat[n] = '\0';
+	/* The command name may hold spaces: count fields after its ')'. */
+	p = strrchr(stat, ')');
+	for (; p && *p && field < 20; p++)
+		if (*p == ' ')
+			field++;
+	return p && atoi(p) == 1;
+}
+
+static void *rg_metrics_main(void *unused)
+{
+	int64_t next = 0;
+
+	(void)unused;
+	for (;;) {
+		struct timespec now, second = { 1, 0 };
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec * 1000LL + now.tv_nsec / 1000000 >= next) {
+			rg_metrics_write();
+			next = now.tv_sec * 1000LL + now.tv_nsec / 1000000 + rg_config.metrics_interval_ms;
+		}
+		nanosleep(&second, NULL);
+		if (rg_last_thread())
+			exit(0);
+	}
+	return NULL;
+}
+
+void rg_metrics_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	sigset_t all, saved;
+
+	if (!rg_config.metrics_dir)
+		return;
+	rg_metrics_names();
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	if (pthread_create(&thread, &attr, rg_metrics_main, NULL) == 0)
+		pthread_setname_np(thread, "resetguard-m");
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
+/* A forked child counts afresh, in a file of its own, written when it
+ * exits (no thread is started in a child of fork()). */
+void rg_metrics_fork_child(void)
+{
+	memset(&rg_stats, 0, sizeof(rg_stats));
+	if (rg_config.metrics_dir)
+		rg_metrics_names();
+}
