@@ -6,9 +6,9 @@
  *
  * A thread of resetguard's writes the file every
  * RESETGUARD_METRICS_INTERVAL; the library writes it once more at exit.
- * The thread ends the process with exit(0) when it finds itself the last
- * thread, as glibc does when the last thread of a program calls
- * pthread_exit(): it must not keep such a process alive. */
+ * When every thread of the program has ended (main() called pthread_exit()
+ * and the others followed), the thread ends the process with exit(0), as
+ * glibc does for the last thread: it must not keep such a process alive. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "procfd.h"
 #include "real.h"
 #include "stats.h"
 
@@ -128,25 +129,50 @@ void rg_metrics_write(void)
 	errno = saved;
 }
 
-static bool rg_last_thread(void)
+/* The state letter of /proc/self/task/<tid>/stat, and whether the thread
+ * is one of resetguard's (named "resetguard..."). */
+static char rg_task_state(int dirfd, int tid, bool *ours)
 {
-	char stat[1024];
-	int fd = rg_libc(open)("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? rg_libc(read)(fd, stat, sizeof(stat) - 1) : -1;
-	const char *p;
-	int field = 2;
+	char path[32], stat[512];
+	int fd;
+	ssize_t n;
 
+	snprintf(path, sizeof(path), "%d/stat", tid);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? rg_libc(read)(fd, stat, sizeof(stat) - 1) : -1;
 	if (fd >= 0)
 		rg_libc(close)(fd);
 	if (n <= 0)
-		return false;
+		return 'Z';
 	stat[n] = '\0';
-	/* The command name may hold spaces: count fields after its ')'. */
-	p = strrchr(stat, ')');
-	for (; p && *p && field < 20; p++)
-		if (*p == ' ')
-			field++;
-	return p && atoi(p) == 1;
+	/* "tid (comm) S ...": comm may hold spaces and parentheses. */
+	char *open_paren = strchr(stat, '('), *close_paren = strrchr(stat, ')');
+	*ours = open_paren && strncmp(open_paren + 1, "resetguard", 10) == 0;
+	return close_paren && close_paren[1] ? close_paren[2] : 'Z';
+}
+
+static void rg_count_program_thread(int dirfd, int tid, void *ctx)
+{
+	bool ours = false;
+
+	if (rg_task_state(dirfd, tid, &ours) != 'Z' && !ours)
+		++*(int *)ctx;
+}
+
+/* True once every thread of the program has ended and only resetguard's
+ * remain.  Looked at in full only after the main thread has gone, which
+ * happens only in programs whose main() called pthread_exit(). */
+static bool rg_program_gone(void)
+{
+	bool ours;
+	int alive = 0, dirfd = rg_libc(open)("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char state = dirfd >= 0 ? rg_task_state(dirfd, (int)getpid(), &ours) : 'R';
+
+	if (dirfd >= 0)
+		rg_libc(close)(dirfd);
+	if (state != 'Z')
+		return false;
+	return rg_procfd_each("/proc/self/task", rg_count_program_thread, &alive) == 0 && alive == 0;
 }
 
 static void *rg_metrics_main(void *unused)
@@ -163,7 +189,7 @@ static void *rg_metrics_main(void *unused)
 			next = now.tv_sec * 1000LL + now.tv_nsec / 1000000 + rg_config.metrics_interval_ms;
 		}
 		nanosleep(&second, NULL);
-		if (rg_last_thread())
+		if (rg_program_gone())
 			exit(0);
 	}
 	return NULL;

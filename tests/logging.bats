@@ -204,3 +204,29 @@ print(lines[-1]["event"], lines[-1]["resets"])' "$LOG"
 	assert_equal "${#stderr_lines[@]}" 4
 	assert_equal "${stderr_lines[0]}" 'resetguard: RESETGUARD_LOG_FORMAT=xml is not logfmt or json; using logfmt'
 }
+
+@test "with metrics on, a program whose main() calls pthread_exit() still ends" {
+	local dir=$BATS_TEST_TMPDIR/metrics
+	mkdir "$dir"
+	RESETGUARD_METRICS=$dir WRAP="timeout 30 $RG" start_lingerserver -n 3 -m threads
+	run_clients raw 3 100000
+	wait_server
+	assert_equal "$SERVER_STATUS" 0
+	run python3 "$HELPERS/prom_check.py" "$dir"/resetguard_lingerserver_*.prom
+	assert_line 'resetguard_graceful_closes_total{eof} 3'
+}
+
+@test "a record too long for one line is cut whole fields at a time, and says so" {
+	# A program name and a peer path of control bytes, each escaped to six.
+	local name path
+	name=$(printf '\001%.0s' $(seq 250))
+	path=$BATS_TEST_TMPDIR/$(printf '\002%.0s' $(seq 70))
+	ln -s "$PROBE" "$BATS_TEST_TMPDIR/$name"
+	RESETGUARD_LOG=$LOG run "$RG" "$BATS_TEST_TMPDIR/$name" -f unix -u "$path" write write read
+	assert_success
+	run python3 "$HELPERS/logfmt.py" truncated <"$LOG"
+	assert_success
+	assert_line '"true"'
+	run awk '{ if (length($0) > 2048) print "long" }' "$LOG"
+	assert_output ""
+}
