@@ -134,6 +134,18 @@ PY
 	assert_equal "$(cat "$LOG" "$LOG.1" | grep -c 'event=reset')" 60
 }
 
+@test "rotation: a file removed mid-run is created again at the configured path" {
+	RESETGUARD_LOG=$LOG RESETGUARD_LOG_RATE=0 "$RG" "$PROBE" -r 40 -i 50 read >/dev/null &
+	local pid=$! i before
+	for i in $(seq 100); do [[ $(log_lines) -ge 10 ]] && break; sleep 0.05; done
+	before=$(log_lines)
+	rm "$LOG"
+	wait "$pid"
+	[[ -s $LOG ]] || fail "no new file at the configured path"
+	# At most a second's worth of records went to the removed file.
+	[[ $((before + $(log_lines))) -ge 20 ]] || fail "lost too many records"
+}
+
 @test "8 processes x 4 threads appending to one file: no torn or interleaved line" {
 	local i pids=()
 	for i in $(seq 8); do
