@@ -34,7 +34,7 @@ TEST_BIN := $(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%) \
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all programs test demo bench-percall clean check-exports
+.PHONY: all programs test demo bench-percall clean check-exports install uninstall
 all: $(LIB) $(CMD)
 
 # Everything else that is compiled: test programs, examples, benchmarks.
@@ -47,9 +47,10 @@ $(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
 $(LIB): $(LIB_OBJ)
 	$(CC) $(LIB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
-$(CMD): cli/resetguard.c Makefile
+$(CMD): $(wildcard cli/*.c cli/*.h) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"' -o $@ $< $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"' -o $@ \
+		$(wildcard cli/*.c) $(LDFLAGS)
 
 $(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h
 	@mkdir -p $(@D)
@@ -82,6 +83,21 @@ bench-percall: all $(BUILD)/bench/hotpath
 
 demo: all $(EXAMPLE_BIN)
 	BUILD=$(BUILD) examples/demo.sh
+
+# The command looks for the library in ../lib/resetguard beside itself, so
+# an installed tree works wherever it is unpacked, DESTDIR staging included.
+INSTALL_FILES := $(PREFIX)/bin/resetguard $(PREFIX)/lib/resetguard/libresetguard.so \
+	$(PREFIX)/share/man/man1/resetguard.1 $(PREFIX)/share/man/man7/resetguard.7
+
+install: all
+	install -D -m 0755 $(CMD) $(DESTDIR)$(PREFIX)/bin/resetguard
+	install -D -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/resetguard/libresetguard.so
+	install -D -m 0644 man/resetguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/resetguard.1
+	install -D -m 0644 man/resetguard.7 $(DESTDIR)$(PREFIX)/share/man/man7/resetguard.7
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
+	-rmdir $(DESTDIR)$(PREFIX)/lib/resetguard
 
 clean:
 	rm -rf $(BUILD)

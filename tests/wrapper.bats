@@ -22,12 +22,131 @@ setup() {
 	assert_failure 126
 }
 
-@test "125 and a one-line error for an unknown option or no command" {
-	run "$RG" --bogus true
+@test "125 and a one-line error for an unknown option, a bad value or no command" {
+	run --separate-stderr "$RG" --bogus true
 	assert_failure 125
-	assert_line --index 0 "resetguard: unknown option '--bogus'"
+	assert_equal "$stderr" "resetguard: unknown option '--bogus' (see resetguard --help)"
+	run --separate-stderr "$RG" --linger-timeout 2 true
+	assert_failure 125
+	assert_equal "$stderr" "resetguard: invalid value for --linger-timeout: '2'"
+	run --separate-stderr "$RG" --format xml true
+	assert_failure 125
+	run --separate-stderr "$RG" --level
+	assert_failure 125
+	assert_equal "$stderr" "resetguard: missing value for '--level' (see resetguard --help)"
 	run "$RG"
 	assert_failure 125
+}
+
+@test "every option reaches the library (the start-up line shows it)" {
+	run --separate-stderr "$RG" --level info --format json --rate 5/50 --sigpipe ignore \
+		--errors all --no-linger --linger-timeout 300ms --linger-time 4s --linger0 honour \
+		--linger-max 7 --metrics "$BATS_TEST_TMPDIR" --metrics-interval 3s \
+		--syslog-facility local2 --log "$LOG" true
+	assert_success
+	run python3 -c '
+import json, sys
+s = json.loads(open(sys.argv[1]).readline())
+print(" ".join(str(s[k]) for k in ("log", "format", "log_level", "log_rate", "log_burst", "sigpipe",
+      "errors", "linger", "linger_timeout_ms", "linger_time_ms", "linger0", "linger_max",
+      "metrics", "metrics_interval_ms")))' "$LOG"
+	assert_output "$LOG json info 5 50 ignore all off 300 4000 honour 7 $BATS_TEST_TMPDIR 3000"
+}
+
+@test "options win over the environment" {
+	RESETGUARD_LOG_FORMAT=json run --separate-stderr "$RG" --format logfmt --level info true
+	[[ ${stderr_lines[0]} == ts=* ]] || fail "not logfmt: ${stderr_lines[0]}"
+}
+
+@test "--check: yes for a dynamic program, no for static and setuid ones, statuses 0 and 1" {
+	run "$RG" --check "$PROBE"
+	assert_success
+	assert_line --partial "verdict:  yes"
+	require gcc
+	printf 'int main(void) { return 0; }\n' >"$BATS_TEST_TMPDIR/s.c"
+	gcc -static -o "$BATS_TEST_TMPDIR/static" "$BATS_TEST_TMPDIR/s.c"
+	run "$RG" --check "$BATS_TEST_TMPDIR/static"
+	assert_failure 1
+	assert_line --partial "statically linked"
+	cp /bin/true "$BATS_TEST_TMPDIR/suid"
+	chmod u+s "$BATS_TEST_TMPDIR/suid"
+	run "$RG" --check "$BATS_TEST_TMPDIR/suid"
+	assert_failure 1
+	assert_line --partial "setuid"
+	run "$RG" --check no-such-program-here
+	assert_failure 1
+	run "$RG" --level info --check "$PROBE"
+	assert_line "    RESETGUARD_LOG_LEVEL=info"
+}
+
+@test "--check follows a script to its interpreter" {
+	printf '#!/usr/bin/env bash\necho hi\n' >"$BATS_TEST_TMPDIR/script"
+	chmod +x "$BATS_TEST_TMPDIR/script"
+	run "$RG" --check "$BATS_TEST_TMPDIR/script"
+	assert_success
+	assert_line --partial "a script run by bash"
+}
+
+@test "make install DESTDIR=…: the installed command finds the installed library; uninstall removes it all" {
+	local root=$BATS_TEST_TMPDIR/root repo=$BATS_TEST_DIRNAME/..
+	make -C "$repo" --no-print-directory install DESTDIR="$root" PREFIX=/opt/rg >/dev/null
+	run "$root/opt/rg/bin/resetguard" sh -c 'echo "$LD_PRELOAD"'
+	assert_success
+	assert_output "$root/opt/rg/lib/resetguard/libresetguard.so"
+	run "$root/opt/rg/bin/resetguard" "$PROBE" write write
+	assert_success
+	assert_line alive
+	make -C "$repo" --no-print-directory uninstall DESTDIR="$root" PREFIX=/opt/rg >/dev/null
+	run find "$root" -type f
+	assert_output ""
+}
+
+@test "the man pages render without a warning" {
+	require man
+	local page
+	for page in "$BATS_TEST_DIRNAME"/../man/resetguard.1 "$BATS_TEST_DIRNAME"/../man/resetguard.7; do
+		run bash -c "MANWIDTH=80 man --warnings -l '$page' 2>&1 >/dev/null"
+		assert_output ""
+		run bash -c "MANWIDTH=80 man -l '$page' | head -1"
+		assert_output --partial "RESETGUARD"
+	done
+}
+
+# The other library must do its job, and so must resetguard.
+chained() {
+	LD_PRELOAD=$1 run "$PROBE" write write
+	assert_success
+	assert_line alive
+}
+
+@test "chaining with libfaketime, in either order" {
+	local faketime
+	faketime=$(find /usr/lib -name libfaketime.so.1 -print -quit)
+	[[ -n $faketime ]] || require faketime
+	export FAKETIME="@2001-02-03 04:05:06"
+	LD_PRELOAD="$faketime:$B/libresetguard.so" run date -u +%Y
+	assert_output 2001
+	LD_PRELOAD="$B/libresetguard.so:$faketime" run date -u +%Y
+	assert_output 2001
+	chained "$faketime:$B/libresetguard.so"
+	chained "$B/libresetguard.so:$faketime"
+	RESETGUARD_LOG=$LOG LD_PRELOAD="$B/libresetguard.so:$faketime" run "$PROBE" read
+	run grep -c '^ts=2001-02-03T04:05:' "$LOG"
+	assert_output 1
+}
+
+@test "chaining with libeatmydata, in either order" {
+	local eatmydata
+	eatmydata=$(find /usr/lib -name libeatmydata.so -print -quit)
+	[[ -n $eatmydata ]] || require eatmydata
+	chained "$eatmydata:$B/libresetguard.so"
+	chained "$B/libresetguard.so:$eatmydata"
+	# eatmydata turns fsync into a no-op: the kernel sees none.
+	require strace
+	LD_PRELOAD="$B/libresetguard.so:$eatmydata" strace -f -qq -e trace=fsync -o "$BATS_TEST_TMPDIR/trace" \
+		python3 -c 'import os; os.fsync(os.open("/dev/null", os.O_WRONLY))'
+	run grep -c fsync "$BATS_TEST_TMPDIR/trace"
+	assert_output 0
 }
 
 @test "arguments pass through untouched: spaces, quotes, leading dashes after --" {
