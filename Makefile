@@ -34,7 +34,7 @@ TEST_BIN := $(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%) \
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all programs test demo bench-percall clean check-exports install uninstall
+.PHONY: all programs test demo bench bench-percall clean check-exports install uninstall
 all: $(LIB) $(CMD)
 
 # Everything else that is compiled: test programs, examples, benchmarks.
@@ -80,6 +80,10 @@ test: all programs check-exports
 # Extra system calls and instructions per wrapped call (strace, callgrind).
 bench-percall: all $(BUILD)/bench/hotpath
 	BUILD=$(BUILD) bench/percall.sh
+
+# Every benchmark, side by side with and without the shim: bench/RESULTS.md.
+bench: all programs
+	BUILD=$(BUILD) bench/run
 
 demo: all $(EXAMPLE_BIN)
 	BUILD=$(BUILD) examples/demo.sh
