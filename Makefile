@@ -74,6 +74,9 @@ check-exports: $(LIB)
 		grep -vxFf shim/exports.txt || true); \
 	if [ -n "$$bad" ]; then echo "unexpected exports: $$bad"; exit 1; fi
 
+# The suite, and the deployment example that shows bats users how to use
+# resetguard on their own programs.
+BATS_ARGS ?= tests/*.bats examples/bats-example.bats
 test: all programs check-exports
 	tests/run $(BATS_ARGS)
 
