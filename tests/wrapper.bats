@@ -79,6 +79,24 @@ print(" ".join(str(s[k]) for k in ("log", "format", "log_level", "log_rate", "lo
 	assert_line "    RESETGUARD_LOG_LEVEL=info"
 }
 
+@test "--check: another architecture, and a command without its library" {
+	cp /bin/true "$BATS_TEST_TMPDIR/foreign"
+	# e_machine (offset 18) set to EM_AARCH64 on x86-64, EM_X86_64 elsewhere.
+	local machine='\xb7'
+	[[ $(uname -m) == aarch64 ]] && machine='\x3e'
+	printf "$machine" | dd of="$BATS_TEST_TMPDIR/foreign" bs=1 seek=18 conv=notrunc status=none
+	run "$RG" --check "$BATS_TEST_TMPDIR/foreign"
+	assert_failure 1
+	assert_line --partial "its architecture is not the library's"
+	[[ ! -e /usr/local/lib/resetguard/libresetguard.so ]] || skip "an installed copy would be found"
+	cp "$RG" "$BATS_TEST_TMPDIR/lonely"
+	run "$BATS_TEST_TMPDIR/lonely" true
+	assert_failure 125
+	assert_output --partial "cannot find libresetguard.so"
+	run "$BATS_TEST_TMPDIR/lonely" --check true
+	assert_failure 1
+}
+
 @test "--check follows a script to its interpreter" {
 	printf '#!/usr/bin/env bash\necho hi\n' >"$BATS_TEST_TMPDIR/script"
 	chmod +x "$BATS_TEST_TMPDIR/script"
