@@ -197,7 +197,7 @@ static void *rg_drainer_main(void *unused)
 			uint64_t tag = events[i].data.u64;
 
 			if (tag == RG_WAKE_TAG) {
-				uint64_t count;
+				uint64_t count = 0;
 
 				if (rg_libc(read)(rg_wake_fd, &count, sizeof(count)) < 0)
 					continue;

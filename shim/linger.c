@@ -45,7 +45,7 @@ bool rg_in_vfork_child(void)
  * already reset socket, which recv() reports as an error. */
 static bool rg_peer_may_send(int fd)
 {
-	char byte;
+	char byte = 0;
 	ssize_t n = rg_libc(recv)(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 
 	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));

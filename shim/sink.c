@@ -256,7 +256,7 @@ static void rg_sink_journal(enum rg_log_level level, int err, const struct rg_li
 		{ (void *)"MESSAGE=", 8 },
 		{ (void *)line->buf, line->len }, /* ends in the newline the field needs */
 		{ tail, n > 0 ? (size_t)n : 0 },
-		{ (void *)fields->buf, fields->len },
+		{ fields ? (void *)fields->buf : NULL, fields ? fields->len : 0 },
 	};
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 4 };
 
