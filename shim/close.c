@@ -33,30 +33,16 @@ RG_EXPORT int close(int fd)
  * the kernel closes them all. */
 static void rg_let_go_range(unsigned int first, unsigned int last)
 {
-	if (last >= RG_FD_MAX)
-		last = RG_FD_MAX - 1;
-	for (unsigned int fd = first; fd <= last; fd++) {
-		struct rg_fd *e = rg_fd_peek((int)fd);
-
-		if (!e)
-			fd |= RG_FD_CHUNK - 1;
-		else if (rg_fd_kind_of(e) == RG_FD_SOCKET)
-			rg_linger_let_go((int)fd, e, false);
-	}
+	if (first >= RG_FD_MAX)
+		return;
+	for (int fd = (int)first; (fd = rg_fd_next(fd, last, RG_FD_SOCKET)) >= 0; fd++)
+		rg_linger_let_go(fd, rg_fd_peek(fd), false);
 }
 
 /* The lowest own descriptor in [first, last], or -1. */
 static int rg_next_own(unsigned int first, unsigned int last)
 {
-	if (last >= RG_FD_MAX)
-		last = RG_FD_MAX - 1;
-	for (unsigned int fd = first; fd <= last; fd++) {
-		if (!rg_fd_peek((int)fd))
-			fd |= RG_FD_CHUNK - 1;
-		else if (rg_fd_is_own((int)fd))
-			return (int)fd;
-	}
-	return -1;
+	return first < RG_FD_MAX ? rg_fd_next((int)first, last, RG_FD_OWN) : -1;
 }
 
 RG_EXPORT int close_range(unsigned int first, unsigned int last, int flags)

@@ -211,6 +211,21 @@ void rg_fd_forget_range(unsigned int first, unsigned int last)
 	}
 }
 
+int rg_fd_next(int first, unsigned int last, enum rg_fd_kind kind)
+{
+	if (last >= RG_FD_MAX)
+		last = RG_FD_MAX - 1;
+	for (unsigned int fd = (unsigned int)first; fd <= last; fd++) {
+		struct rg_fd *e = rg_fd_peek((int)fd);
+
+		if (!e)
+			fd |= RG_FD_CHUNK - 1;
+		else if (rg_fd_kind_of(e) == kind)
+			return (int)fd;
+	}
+	return -1;
+}
+
 void rg_fd_mark(int fd, enum rg_fd_kind kind)
 {
 	struct rg_fd *e = rg_fd_slot(fd);

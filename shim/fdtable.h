@@ -124,6 +124,10 @@ void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, sock
 void rg_fd_copy(int newfd, int oldfd);
 void rg_fd_forget(int fd);
 void rg_fd_forget_range(unsigned int first, unsigned int last);
+/* The lowest descriptor in [first, last] whose entry is of kind, or -1;
+ * unmapped chunks are skipped whole.  Loops over the table use it:
+ *   for (int fd = 0; (fd = rg_fd_next(fd, last, kind)) >= 0; fd++) */
+int rg_fd_next(int first, unsigned int last, enum rg_fd_kind kind);
 void rg_fd_mark(int fd, enum rg_fd_kind kind);
 int64_t rg_monotonic_ns(void);
 

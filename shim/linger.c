@@ -137,14 +137,8 @@ static void rg_let_go_of_all(void)
 	if (rg_procfd_each("/proc/self/fd", rg_let_go_at_exit, NULL) == 0)
 		return;
 	/* No /proc: the sockets the wrappers have met will do. */
-	for (unsigned int fd = 0; fd < RG_FD_MAX; fd++) {
-		struct rg_fd *e = rg_fd_peek((int)fd);
-
-		if (!e)
-			fd |= RG_FD_CHUNK - 1;
-		else if (rg_fd_kind_of(e) == RG_FD_SOCKET)
-			rg_linger_let_go((int)fd, e, true);
-	}
+	for (int fd = 0; (fd = rg_fd_next(fd, RG_FD_MAX, RG_FD_SOCKET)) >= 0; fd++)
+		rg_linger_let_go(fd, rg_fd_peek(fd), true);
 }
 
 /* Connections a program never closed are closed by the kernel when it

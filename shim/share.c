@@ -78,14 +78,8 @@ bool rg_share_drop(uint32_t id)
 /* Every socket this process holds is about to be held by the child too. */
 void rg_share_fork_prepare(void)
 {
-	for (unsigned int fd = 0; fd < RG_FD_MAX; fd++) {
-		struct rg_fd *e = rg_fd_peek((int)fd);
-
-		if (!e)
-			fd |= RG_FD_CHUNK - 1;
-		else if (rg_fd_kind_of(e) == RG_FD_SOCKET)
-			rg_share_hold(e->share);
-	}
+	for (int fd = 0; (fd = rg_fd_next(fd, RG_FD_MAX, RG_FD_SOCKET)) >= 0; fd++)
+		rg_share_hold(rg_fd_peek(fd)->share);
 }
 
 /* posix_spawn() and its users (system, popen) start a child that execs

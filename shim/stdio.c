@@ -57,14 +57,9 @@ void rg_stdio_flush_sockets(void)
 	for (size_t i = 0; i < sizeof(std) / sizeof(std[0]); i++)
 		if (std[i] && rg_fd_socket(fileno_unlocked(std[i])))
 			fflush(std[i]);
-	for (unsigned int fd = 3; fd < RG_FD_MAX; fd++) {
-		struct rg_fd *e = rg_fd_peek((int)fd);
-
-		if (!e)
-			fd |= RG_FD_CHUNK - 1;
-		else if (e->stream && rg_fd_kind_of(e) == RG_FD_SOCKET)
-			fflush(e->stream);
-	}
+	for (int fd = 3; (fd = rg_fd_next(fd, RG_FD_MAX, RG_FD_SOCKET)) >= 0; fd++)
+		if (rg_fd_peek(fd)->stream)
+			fflush(rg_fd_peek(fd)->stream);
 }
 
 RG_EXPORT FILE *fdopen(int fd, const char *mode)
