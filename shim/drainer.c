@@ -6,13 +6,20 @@
  * lingering_time).
  *
  * Slots are claimed under the shim's lock; after that each slot's state
- * word decides who may touch its descriptor (FREE, ACTIVE, or BUSY while
- * one thread reads or closes it), so the drainer never holds the lock while
- * it reads and a program's close() never waits for the drainer. */
+ * word decides who may touch its descriptor (FREE; NEW, handed over and
+ * not yet seen by the thread; ACTIVE; or BUSY while one thread reads or
+ * closes it), so the drainer never holds the lock while it reads and a
+ * program's close() never waits for the drainer.
+ *
+ * close() does as little as it can on the program's thread: it copies the
+ * descriptor, queues the slot and, when the thread sleeps, wakes it.  The
+ * shutdown(SHUT_WR) is the drainer's: on loopback it runs the peer's whole
+ * receive path for the FIN, about as long as a plain close() takes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -24,6 +31,7 @@
 
 #include "config.h"
 #include "drainer.h"
+#include "linger.h"
 #include "lock.h"
 #include "log.h"
 #include "ownfd.h"
@@ -34,12 +42,13 @@
 #define RG_SCAN_GRAIN_NS 10000000 /* deadlines are kept to 10 ms */
 #define RG_IDLE_EXIT_MS 200	   /* the thread leaves after this long with nothing to do */
 
-enum rg_slot_state { RG_SLOT_FREE, RG_SLOT_ACTIVE, RG_SLOT_BUSY };
+enum rg_slot_state { RG_SLOT_FREE, RG_SLOT_NEW, RG_SLOT_ACTIVE, RG_SLOT_BUSY };
 
 struct rg_slot {
 	_Atomic int state;
 	int fd;	     /* the drainer's own descriptor for the socket */
 	int prog_fd; /* the number the program closed, for the log */
+	int next_new; /* the next NEW slot on the queue, or -1 */
 	int64_t start_ns, last_ns;
 	uint64_t drained;
 	struct rg_fd conn; /* what was known of the connection */
@@ -50,7 +59,10 @@ static __thread sigset_t rg_drainer_saved_mask;
 static bool rg_drainer_started;
 static int rg_epoll_fd = -1, rg_wake_fd = -1;
 static struct rg_slot *rg_slots;
-static unsigned int rg_slot_cap, rg_slot_high;
+static unsigned int rg_slot_cap, rg_slot_high, rg_slot_hint;
+/* Slots handed over and not yet begun: pushed under the lock, taken all at
+ * once by the thread without it, so no entry is ever popped twice. */
+static _Atomic int rg_new_head = -1;
 static _Atomic int rg_lingering;       /* futex word: sockets not yet closed */
 /* When the thread next looks at deadlines: a time while it sleeps, 0 while
  * it is awake and about to decide, -1 when a new socket asks it to scan
@@ -165,26 +177,78 @@ static bool rg_drainer_retire(void)
 	return retire;
 }
 
+/* Begins lingering on a slot that close() handed over; returns its
+ * deadline.  Only this thread touches NEW slots. */
+static int64_t rg_slot_begin(struct rg_slot *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
+				  .data.u64 = (uint64_t)(s - rg_slots) };
+
+	rg_linger_cancel_abort(s->fd);
+	rg_libc(shutdown)(s->fd, SHUT_WR);
+	if (epoll_ctl(rg_epoll_fd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+		atomic_store_explicit(&s->state, RG_SLOT_BUSY, memory_order_relaxed);
+		rg_slot_finish(s, "error");
+		return INT64_MAX;
+	}
+	atomic_store_explicit(&s->state, RG_SLOT_ACTIVE, memory_order_release);
+	return rg_slot_deadline(s);
+}
+
+/* Begins every slot queued since the last look; returns the nearest of
+ * their deadlines. */
+static int64_t rg_drainer_take_new(void)
+{
+	int next = atomic_exchange_explicit(&rg_new_head, -1, memory_order_acquire);
+	int64_t nearest = INT64_MAX;
+
+	while (next >= 0) {
+		struct rg_slot *s = &rg_slots[next];
+		int64_t deadline;
+
+		next = s->next_new;
+		deadline = rg_slot_begin(s);
+		if (deadline < nearest)
+			nearest = deadline;
+	}
+	return nearest;
+}
+
+/* A close() that wakes the thread must not hand its CPU to it: a batch
+ * thread keeps its fair share but never preempts on wake-up, which on a
+ * busy core would put the drainer's work inside the program's close(). */
+static void rg_drainer_yield_to_program(void)
+{
+	struct sched_param param = { 0 };
+
+	sched_setscheduler(0, SCHED_BATCH, &param);
+}
+
 static void *rg_drainer_main(void *unused)
 {
 	struct epoll_event events[64];
-	int64_t next_scan = 0;
+	int64_t next_scan = INT64_MAX;
 
 	(void)unused;
+	rg_drainer_yield_to_program();
 	for (;;) {
-		int64_t now = rg_monotonic_ns(), awake = 0;
+		int64_t now, awake = 0, nearest;
 		int timeout = -1;
 
+		/* Seen by a close() that queues after the take below: it
+		 * makes the exchange further down fail instead of waking us. */
 		atomic_store_explicit(&rg_drainer_wake_ns, 0, memory_order_seq_cst);
+		nearest = rg_drainer_take_new();
+		if (nearest < next_scan)
+			next_scan = nearest;
+		now = rg_monotonic_ns();
 		if (now >= next_scan) {
 			next_scan = rg_drainer_scan(now);
 			if (next_scan != INT64_MAX && next_scan < now + RG_SCAN_GRAIN_NS)
 				next_scan = now + RG_SCAN_GRAIN_NS;
 		}
-		if (!atomic_compare_exchange_strong(&rg_drainer_wake_ns, &awake, next_scan)) {
-			next_scan = 0; /* a socket came in meanwhile */
-			continue;
-		}
+		if (!atomic_compare_exchange_strong(&rg_drainer_wake_ns, &awake, next_scan))
+			continue; /* a socket came in meanwhile */
 		if (next_scan != INT64_MAX)
 			timeout = (int)((next_scan - now + 999999) / 1000000);
 		else
@@ -195,16 +259,12 @@ static void *rg_drainer_main(void *unused)
 			return NULL;
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = events[i].data.u64;
+			uint64_t count;
 
-			if (tag == RG_WAKE_TAG) {
-				uint64_t count = 0;
-
-				if (rg_libc(read)(rg_wake_fd, &count, sizeof(count)) < 0)
-					continue;
-				next_scan = 0; /* a new, nearer deadline */
-			} else {
+			if (tag != RG_WAKE_TAG)
 				rg_slot_drain(&rg_slots[tag]);
-			}
+			else if (rg_libc(read)(rg_wake_fd, &count, sizeof(count)) < 0)
+				continue; /* already read: the queue is taken above */
 		}
 	}
 	return NULL;
@@ -237,9 +297,9 @@ static bool rg_drainer_start(void)
 	size_t size;
 	int ep, ev;
 
-	rg_slot_cap = rg_slot_limit();
-	size = rg_slot_cap * sizeof(struct rg_slot);
-	if (!rg_slots) {
+	if (!rg_slots) { /* sized once: a restart must not outgrow the map */
+		rg_slot_cap = rg_slot_limit();
+		size = rg_slot_cap * sizeof(struct rg_slot);
 		void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (map == MAP_FAILED)
@@ -268,9 +328,12 @@ static bool rg_drainer_start(void)
 	return rg_drainer_started;
 }
 
+/* Searched from where the last search ended: with thousands lingering,
+ * the free slots are mostly past the ones taken last. */
 static struct rg_slot *rg_slot_alloc(void)
 {
-	for (unsigned int i = 0; i < rg_slot_cap; i++) {
+	for (unsigned int n = 0; n < rg_slot_cap; n++) {
+		unsigned int i = (rg_slot_hint + n) % rg_slot_cap;
 		int free_state = RG_SLOT_FREE;
 
 		if (atomic_compare_exchange_strong_explicit(&rg_slots[i].state, &free_state,
@@ -278,6 +341,7 @@ static struct rg_slot *rg_slot_alloc(void)
 							    memory_order_relaxed)) {
 			if (i >= rg_slot_high)
 				__atomic_store_n(&rg_slot_high, i + 1, __ATOMIC_RELEASE);
+			rg_slot_hint = i + 1;
 			return &rg_slots[i];
 		}
 	}
@@ -285,12 +349,11 @@ static struct rg_slot *rg_slot_alloc(void)
 }
 
 /* Fills a claimed slot with the program's socket, on a descriptor of the
- * drainer's own, and hands it to epoll. */
+ * drainer's own, and queues it for the thread. */
 static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
-				  .data.u64 = (uint64_t)(s - rg_slots) };
 	int own = rg_own_dup(fd);
+	int head;
 
 	if (own < 0)
 		return false;
@@ -299,22 +362,26 @@ static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn)
 	s->conn = *conn;
 	s->drained = 0;
 	s->start_ns = s->last_ns = rg_monotonic_ns();
-	if (epoll_ctl(rg_epoll_fd, EPOLL_CTL_ADD, own, &ev) < 0) {
-		rg_own_release(own);
-		return false;
-	}
+	atomic_fetch_add_explicit(&rg_lingering, 1, memory_order_acq_rel);
+	atomic_store_explicit(&s->state, RG_SLOT_NEW, memory_order_relaxed);
+	head = atomic_load_explicit(&rg_new_head, memory_order_relaxed);
+	do
+		s->next_new = head;
+	while (!atomic_compare_exchange_weak_explicit(&rg_new_head, &head, (int)(s - rg_slots),
+						      memory_order_seq_cst, memory_order_relaxed));
 	return true;
 }
 
-/* Makes sure the thread sees a new deadline: asks an awake thread to scan
- * again, wakes a sleeping one that would sleep past it. */
-static void rg_drainer_wake(int64_t deadline)
+/* Makes sure the thread takes the queue: asks an awake thread to look
+ * again before it sleeps, wakes a sleeping one.  Under the lock, so that
+ * the thread cannot retire and close the eventfd in between. */
+static void rg_drainer_wake(void)
 {
 	int64_t wake = atomic_load(&rg_drainer_wake_ns);
 
 	while (wake == 0 && !atomic_compare_exchange_weak(&rg_drainer_wake_ns, &wake, -1))
 		;
-	if (wake > 0 && deadline < wake) {
+	if (wake > 0) {
 		uint64_t one = 1;
 
 		/* A full counter means a wake-up is pending anyway. */
@@ -330,8 +397,7 @@ bool rg_drainer_adopt(int fd, const struct rg_fd *conn)
 	rg_lock_take(&rg_drainer_lock, &rg_drainer_saved_mask);
 	if ((rg_drainer_started || rg_drainer_start()) && (s = rg_slot_alloc())) {
 		if (rg_slot_fill(s, fd, conn)) {
-			atomic_fetch_add_explicit(&rg_lingering, 1, memory_order_acq_rel);
-			atomic_store_explicit(&s->state, RG_SLOT_ACTIVE, memory_order_release);
+			rg_drainer_wake();
 		} else {
 			atomic_store_explicit(&s->state, RG_SLOT_FREE, memory_order_release);
 			s = NULL;
@@ -339,9 +405,7 @@ bool rg_drainer_adopt(int fd, const struct rg_fd *conn)
 	}
 	rg_lock_give(&rg_drainer_lock, &rg_drainer_saved_mask);
 
-	if (s)
-		rg_drainer_wake(rg_slot_deadline(s));
-	else
+	if (!s)
 		rg_log_linger(conn, fd, fd, "cap", 0, 0);
 	errno = saved;
 	return s != NULL;
@@ -406,7 +470,8 @@ void rg_drainer_fork_child(void)
 		rg_own_release(rg_wake_fd);
 	}
 	rg_epoll_fd = rg_wake_fd = -1;
-	rg_slot_high = 0;
+	rg_slot_high = rg_slot_hint = 0;
+	atomic_store_explicit(&rg_new_head, -1, memory_order_relaxed);
 	rg_drainer_started = false;
 	atomic_store_explicit(&rg_lingering, 0, memory_order_relaxed);
 	atomic_store_explicit(&rg_drainer_wake_ns, 0, memory_order_relaxed);

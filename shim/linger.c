@@ -6,7 +6,8 @@
  * last descriptor of a connected stream socket goes while the peer could
  * still be sending, resetguard does what nginx and Apache do inside:
  * shutdown(SHUT_WR), read and discard until the peer's EOF or a deadline,
- * then close.  The reading is the drainer's; close() itself returns at once.
+ * then close.  All of that is the drainer's; close() itself only hands the
+ * socket over (drainer.c) and returns.
  *
  * Everything that is not clearly safe gets the plain close: another holder
  * (shutdown would break its connection), a socket the shim cannot account
@@ -51,21 +52,25 @@ static bool rg_peer_may_send(int fd)
 	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
 }
 
-/* SO_LINGER {1, 0} asks for an abortive close.  By default that RST is
- * what resetguard exists to prevent, so the option is cleared on the
- * socket; RESETGUARD_LINGER0=honour keeps it and the plain close. */
-static bool rg_abort_requested(int fd)
+/* SO_LINGER {1, 0} asks for an abortive close. */
+static bool rg_abortive(int fd)
 {
 	struct linger lg;
 	socklen_t len = sizeof(lg);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) < 0 || !lg.l_onoff || lg.l_linger)
-		return false;
-	if (rg_config.honour_linger0)
-		return true;
-	lg.l_onoff = 0;
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	return false;
+	return getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 && lg.l_onoff && !lg.l_linger;
+}
+
+/* By default the RST of an abortive close is what resetguard exists to
+ * prevent: the drainer clears the option before its own close.  With
+ * RESETGUARD_LINGER0=honour the program keeps it and the plain close,
+ * decided on its own thread. */
+void rg_linger_cancel_abort(int fd)
+{
+	static const struct linger off = { 0, 0 };
+
+	if (rg_abortive(fd))
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &off, sizeof(off));
 }
 
 static bool rg_lingers(const struct rg_fd *e)
@@ -89,7 +94,9 @@ static bool rg_graceful(int fd, const struct rg_fd *conn, bool *shared)
 		*shared = true;
 		return false;
 	}
-	return !rg_abort_requested(fd) && rg_drainer_adopt(fd, conn);
+	if (rg_config.honour_linger0 && rg_abortive(fd))
+		return false;
+	return rg_drainer_adopt(fd, conn);
 }
 
 int rg_linger_let_go(int fd, struct rg_fd *e, bool close_it)
@@ -99,9 +106,7 @@ int rg_linger_let_go(int fd, struct rg_fd *e, bool close_it)
 	int saved = errno;
 
 	rg_fd_forget(fd);
-	if (rg_graceful(fd, &conn, &shared))
-		rg_libc(shutdown)(fd, SHUT_WR);
-	else if (shared && rg_lingers(&conn))
+	if (!rg_graceful(fd, &conn, &shared) && shared && rg_lingers(&conn))
 		rg_log_shared_close(&conn, fd);
 	errno = saved;
 	return close_it ? rg_libc(close)(fd) : 0;

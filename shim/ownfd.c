@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/resource.h>
@@ -10,8 +11,9 @@
 /* From the top quarter of the descriptor numbers up, where programs, which
  * get the lowest free number, rarely reach; counted within the first 1024,
  * so that a huge limit does not make the kernel grow the process's fd table
- * for nothing, and select() users keep their low numbers. */
-static int rg_own_floor(void)
+ * for nothing, and select() users keep their low numbers.  Worked out at
+ * load and again only when the program has lowered its limit below it. */
+static int rg_own_floor_now(void)
 {
 	struct rlimit rl;
 	rlim_t top = 1024;
@@ -21,9 +23,20 @@ static int rg_own_floor(void)
 	return top > 64 ? (int)(top - top / 4) : 3;
 }
 
+static _Atomic int rg_own_floor = -1;
+
+/* F_DUPFD fails with EINVAL for a floor at or above the limit. */
 static int rg_own_dup_high(int fd)
 {
-	return rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, rg_own_floor());
+	int floor = atomic_load_explicit(&rg_own_floor, memory_order_relaxed);
+	int high = floor < 0 ? -1 : rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
+
+	if (high < 0 && (floor < 0 || errno == EINVAL)) {
+		floor = rg_own_floor_now();
+		atomic_store_explicit(&rg_own_floor, floor, memory_order_relaxed);
+		high = rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
+	}
+	return high;
 }
 
 /* Makes the kernel's descriptor table large enough for own descriptors now,
