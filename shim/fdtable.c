@@ -6,9 +6,10 @@
 #include <time.h>
 
 #include "fdtable.h"
+#include "real.h"
 #include "share.h"
 
-struct rg_fd *_Atomic rg_fd_dir[RG_FD_DIR];
+union rg_fd_cell *_Atomic rg_fd_dir[RG_FD_DIR];
 static _Atomic uint64_t rg_conn_ids;
 
 /* Handed out when another thread is rewriting the real entry; see
@@ -32,15 +33,18 @@ static struct rg_fd *rg_fd_slot(int fd)
 
 	if (e || (unsigned)fd >= RG_FD_MAX)
 		return e;
+	/* Bound before the first entry exists: the wrappers call libc
+	 * through rg_libc_bound() once they have found one. */
+	rg_real_bound();
 
-	size_t size = RG_FD_CHUNK * sizeof(struct rg_fd);
-	struct rg_fd *chunk = mmap(NULL, size, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t size = RG_FD_CHUNK * sizeof(union rg_fd_cell);
+	union rg_fd_cell *chunk = mmap(NULL, size, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (chunk == MAP_FAILED)
 		return NULL;
 
-	struct rg_fd *expected = NULL;
-	struct rg_fd *_Atomic *dir = &rg_fd_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT];
+	union rg_fd_cell *expected = NULL;
+	union rg_fd_cell *_Atomic *dir = &rg_fd_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT];
 	if (!atomic_compare_exchange_strong_explicit(dir, &expected, chunk,
 						     memory_order_acq_rel,
 						     memory_order_acquire))
@@ -48,10 +52,18 @@ static struct rg_fd *rg_fd_slot(int fd)
 	return rg_fd_peek(fd);
 }
 
+/* What write() on a socket of this type does in the kernel
+ * (sock_write_iter), as send() flags, with MSG_NOSIGNAL. */
+static int rg_fd_send_flags(int type)
+{
+	return MSG_NOSIGNAL | (type == SOCK_SEQPACKET ? MSG_EOR : 0);
+}
+
 static void rg_fd_fill(struct rg_fd *e, int family, int type, enum rg_role role)
 {
 	e->family = (unsigned short)family;
 	e->type = type;
+	e->send_flags = rg_fd_send_flags(type);
 	e->role = (unsigned char)role;
 	e->opened_ns = rg_monotonic_ns();
 	atomic_store_explicit(&e->tx_bytes, 0, memory_order_relaxed);
@@ -177,6 +189,7 @@ void rg_fd_copy(int newfd, int oldfd)
 	to->role = from->role;
 	to->family = from->family;
 	to->type = from->type;
+	to->send_flags = from->send_flags;
 	to->opened_ns = from->opened_ns;
 	atomic_store_explicit(&to->tx_bytes, 0, memory_order_relaxed);
 	atomic_store_explicit(&to->rx_bytes, 0, memory_order_relaxed);

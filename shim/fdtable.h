@@ -52,6 +52,7 @@ struct rg_fd {
 	unsigned char role;
 	unsigned short family;
 	int type;
+	int send_flags; /* what write() means: MSG_NOSIGNAL, MSG_EOR as write() sets it */
 	int64_t opened_ns; /* CLOCK_MONOTONIC */
 	_Atomic uint64_t tx_bytes;
 	_Atomic uint64_t rx_bytes;
@@ -61,16 +62,25 @@ struct rg_fd {
 	void *stream; /* the FILE fdopen() made of it, flushed before exit */
 };
 
-extern struct rg_fd *_Atomic rg_fd_dir[RG_FD_DIR];
+/* Entries sit in cells of a power-of-two size, so that finding one is a
+ * shift and not a multiply: this is on every wrapped call. */
+#define RG_FD_CELL 256u
+union rg_fd_cell {
+	struct rg_fd fd;
+	char cell[RG_FD_CELL];
+};
+_Static_assert(sizeof(struct rg_fd) <= RG_FD_CELL, "struct rg_fd outgrew its cell");
+
+extern union rg_fd_cell *_Atomic rg_fd_dir[RG_FD_DIR];
 
 /* The entry for fd if its chunk exists, else NULL; never allocates. */
 static inline struct rg_fd *rg_fd_peek(int fd)
 {
 	if (RG_UNLIKELY((unsigned)fd >= RG_FD_MAX))
 		return NULL;
-	struct rg_fd *chunk = atomic_load_explicit(&rg_fd_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT],
-						   memory_order_acquire);
-	return chunk ? &chunk[(unsigned)fd & (RG_FD_CHUNK - 1)] : NULL;
+	union rg_fd_cell *chunk = atomic_load_explicit(&rg_fd_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT],
+						       memory_order_acquire);
+	return chunk ? &chunk[(unsigned)fd & (RG_FD_CHUNK - 1)].fd : NULL;
 }
 
 static inline enum rg_fd_kind rg_fd_kind_of(const struct rg_fd *e)
@@ -104,6 +114,23 @@ static inline enum rg_fd_kind rg_fd_known(int fd, struct rg_fd **entry)
 {
 	*entry = rg_fd_peek(fd);
 	return *entry ? rg_fd_kind_of(*entry) : RG_FD_UNSEEN;
+}
+
+/* For the less frequent wrappers: is fd known not to be a socket (or to be
+ * resetguard's own)?  Then the call goes straight to libc.  Otherwise
+ * *entry is what the table holds, maybe nothing yet, and rg_fd_settle()
+ * finishes the answer. */
+static inline bool rg_fd_passes(int fd, struct rg_fd **entry)
+{
+	enum rg_fd_kind k = rg_fd_known(fd, entry);
+
+	return k == RG_FD_OTHER || k == RG_FD_OWN;
+}
+
+/* After rg_fd_passes() said no: the socket entry for fd, or NULL. */
+static inline struct rg_fd *rg_fd_settle(int fd, struct rg_fd *e)
+{
+	return RG_LIKELY(e && rg_fd_kind_of(e) == RG_FD_SOCKET) ? e : rg_fd_classify(fd);
 }
 
 static inline bool rg_fd_is_own(int fd)

@@ -106,7 +106,14 @@ const struct rg_real *rg_real_bound(void) __attribute__((cold));
  * first.  The check is one load and a branch on the pointer about to be
  * called anyway, so a pass-through stays a plain tail call. */
 #define rg_libc(name)                                                          \
-	(RG_LIKELY(__atomic_load_n(&rg_real.name, __ATOMIC_RELAXED)) ? rg_real.name \
-								       : rg_real_bound()->name)
+	({                                                                     \
+		__typeof__(rg_real.name) rg_fn_ = __atomic_load_n(&rg_real.name, __ATOMIC_RELAXED); \
+		RG_LIKELY(rg_fn_) ? rg_fn_ : rg_real_bound()->name;              \
+	})
+
+/* The real entry point on a path that found a table entry: entries exist
+ * only in chunks mapped after every call was bound (fdtable.c), so the
+ * pointer needs no check. */
+#define rg_libc_bound(name) __atomic_load_n(&rg_real.name, __ATOMIC_RELAXED)
 
 #endif

@@ -14,41 +14,152 @@ ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 		       struct sockaddr *from, socklen_t *fromlen);
 
+/* The hot receive calls switch on what the table says of fd: a descriptor
+ * known not to be a socket is a tail call to libc, with no stack frame; a
+ * socket takes the out-of-line path that makes the call and counts; one
+ * not met yet is classified first, in a cold function of its own so that
+ * the wrapper makes no call that is not a tail call.  The socket path
+ * takes libc's arguments in libc's order and the entry last: they are
+ * then already in place for the real call. */
+static __attribute__((noinline)) ssize_t rg_read_socket(int fd, void *buf, size_t len, struct rg_fd *e)
+{
+	return rg_received(e, fd, "read", rg_libc_bound(read)(fd, buf, len));
+}
+
+static __attribute__((noinline, cold)) ssize_t rg_read_unseen(int fd, void *buf, size_t len)
+{
+	struct rg_fd *e = rg_fd_classify(fd);
+
+	return e ? rg_read_socket(fd, buf, len, e) : rg_libc(read)(fd, buf, len);
+}
+
 RG_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	return rg_received_on(fd, "read", rg_libc(read)(fd, buf, len));
+	struct rg_fd *e;
+
+	switch (rg_fd_known(fd, &e)) {
+	case RG_FD_SOCKET:
+		return rg_read_socket(fd, buf, len, e);
+	case RG_FD_OTHER:
+	case RG_FD_OWN:
+		return rg_libc_bound(read)(fd, buf, len);
+	default:
+		return rg_read_unseen(fd, buf, len);
+	}
+}
+
+static __attribute__((noinline)) ssize_t rg_read_chk_socket(int fd, void *buf, size_t len, size_t buflen, struct rg_fd *e)
+{
+	return rg_received(e, fd, "read", rg_libc_bound(__read_chk)(fd, buf, len, buflen));
+}
+
+static __attribute__((noinline, cold)) ssize_t rg_read_chk_unseen(int fd, void *buf, size_t len, size_t buflen)
+{
+	struct rg_fd *e = rg_fd_classify(fd);
+
+	return e ? rg_read_chk_socket(fd, buf, len, buflen, e) : rg_libc(__read_chk)(fd, buf, len, buflen);
 }
 
 RG_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
-	return rg_received_on(fd, "read", rg_libc(__read_chk)(fd, buf, len, buflen));
+	struct rg_fd *e;
+
+	switch (rg_fd_known(fd, &e)) {
+	case RG_FD_SOCKET:
+		return rg_read_chk_socket(fd, buf, len, buflen, e);
+	case RG_FD_OTHER:
+	case RG_FD_OWN:
+		return rg_libc_bound(__read_chk)(fd, buf, len, buflen);
+	default:
+		return rg_read_chk_unseen(fd, buf, len, buflen);
+	}
 }
 
 RG_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	return rg_received_on(fd, "readv", rg_libc(readv)(fd, iov, iovcnt));
+	struct rg_fd *e;
+
+	if (rg_fd_passes(fd, &e))
+		return rg_libc(readv)(fd, iov, iovcnt);
+	e = rg_fd_settle(fd, e);
+	return rg_received_by(e, fd, "readv", rg_libc(readv)(fd, iov, iovcnt));
+}
+
+static __attribute__((noinline)) ssize_t rg_recv_socket(int fd, void *buf, size_t len, int flags, struct rg_fd *e)
+{
+	return rg_received(e, fd, "recv", rg_libc_bound(recv)(fd, buf, len, flags));
+}
+
+static __attribute__((noinline, cold)) ssize_t rg_recv_unseen(int fd, void *buf, size_t len, int flags)
+{
+	struct rg_fd *e = rg_fd_classify(fd);
+
+	return e ? rg_recv_socket(fd, buf, len, flags, e) : rg_libc(recv)(fd, buf, len, flags);
 }
 
 RG_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-	return rg_received_on(fd, "recv", rg_libc(recv)(fd, buf, len, flags));
+	struct rg_fd *e;
+
+	switch (rg_fd_known(fd, &e)) {
+	case RG_FD_SOCKET:
+		return rg_recv_socket(fd, buf, len, flags, e);
+	case RG_FD_OTHER:
+	case RG_FD_OWN:
+		return rg_libc_bound(recv)(fd, buf, len, flags);
+	default:
+		return rg_recv_unseen(fd, buf, len, flags);
+	}
+}
+
+static __attribute__((noinline)) ssize_t rg_recv_chk_socket(int fd, void *buf, size_t len, size_t buflen, int flags, struct rg_fd *e)
+{
+	return rg_received(e, fd, "recv", rg_libc_bound(__recv_chk)(fd, buf, len, buflen, flags));
+}
+
+static __attribute__((noinline, cold)) ssize_t rg_recv_chk_unseen(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	struct rg_fd *e = rg_fd_classify(fd);
+
+	return e ? rg_recv_chk_socket(fd, buf, len, buflen, flags, e) : rg_libc(__recv_chk)(fd, buf, len, buflen, flags);
 }
 
 RG_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
-	return rg_received_on(fd, "recv", rg_libc(__recv_chk)(fd, buf, len, buflen, flags));
+	struct rg_fd *e;
+
+	switch (rg_fd_known(fd, &e)) {
+	case RG_FD_SOCKET:
+		return rg_recv_chk_socket(fd, buf, len, buflen, flags, e);
+	case RG_FD_OTHER:
+	case RG_FD_OWN:
+		return rg_libc_bound(__recv_chk)(fd, buf, len, buflen, flags);
+	default:
+		return rg_recv_chk_unseen(fd, buf, len, buflen, flags);
+	}
 }
 
 RG_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
 			   socklen_t *fromlen)
 {
-	return rg_received_on(fd, "recvfrom", rg_libc(recvfrom)(fd, buf, len, flags, from, fromlen));
+	struct rg_fd *e;
+
+	if (rg_fd_passes(fd, &e))
+		return rg_libc(recvfrom)(fd, buf, len, flags, from, fromlen);
+	e = rg_fd_settle(fd, e);
+	return rg_received_by(e, fd, "recvfrom", rg_libc(recvfrom)(fd, buf, len, flags, from, fromlen));
 }
 
 RG_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 				 struct sockaddr *from, socklen_t *fromlen)
 {
-	return rg_received_on(fd, "recvfrom", rg_libc(__recvfrom_chk)(fd, buf, len, buflen, flags, from, fromlen));
+	struct rg_fd *e;
+
+	if (rg_fd_passes(fd, &e))
+		return rg_libc(__recvfrom_chk)(fd, buf, len, buflen, flags, from, fromlen);
+	e = rg_fd_settle(fd, e);
+	return rg_received_by(e, fd, "recvfrom",
+			      rg_libc(__recvfrom_chk)(fd, buf, len, buflen, flags, from, fromlen));
 }
 
 /* Descriptors received with SCM_RIGHTS take numbers whose table entries

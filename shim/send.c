@@ -16,12 +16,6 @@
 #include "share.h"
 #include "sigpipe.h"
 
-/* The flags write() would have used, as sock_write_iter sets them. */
-static int rg_write_flags(const struct rg_fd *e)
-{
-	return MSG_NOSIGNAL | (e->type == SOCK_SEQPACKET ? MSG_EOR : 0);
-}
-
 static int rg_send_flags(int flags)
 {
 	return rg_sigpipe_suppress() ? flags | MSG_NOSIGNAL : flags;
@@ -30,8 +24,8 @@ static int rg_send_flags(int flags)
 /* write() on a socket whose send() failed.  ENOTSOCK means a stale entry:
  * the number was closed and reused behind the shim's back; heal it and do
  * what the program asked. */
-static __attribute__((cold)) ssize_t rg_write_failed(struct rg_fd *e, int fd, const void *buf,
-						      size_t len)
+static __attribute__((noinline, cold)) ssize_t rg_write_failed(int fd, const void *buf, size_t len,
+						      struct rg_fd *e)
 {
 	if (errno != ENOTSOCK) {
 		rg_io_failed(e, fd, "write");
@@ -43,24 +37,24 @@ static __attribute__((cold)) ssize_t rg_write_failed(struct rg_fd *e, int fd, co
 
 /* Out of line, like rg_write_unseen(): each of write()'s three outcomes is
  * then a tail call, and the pass-through needs no stack frame. */
-static __attribute__((noinline)) ssize_t rg_write_socket(struct rg_fd *e, int fd,
-							 const void *buf, size_t len)
+static __attribute__((noinline)) ssize_t rg_write_socket(int fd, const void *buf, size_t len,
+							 struct rg_fd *e)
 {
 	if (!rg_sigpipe_suppress())
-		return rg_sent(e, fd, "write", rg_libc(write)(fd, buf, len));
+		return rg_sent(e, fd, "write", rg_libc_bound(write)(fd, buf, len));
 
-	ssize_t ret = rg_libc(send)(fd, buf, len, rg_write_flags(e));
+	ssize_t ret = rg_libc_bound(send)(fd, buf, len, e->send_flags);
 	if (RG_UNLIKELY(ret < 0))
-		return rg_write_failed(e, fd, buf, len);
+		return rg_write_failed(fd, buf, len, e);
 	rg_fd_count(&e->tx_bytes, ret);
 	return ret;
 }
 
-static __attribute__((noinline)) ssize_t rg_write_unseen(int fd, const void *buf, size_t len)
+static __attribute__((noinline, cold)) ssize_t rg_write_unseen(int fd, const void *buf, size_t len)
 {
 	struct rg_fd *e = rg_fd_classify(fd);
 
-	return e ? rg_write_socket(e, fd, buf, len) : rg_libc(write)(fd, buf, len);
+	return e ? rg_write_socket(fd, buf, len, e) : rg_libc(write)(fd, buf, len);
 }
 
 RG_EXPORT ssize_t write(int fd, const void *buf, size_t len)
@@ -69,27 +63,35 @@ RG_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 
 	switch (rg_fd_known(fd, &e)) {
 	case RG_FD_SOCKET:
-		return rg_write_socket(e, fd, buf, len);
+		return rg_write_socket(fd, buf, len, e);
 	case RG_FD_OTHER:
 	case RG_FD_OWN:
-		return rg_libc(write)(fd, buf, len);
+		return rg_libc_bound(write)(fd, buf, len);
 	default:
 		return rg_write_unseen(fd, buf, len);
 	}
 }
 
+/* Nothing to write: vfs_writev() returns 0 before it reaches the socket,
+ * where sendmsg() would send an empty datagram or record, or report a
+ * pending error. */
+static bool rg_iov_empty(const struct iovec *iov, int iovcnt)
+{
+	for (int i = 0; i < iovcnt; i++)
+		if (iov[i].iov_len)
+			return false;
+	return true;
+}
+
 static ssize_t rg_writev_socket(struct rg_fd *e, int fd, const struct iovec *iov, int iovcnt)
 {
-	if (!rg_sigpipe_suppress())
-		return rg_sent(e, fd, "writev", rg_libc(writev)(fd, iov, iovcnt));
-
 	/* Out of range, writev() fails with EINVAL where sendmsg() would say
 	 * EMSGSIZE: let the real call give the real answer. */
-	if (iovcnt < 0 || iovcnt > IOV_MAX)
-		return rg_libc(writev)(fd, iov, iovcnt);
+	if (!rg_sigpipe_suppress() || iovcnt < 0 || iovcnt > IOV_MAX || rg_iov_empty(iov, iovcnt))
+		return rg_sent(e, fd, "writev", rg_libc(writev)(fd, iov, iovcnt));
 
 	struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
-	ssize_t ret = rg_libc(sendmsg)(fd, &msg, rg_write_flags(e));
+	ssize_t ret = rg_libc(sendmsg)(fd, &msg, e->send_flags);
 	if (RG_UNLIKELY(ret < 0 && errno == ENOTSOCK)) {
 		rg_fd_mark(fd, RG_FD_OTHER);
 		return rg_libc(writev)(fd, iov, iovcnt);
@@ -99,26 +101,61 @@ static ssize_t rg_writev_socket(struct rg_fd *e, int fd, const struct iovec *iov
 
 RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct rg_fd *e = rg_fd_socket(fd);
+	struct rg_fd *e;
 
-	return e ? rg_writev_socket(e, fd, iov, iovcnt) : rg_libc(writev)(fd, iov, iovcnt);
+	if (rg_fd_passes(fd, &e) || !(e = rg_fd_settle(fd, e)))
+		return rg_libc(writev)(fd, iov, iovcnt);
+	return rg_writev_socket(e, fd, iov, iovcnt);
+}
+
+/* send() has the shape of the hot receive calls (recv.c). */
+static __attribute__((noinline)) ssize_t rg_send_socket(int fd, const void *buf, size_t len,
+							int flags, struct rg_fd *e)
+{
+	return rg_sent(e, fd, "send", rg_libc_bound(send)(fd, buf, len, rg_send_flags(flags)));
+}
+
+static __attribute__((noinline, cold)) ssize_t rg_send_unseen(int fd, const void *buf, size_t len,
+							      int flags)
+{
+	struct rg_fd *e = rg_fd_classify(fd);
+
+	return e ? rg_send_socket(fd, buf, len, flags, e) : rg_libc(send)(fd, buf, len, flags);
 }
 
 RG_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-	struct rg_fd *e = rg_fd_socket(fd);
-	ssize_t ret = rg_libc(send)(fd, buf, len, e ? rg_send_flags(flags) : flags);
+	struct rg_fd *e;
 
-	return e ? rg_sent(e, fd, "send", ret) : ret;
+	switch (rg_fd_known(fd, &e)) {
+	case RG_FD_SOCKET:
+		return rg_send_socket(fd, buf, len, flags, e);
+	case RG_FD_OTHER:
+	case RG_FD_OWN:
+		return rg_libc_bound(send)(fd, buf, len, flags);
+	default:
+		return rg_send_unseen(fd, buf, len, flags);
+	}
+}
+
+static __attribute__((noinline)) ssize_t rg_sendto_socket(struct rg_fd *e, int fd, const void *buf,
+							  size_t len, int flags,
+							  const struct sockaddr *to, socklen_t tolen)
+{
+	e = rg_fd_settle(fd, e);
+	ssize_t ret = rg_libc(sendto)(fd, buf, len, e ? rg_send_flags(flags) : flags, to, tolen);
+
+	return e ? rg_sent(e, fd, "sendto", ret) : ret;
 }
 
 RG_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *to, socklen_t tolen)
 {
-	struct rg_fd *e = rg_fd_socket(fd);
-	ssize_t ret = rg_libc(sendto)(fd, buf, len, e ? rg_send_flags(flags) : flags, to, tolen);
+	struct rg_fd *e;
 
-	return e ? rg_sent(e, fd, "sendto", ret) : ret;
+	if (rg_fd_passes(fd, &e))
+		return rg_libc(sendto)(fd, buf, len, flags, to, tolen);
+	return rg_sendto_socket(e, fd, buf, len, flags, to, tolen);
 }
 
 RG_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
