@@ -1,0 +1,149 @@
+#!/usr/bin/env bats
+# Faults around the program: its log destination goes away, it runs out of
+# descriptors, it spawns children while sockets drain, it blocks SIGPIPE,
+# it closes a descriptor twice.  Each time it behaves as without the shim,
+# but for the shim's intended effects.
+
+setup() {
+	load helpers/common
+	FAULT=$B/tests/faultprobe
+}
+
+teardown() {
+	stop_servers
+}
+
+# The probe's stdout for 30 resets, 50 ms apart, read with read(): no
+# SIGPIPE involved, so the same with and without the shim.
+expected_reads() {
+	local i
+	for i in $(seq 30); do echo "read ret=-1 errno=ECONNRESET"; done
+	printf 'sigpipes=0\nalive\n'
+}
+
+@test "the log's directory is removed mid-run: one line on stderr, then stderr; output intact" {
+	local dir=$BATS_TEST_TMPDIR/logs i
+	mkdir "$dir"
+	LOG=$dir/rg.log
+	RESETGUARD_LOG=$LOG RESETGUARD_LOG_RATE=0 "$RG" "$PROBE" -r 30 -i 50 read \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
+	local pid=$!
+	for i in $(seq 100); do [[ $(log_lines) -ge 3 ]] && break; sleep 0.05; done
+	rm -r "$dir"
+	wait "$pid"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" "$(expected_reads)"
+	run grep -c '^resetguard: ' "$BATS_TEST_TMPDIR/err"
+	assert_output 1
+	run grep '^resetguard: ' "$BATS_TEST_TMPDIR/err"
+	assert_output "resetguard: cannot open RESETGUARD_LOG=$dir/rg.log: No such file or directory; logging to stderr"
+	# The records after the fallback are whole reset lines on stderr.
+	LOG=$BATS_TEST_TMPDIR/err.lines
+	grep -v '^resetguard: ' "$BATS_TEST_TMPDIR/err" >"$LOG"
+	[[ $(log_lines) -gt 0 ]] || fail "nothing logged after the fallback"
+	assert_log_well_formed
+	run "$PROBE" -r 30 -i 1 read
+	assert_success
+	assert_output "$(expected_reads)"
+}
+
+@test "descriptor limit: EMFILE at the same count as without the shim (one fewer with a log file)" {
+	require prlimit
+	run prlimit --nofile=40 "$FAULT" fill
+	assert_output --regexp '^filled=EMFILE fds=[0-9]+$'
+	local fds=${output##*=}
+	run prlimit --nofile=40 "$RG" "$FAULT" fill
+	assert_output "filled=EMFILE fds=$fds"
+	RESETGUARD_LOG=$LOG run prlimit --nofile=40 "$RG" "$FAULT" fill
+	assert_output "filled=EMFILE fds=$((fds - 1))"
+}
+
+# Starts faultprobe spawn $1: a socket lingers (its peer stays silent)
+# while the child starts; the child must not hold it.
+spawn_while_draining() {
+	run "$FAULT" spawn "$1"
+	assert_success
+	assert_line child_sockets=0
+	assert_line --regexp '^child_status=0 '
+	RESETGUARD_LINGER_TIMEOUT=20s RESETGUARD_LOG_LEVEL=info RESETGUARD_LOG=$LOG \
+		run timeout 10 "$RG" "$FAULT" spawn "$1"
+	assert_success
+	assert_line child_sockets=0
+	assert_line --regexp '^child_status=0 '
+	assert_line alive
+	# It lingered through the spawn, and went when its peer closed, long
+	# before the 20 s idle deadline.
+	run grep -o 'event=linger outcome=eof .* ms=[0-9]*' "$LOG"
+	assert_success
+	[[ ${output##*ms=} -lt 5000 ]] || fail "lingered ${output##*ms=} ms"
+	local us
+	us=$(sed -n 's/^child_status=0 spawn_us=//p' <<<"$(RESETGUARD_LINGER_TIMEOUT=20s "$RG" "$FAULT" spawn "$1")")
+	[[ $us -lt 5000000 ]] || fail "starting and reaping the child took $us us"
+}
+
+@test "vfork+exec while a socket drains: the child runs, holds no socket, nothing waits" {
+	spawn_while_draining vfork
+}
+
+@test "posix_spawn while a socket drains: the child runs, holds no socket, nothing waits" {
+	spawn_while_draining posix_spawn
+}
+
+@test "SIGPIPE blocked, with a handler: the signal stays pending and the handler runs once unblocked" {
+	local ops
+	for ops in "write write" "sendfile sendfile" "send fwrite"; do
+		# shellcheck disable=SC2086 # two operations
+		run "$PROBE" -B -H $ops
+		assert_success
+		assert_line pending=1
+		assert_line sigpipes=1
+		# shellcheck disable=SC2086
+		run "$RG" "$PROBE" -B -H $ops
+		assert_success
+		assert_line pending=1
+		assert_line sigpipes=1
+	done
+}
+
+@test "SIGPIPE blocked: one already pending from a pipe survives the shim's guard" {
+	# Default disposition: unblocking the pending signal kills, both ways.
+	run "$PROBE" -B -p sendfile fwrite
+	assert_equal "$status" 141
+	assert_line pending=1
+	run "$RG" "$PROBE" -B -p sendfile fwrite
+	assert_equal "$status" 141
+	assert_line pending=1
+	# Without one from the pipe, the shim's intended effect: no socket
+	# write leaves a fatal SIGPIPE behind.
+	run "$PROBE" -B write write
+	assert_equal "$status" 141
+	assert_line pending=1
+	run "$RG" "$PROBE" -B write write
+	assert_success
+	assert_line pending=0
+}
+
+@test "close() twice: EBADF the second time, as without the shim; its own descriptors untouched" {
+	require prlimit
+	local expected="socket close ret=0 errno=0
+socket close again ret=-1 errno=EBADF
+file close ret=0 errno=0
+file close again ret=-1 errno=EBADF
+read ret=-1 errno=ECONNRESET"
+	run "$FAULT" double-close
+	assert_success
+	assert_equal "$(grep -v '^own=' <<<"$output")" "$expected"
+	assert_equal "$(grep -c '^own=$' <<<"$output")" 2
+	# The own descriptors start at 768 with a limit of 1024 or more.
+	RESETGUARD_LINGER_TIMEOUT=20s RESETGUARD_LOG=$LOG run prlimit --nofile=1024 "$RG" "$FAULT" double-close
+	assert_success
+	assert_equal "$(grep -v '^own=' <<<"$output")" "$expected"
+	# The log file, the drainer's epoll and eventfd and the lingering
+	# socket, the same after the second close as after the first.
+	run grep '^own=' <<<"$output"
+	assert_equal "${#lines[@]}" 2
+	assert_equal "${lines[0]}" "${lines[1]}"
+	assert_equal "${lines[0]}" "own=768:$LOG,769:anon_inode:[eventpoll],770:anon_inode:[eventfd],771:socket,"
+	# And the log still works.
+	run grep -c 'event=reset errno=ECONNRESET op=read ' "$LOG"
+	assert_output 1
+}
