@@ -59,14 +59,16 @@ static const char *rg_sink_name(void)
 	}
 }
 
-/* Writes to fd, never raising SIGPIPE in the program. */
-static void rg_write_guarded(int fd, const char *buf, size_t len)
+/* Writes to fd, never raising SIGPIPE in the program; false, with errno,
+ * when it failed. */
+static bool rg_write_guarded(int fd, const char *buf, size_t len)
 {
 	struct rg_sigpipe_guard guard;
 
 	rg_sigpipe_hold(&guard, false);
 	ssize_t n = rg_libc(write)(fd, buf, len);
 	rg_sigpipe_release(&guard, n < 0 && errno == EPIPE);
+	return n >= 0;
 }
 
 void rg_sink_stderr(const struct rg_line *line)
@@ -282,10 +284,13 @@ void rg_sink_send(enum rg_log_level level, const char *msgid, int err, const str
 	default:
 		break;
 	}
-	/* The file sink, and whatever fell back to stderr above. */
-	if (rg_config.log == RG_LOG_FILE)
-		rg_write_guarded(rg_sink_fd, line->buf, line->len);
-	else if (rg_config.log == RG_LOG_STDERR)
+	/* The file sink, and whatever fell back to stderr above.  A file that
+	 * cannot take the record (a full disk, /dev/full, an I/O error) is
+	 * given up like one that cannot be opened, not left to lose every
+	 * record in silence. */
+	if (rg_config.log == RG_LOG_FILE && !rg_write_guarded(rg_sink_fd, line->buf, line->len))
+		rg_sink_fall_back("write", errno);
+	if (rg_config.log == RG_LOG_STDERR)
 		rg_sink_stderr(line);
 	rg_unlock();
 	errno = saved;

@@ -46,6 +46,21 @@ expected_reads() {
 	assert_output "$(expected_reads)"
 }
 
+@test "a log that cannot be written (/dev/full): one line on stderr, then stderr; output intact" {
+	run --separate-stderr "$PROBE" -r 3 read
+	assert_success
+	local expected=$output
+	RESETGUARD_LOG=/dev/full run --separate-stderr "$RG" "$PROBE" -r 3 read
+	assert_success
+	assert_equal "$output" "$expected"
+	assert_equal "${#stderr_lines[@]}" 4
+	assert_equal "${stderr_lines[0]}" "resetguard: cannot write RESETGUARD_LOG=/dev/full: No space left on device; logging to stderr"
+	local line
+	for line in "${stderr_lines[@]:1}"; do
+		[[ $line =~ $LINE_RE ]] || fail "not a reset line: $line"
+	done
+}
+
 @test "descriptor limit: EMFILE at the same count as without the shim (one fewer with a log file)" {
 	require prlimit
 	run prlimit --nofile=40 "$FAULT" fill
