@@ -103,6 +103,22 @@ spawn_while_draining() {
 	spawn_while_draining posix_spawn
 }
 
+@test "a vfork() child that closes its copy before exec leaves the parent's connection alone" {
+	local how expected="send ret=5 errno=0
+peer recv ret=5 errno=0
+peer recv again ret=-1 errno=EAGAIN"
+	for how in close dup2 closefrom; do
+		run --separate-stderr timeout 10 "$FAULT" vfork-close "$how"
+		assert_success
+		assert_output "$expected"
+		# No shutdown of the parent's socket, and no exit that waits for
+		# a drainer the child never had.
+		run --separate-stderr timeout 10 "$RG" "$FAULT" vfork-close "$how"
+		assert_success
+		assert_output "$expected"
+	done
+}
+
 @test "SIGPIPE blocked, with a handler: the signal stays pending and the handler runs once unblocked" {
 	local ops
 	for ops in "write write" "sendfile sendfile" "send fwrite"; do

@@ -6,6 +6,10 @@
  *          under resetguard it lingers), then starts "faultprobe count"
  *          the given way and prints what the child printed, its status,
  *          and how long starting and reaping it took (spawn_us=N)
+ *        faultprobe vfork-close close|dup2|closefrom
+ *          keeps a connection open while a vfork() child lets go of its
+ *          copy the given way and execs /bin/true; then sends on it and
+ *          prints what the peer got: the connection must be intact
  *        faultprobe count
  *          prints how many sockets this process holds (child_sockets=N)
  *        faultprobe double-close
@@ -95,6 +99,36 @@ static int spawn(const char *how, const char *self)
 	return 0;
 }
 
+static int vfork_close(const char *how)
+{
+	int peer, client = silent_peer(&peer), status;
+	char buf[16];
+	pid_t pid;
+
+	fflush(stdout);
+	pid = vfork();
+	if (pid == 0) {
+		if (!strcmp(how, "dup2"))
+			dup2(STDERR_FILENO, client);
+		else if (!strcmp(how, "closefrom"))
+			closefrom(3);
+		else
+			close(client);
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		err(2, "vfork");
+	report("send", (int)send(client, "hello", 5, 0));
+	if (poll(&(struct pollfd){ .fd = peer, .events = POLLIN }, 1, 5000) != 1)
+		errx(2, "nothing arrived");
+	report("peer recv", (int)recv(peer, buf, sizeof(buf), MSG_DONTWAIT));
+	report("peer recv again", (int)recv(peer, buf, sizeof(buf), MSG_DONTWAIT));
+	close(client);
+	close(peer);
+	return 0;
+}
+
 static void list_own(void)
 {
 	char path[64], link[64];
@@ -146,6 +180,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "spawn"))
 		return spawn(argv[2], argv[0]);
+	if (argc == 3 && !strcmp(argv[1], "vfork-close"))
+		return vfork_close(argv[2]);
 	if (argc == 2 && !strcmp(argv[1], "count")) {
 		printf("child_sockets=%d\n", count_sockets(0));
 		return 0;
@@ -154,6 +190,7 @@ int main(int argc, char **argv)
 		return double_close();
 	if (argc == 2 && !strcmp(argv[1], "fill"))
 		return fill();
-	fprintf(stderr, "usage: faultprobe spawn vfork|posix_spawn | count | double-close | fill\n");
+	fprintf(stderr, "usage: faultprobe spawn vfork|posix_spawn | vfork-close close|dup2|closefrom |\n"
+			"       count | double-close | fill\n");
 	return 2;
 }
