@@ -61,6 +61,37 @@ expected_reads() {
 	done
 }
 
+@test "a FIFO as the log: without a reader the program starts at once, with one line on stderr" {
+	mkfifo "$LOG"
+	RESETGUARD_LOG=$LOG run --separate-stderr timeout 10 "$RG" "$PROBE" read
+	assert_success
+	assert_output --partial alive
+	assert_equal "$stderr" "resetguard: cannot open RESETGUARD_LOG=$LOG: No such device or address; logging to stderr
+${stderr_lines[1]}"
+	[[ ${stderr_lines[1]} =~ $LINE_RE ]] || fail "not a reset line: ${stderr_lines[1]}"
+}
+
+@test "a FIFO as the log that nobody reads: the program never blocks, whole lines only" {
+	mkfifo "$LOG"
+	exec 7<>"$LOG" # a reader that never reads
+	RESETGUARD_LOG=$LOG RESETGUARD_LOG_RATE=0 run --separate-stderr timeout 10 "$RG" "$PROBE" -t 4 -r 100 read
+	assert_success
+	assert_equal "$(grep -c 'read ret=-1 errno=ECONNRESET' <<<"$output")" 400
+	assert_equal "$stderr" ""
+	# What fitted in the pipe: whole records, fewer than the 400 resets.
+	python3 -c 'import os, sys
+os.set_blocking(7, False)
+try:
+    while True: sys.stdout.buffer.write(os.read(7, 65536))
+except BlockingIOError: pass' >"$LOG.lines"
+	exec 7<&-
+	LOG=$LOG.lines
+	local n
+	n=$(log_lines)
+	[[ $n -gt 0 && $n -lt 400 ]] || fail "$n lines in the FIFO"
+	assert_log_well_formed
+}
+
 @test "descriptor limit: EMFILE at the same count as without the shim (one fewer with a log file)" {
 	require prlimit
 	run prlimit --nofile=40 "$FAULT" fill
