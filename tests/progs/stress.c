@@ -8,9 +8,9 @@
  * with a raw system call, out of resetguard's reach, as a remote peer would
  * be), answers early and closes, never reads, forks a child that answers and
  * exits without closing, or forks a child that execs /bin/true; the closes
- * go through close, close_range, dup2 and shutdown.  A per-thread timer and a
- * process-wide SIGALRM interrupt it with a handler that writes to the
- * thread's current connection.  -P ignores SIGPIPE (the program's own
+ * go through close, close_range, dup2, shutdown and SO_LINGER {1, 0}.  A
+ * per-thread timer and a process-wide SIGALRM interrupt it with a handler
+ * that writes to the thread's current connection.  -P ignores SIGPIPE (the program's own
  * choice); -w is how long resetguard may still hold sockets after the
  * threads are done (its RESETGUARD_LINGER_TIME plus slack).
  *
@@ -24,7 +24,7 @@
  * "prog" counts descriptors below 768, where resetguard never puts its own;
  * the end line is taken after the threads have closed everything and the
  * sockets resetguard held have had WAIT_MS to go.  Exits 1 on a hang (a
- * peer that neither answered nor closed within 5 s) or a child that died. */
+ * peer that neither answered nor closed within 10 s) or a child that died. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -141,13 +141,13 @@ static void pair(struct worker *w, int *client, int *server)
 }
 
 /* Waits for data, EOF or an error on fd; a peer that does none of these
- * within 5 s is a hang. */
+ * within 10 s is a hang. */
 static void wait_readable(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int n;
 
-	while ((n = poll(&p, 1, 5000)) < 0 && errno == EINTR)
+	while ((n = poll(&p, 1, 10000)) < 0 && errno == EINTR)
 		;
 	if (n == 0)
 		fatal("hang: the peer neither answered nor closed");
@@ -195,9 +195,15 @@ static void let_go(struct worker *w, int fd)
 {
 	int null;
 
-	switch (pick(w, 4)) {
+	struct linger abortive = { 1, 0 };
+
+	switch (pick(w, 5)) {
 	case 0:
 		close_range((unsigned int)fd, (unsigned int)fd, 0);
+		break;
+	case 3: /* an abortive close, which resetguard converts */
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof(abortive));
+		close(fd);
 		break;
 	case 1:
 		null = open("/dev/null", O_RDONLY);
