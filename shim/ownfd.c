@@ -18,7 +18,7 @@ static int rg_own_floor(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
 		top = rl.rlim_cur;
-	return top > 64 ? (int)(top - top / 4) : 3;
+	return top > 4 ? (int)(top - top / 4) : 3;
 }
 
 static int rg_own_dup_high(int fd)

@@ -92,15 +92,20 @@ except BlockingIOError: pass' >"$LOG.lines"
 	assert_log_well_formed
 }
 
-@test "descriptor limit: EMFILE at the same count as without the shim (one fewer with a log file)" {
+@test "descriptor limit: EMFILE at the same count as without the shim (one fewer with a log file), same numbers" {
 	require prlimit
-	run prlimit --nofile=40 "$FAULT" fill
-	assert_output --regexp '^filled=EMFILE fds=[0-9]+$'
-	local fds=${output##*=}
-	run prlimit --nofile=40 "$RG" "$FAULT" fill
-	assert_output "filled=EMFILE fds=$fds"
-	RESETGUARD_LOG=$LOG run prlimit --nofile=40 "$RG" "$FAULT" fill
-	assert_output "filled=EMFILE fds=$((fds - 1))"
+	local limit fds first
+	for limit in 40 100; do
+		run prlimit --nofile=$limit "$FAULT" fill
+		assert_output --regexp '^filled=EMFILE fds=[0-9]+ first=[0-9,]+$'
+		fds=${output#*fds=} first=${output##*first=}
+		fds=${fds%% *}
+		run prlimit --nofile=$limit "$RG" "$FAULT" fill
+		assert_output "filled=EMFILE fds=$fds first=$first"
+		# The log file sits in the top quarter, out of the program's way.
+		RESETGUARD_LOG=$LOG run prlimit --nofile=$limit "$RG" "$FAULT" fill
+		assert_output "filled=EMFILE fds=$((fds - 1)) first=$first"
+	done
 }
 
 # Starts faultprobe spawn $1: a socket lingers (its peer stays silent)

@@ -17,7 +17,8 @@
  *          result; then lists the descriptors from 768 up (own=...), which
  *          must not have changed, and meets one reset for the log
  *        faultprobe fill
- *          opens /dev/null until it fails: filled=ERRNO fds=N */
+ *          opens /dev/null until it fails: filled=ERRNO fds=N first=FD,...
+ *          (the numbers the first eight got) */
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -168,11 +169,17 @@ static int double_close(void)
 
 static int fill(void)
 {
-	int fds = 0;
+	int fds = 0, fd, first[8];
 
-	while (open("/dev/null", O_RDONLY) >= 0)
+	while ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+		if (fds < 8)
+			first[fds] = fd;
 		fds++;
-	printf("filled=%s fds=%d\n", strerrorname_np(errno), fds);
+	}
+	printf("filled=%s fds=%d first=", strerrorname_np(errno), fds);
+	for (int i = 0; i < fds && i < 8; i++)
+		printf("%s%d", i ? "," : "", first[i]);
+	printf("\n");
 	return 0;
 }
 
