@@ -7,12 +7,13 @@
  * each connection: the peer resets (SO_LINGER {1, 0} or unread data, closed
  * with a raw system call, out of resetguard's reach, as a remote peer would
  * be), answers early and closes, never reads, forks a child that answers and
- * exits without closing, or forks a child that execs /bin/true; the closes
- * go through close, close_range, dup2, shutdown and SO_LINGER {1, 0}.  A
- * per-thread timer and a process-wide SIGALRM interrupt it with a handler
- * that writes to the thread's current connection.  -P ignores SIGPIPE (the program's own
- * choice); -w is how long resetguard may still hold sockets after the
- * threads are done (its RESETGUARD_LINGER_TIME plus slack).
+ * exits without closing, or starts a child (fork, vfork or posix_spawn)
+ * that execs /bin/true; the closes go through close, close_range, dup2,
+ * shutdown and SO_LINGER {1, 0}.  A per-thread timer and a process-wide
+ * SIGALRM interrupt it with a handler that writes to the thread's current
+ * connection.  -P ignores SIGPIPE (the program's own choice); -w is how
+ * long resetguard may still hold sockets after the threads are done (its
+ * RESETGUARD_LINGER_TIME plus slack).
  *
  * Prints, with write(2) only (forked children must not flush stdio twice):
  *   fds start prog=N own=N
@@ -29,6 +30,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/time.h>
@@ -40,6 +42,8 @@
 
 #define OWN_FLOOR 768
 #define PARKED 3
+
+extern char **environ;
 
 static atomic_long resets, total_ops;
 static __thread volatile sig_atomic_t handler_fd = -1;
@@ -298,16 +302,29 @@ static pid_t fork_answers(struct worker *w, int server)
 	return pid;
 }
 
-static void fork_execs(void)
+/* A child that execs /bin/true, started by fork, vfork or posix_spawn:
+ * it holds copies of every socket of the process for a moment. */
+static pid_t start_true(unsigned int how)
 {
-	pid_t pid = fork();
+	char *argv[] = { "true", NULL };
+	pid_t pid;
+
+	if (how == 2)
+		return posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ) == 0 ? pid : -1;
+	pid = how == 0 ? fork() : vfork();
+	if (pid == 0) {
+		execv("/bin/true", argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void fork_execs(struct worker *w)
+{
+	pid_t pid = start_true(pick(w, 3));
 
 	if (pid < 0)
 		fatal("fork");
-	if (pid == 0) {
-		execl("/bin/true", "true", (char *)NULL);
-		_exit(127);
-	}
 	reap(pid, 1);
 }
 
@@ -343,7 +360,7 @@ static void one_connection(struct worker *w)
 		child = fork_answers(w, server);
 		break;
 	case 4:
-		fork_execs();
+		fork_execs(w);
 		__attribute__((fallthrough)); /* the exec'd child had copies; now answer */
 	default: /* answers early, closes with the request half read */
 		wait_readable(server);
