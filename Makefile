@@ -34,7 +34,7 @@ TEST_BIN := $(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%) \
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all programs test demo bench bench-percall clean check-exports install uninstall
+.PHONY: all programs test stress demo bench bench-percall clean check-exports install uninstall
 all: $(LIB) $(CMD)
 
 # Everything else that is compiled: test programs, examples, benchmarks.
@@ -79,6 +79,12 @@ check-exports: $(LIB)
 BATS_ARGS ?= tests/*.bats examples/bats-example.bats
 test: all programs check-exports
 	tests/run $(BATS_ARGS)
+
+# Processes of threads that reset, close, fork and exec at random under the
+# shim, held against its log and their descriptors (tests/stress.sh).
+STRESS_SECONDS ?= 60
+stress: all programs
+	BUILD=$(BUILD) STRESS_SECONDS=$(STRESS_SECONDS) tests/stress.sh
 
 # Extra system calls and instructions per wrapped call (strace, callgrind).
 bench-percall: all $(BUILD)/bench/hotpath

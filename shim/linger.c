@@ -105,6 +105,12 @@ int rg_linger_let_go(int fd, struct rg_fd *e, bool close_it)
 	bool shared;
 	int saved = errno;
 
+	/* A vfork() child shares the parent's memory but holds copies of its
+	 * descriptors: what it lets go of before exec is the parent's socket
+	 * still, and its table entry, holder count and drainer are the
+	 * parent's too. */
+	if (rg_in_vfork_child())
+		return close_it ? rg_libc(close)(fd) : 0;
 	rg_fd_forget(fd);
 	if (!rg_graceful(fd, &conn, &shared) && shared && rg_lingers(&conn))
 		rg_log_shared_close(&conn, fd);

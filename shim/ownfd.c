@@ -20,7 +20,7 @@ static int rg_own_floor_now(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
 		top = rl.rlim_cur;
-	return top > 64 ? (int)(top - top / 4) : 3;
+	return top > 4 ? (int)(top - top / 4) : 3;
 }
 
 static _Atomic int rg_own_floor = -1;

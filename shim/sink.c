@@ -59,14 +59,16 @@ static const char *rg_sink_name(void)
 	}
 }
 
-/* Writes to fd, never raising SIGPIPE in the program. */
-static void rg_write_guarded(int fd, const char *buf, size_t len)
+/* Writes to fd, never raising SIGPIPE in the program; false, with errno,
+ * when it failed. */
+static bool rg_write_guarded(int fd, const char *buf, size_t len)
 {
 	struct rg_sigpipe_guard guard;
 
 	rg_sigpipe_hold(&guard, false);
 	ssize_t n = rg_libc(write)(fd, buf, len);
 	rg_sigpipe_release(&guard, n < 0 && errno == EPIPE);
+	return n >= 0;
 }
 
 void rg_sink_stderr(const struct rg_line *line)
@@ -112,7 +114,10 @@ static void rg_sink_remember_path(const char *path)
 static void rg_sink_open_file(void)
 {
 	struct stat st;
-	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
+	/* O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of
+	 * blocking the program, and a full one drops the record; a regular
+	 * file ignores it. */
+	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
 	int fd = rg_libc(open)(rg_sink_path, flags, 0640);
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -282,10 +287,17 @@ void rg_sink_send(enum rg_log_level level, const char *msgid, int err, const str
 	default:
 		break;
 	}
-	/* The file sink, and whatever fell back to stderr above. */
-	if (rg_config.log == RG_LOG_FILE)
-		rg_write_guarded(rg_sink_fd, line->buf, line->len);
-	else if (rg_config.log == RG_LOG_STDERR)
+	/* The file sink, and whatever fell back to stderr above.  A file that
+	 * cannot take the record (a full disk, /dev/full, an I/O error) is
+	 * given up like one that cannot be opened, not left to lose every
+	 * record in silence. */
+	if (rg_config.log == RG_LOG_FILE && !rg_write_guarded(rg_sink_fd, line->buf, line->len)) {
+		if (errno == EAGAIN)
+			rg_count(&rg_stats.suppressed);
+		else
+			rg_sink_fall_back("write", errno);
+	}
+	if (rg_config.log == RG_LOG_STDERR)
 		rg_sink_stderr(line);
 	rg_unlock();
 	errno = saved;

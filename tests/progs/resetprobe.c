@@ -3,12 +3,15 @@
  * kills it with SIGPIPE; with it, it lives and prints "alive".
  *
  * usage: resetprobe [-f inet|inet6|unix] [-u PATH] [-n] [-t THREADS] [-s] [-H] [-F]
- *                   [-r N] [-i MS] [-c loop|range|from|dup2] OP...
+ *                   [-B] [-p] [-r N] [-i MS] [-c loop|range|from|dup2] OP...
  * -F use up every descriptor before the ops, -n non-blocking socket,
  * -r N meet N resets one after the other (in each thread), -i MS pause
  * between them, -t ops in THREADS threads each with its own
  * connection, -s ops inside a signal handler, -H count SIGPIPEs with a
- * handler of the program's own, -c close every descriptor first. 
+ * handler of the program's own, -c close every descriptor first, -B
+ * block SIGPIPE, then print whether one is pending after the ops
+ * (pending=0|1) and unblock it, -p make a SIGPIPE pending with a write to
+ * a pipe nobody reads before the ops (with -B).
  * OP: write writev send sendto sendmsg sendmmsg sendfile splice
  *     fwrite fputs fprintf fflush exitflush
  *     read readv recv recvfrom recvmsg recvmmsg */
@@ -186,6 +189,20 @@ static void on_sigpipe(int sig)
 	sigpipes++;
 }
 
+/* A write to a pipe without a reader: the kernel's SIGPIPE for a pipe,
+ * which no shim takes away. */
+static void raise_pipe_sigpipe(void)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		err(2, "pipe");
+	close(p[0]);
+	if (write(p[1], "x", 1) >= 0 || errno != EPIPE)
+		errx(2, "the pipe did not break");
+	close(p[1]);
+}
+
 static void on_usr1(int sig)
 {
 	(void)sig;
@@ -217,9 +234,12 @@ static void close_everything(const char *how)
 
 int main(int argc, char **argv)
 {
-	int opt, threads = 0, in_handler = 0, fill = 0;
+	int opt, threads = 0, in_handler = 0, fill = 0, block = 0, pipe_first = 0;
+	sigset_t pipe_set;
 
-	while ((opt = getopt(argc, argv, "f:u:nt:sHFc:r:i:")) != -1) {
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	while ((opt = getopt(argc, argv, "f:u:nt:sHFBpc:r:i:")) != -1) {
 		switch (opt) {
 		case 'f': family = optarg; break;
 		case 'u': unix_path = optarg; break;
@@ -228,6 +248,8 @@ int main(int argc, char **argv)
 		case 's': in_handler = 1; break;
 		case 'H': signal(SIGPIPE, on_sigpipe); break;
 		case 'F': fill = 1; break;
+		case 'B': block = 1; break;
+		case 'p': pipe_first = 1; break;
 		case 'r': repeat = atoi(optarg); break;
 		case 'i': interval_ms = atoi(optarg); break;
 		case 'c': close_everything(optarg); break;
@@ -236,6 +258,10 @@ int main(int argc, char **argv)
 	}
 	ops = argv + optind;
 	nops = argc - optind;
+	if (block)
+		sigprocmask(SIG_BLOCK, &pipe_set, NULL);
+	if (pipe_first)
+		raise_pipe_sigpipe();
 
 	if (repeat > 1 && threads == 0)
 		threads = 1;
@@ -262,6 +288,14 @@ int main(int argc, char **argv)
 		} else {
 			run_ops(c->client);
 		}
+	}
+	if (block) {
+		sigset_t pending;
+
+		sigpending(&pending);
+		printf("pending=%d\n", sigismember(&pending, SIGPIPE));
+		fflush(stdout);
+		sigprocmask(SIG_UNBLOCK, &pipe_set, NULL);
 	}
 	printf("sigpipes=%d\nalive\n", (int)sigpipes);
 	return 0;
