@@ -72,6 +72,7 @@ static void rg_fd_fill(struct rg_fd *e, int family, int type, enum rg_role role)
 	e->stream = NULL;
 	e->share = 0;
 	e->conn_id = atomic_fetch_add_explicit(&rg_conn_ids, 1, memory_order_relaxed) + 1;
+	e->pair_fd = -1;
 }
 
 static void rg_addr_store(struct rg_addr *a, const struct sockaddr *sa, socklen_t len)
@@ -158,6 +159,19 @@ void rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
 	atomic_store_explicit(&e->kind, RG_FD_SOCKET, memory_order_release);
 }
 
+/* Each end of a new socketpair() learns the other. */
+void rg_fd_link_pair(const int sv[2])
+{
+	struct rg_fd *a = rg_fd_peek(sv[0]), *b = rg_fd_peek(sv[1]);
+
+	if (!a || !b)
+		return;
+	a->pair_fd = sv[1];
+	a->pair_conn_id = b->conn_id;
+	b->pair_fd = sv[0];
+	b->pair_conn_id = a->conn_id;
+}
+
 void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, socklen_t len)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
@@ -197,6 +211,8 @@ void rg_fd_copy(int newfd, int oldfd)
 	to->stream = NULL;
 	to->share = from->share;
 	to->conn_id = from->conn_id;
+	to->pair_fd = from->pair_fd;
+	to->pair_conn_id = from->pair_conn_id;
 	rg_share_hold(to->share);
 	atomic_store_explicit(&to->kind, RG_FD_SOCKET, memory_order_release);
 }

@@ -58,6 +58,8 @@ struct rg_fd {
 	_Atomic uint64_t rx_bytes;
 	uint32_t share; /* holder-count slot (share.c); 0: from outside the family */
 	uint64_t conn_id; /* per process, in the order sockets were met */
+	int pair_fd;	  /* the other end, for one end of a socketpair(); else -1 */
+	uint64_t pair_conn_id; /* the other end's conn_id, to know it is still it */
 	struct rg_addr peer;
 	void *stream; /* the FILE fdopen() made of it, flushed before exit */
 };
@@ -147,6 +149,7 @@ static inline void rg_fd_count(_Atomic uint64_t *counter, long n)
 
 void rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
 		      const struct sockaddr *peer, socklen_t peer_len);
+void rg_fd_link_pair(const int sv[2]);
 void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, socklen_t len);
 void rg_fd_copy(int newfd, int oldfd);
 void rg_fd_forget(int fd);

@@ -79,6 +79,17 @@ static bool rg_lingers(const struct rg_fd *e)
 	       (e->family == AF_INET || e->family == AF_INET6 || e->family == AF_UNIX);
 }
 
+/* One end of a socketpair() whose other end this process still holds: the
+ * peer is the program itself, whose later writes to that end must fail as
+ * they would without the shim, not vanish into the drainer.  (nginx closes
+ * such an end in every worker at start-up.) */
+static bool rg_partner_here(const struct rg_fd *conn)
+{
+	const struct rg_fd *p = conn->pair_fd >= 0 ? rg_fd_peek(conn->pair_fd) : NULL;
+
+	return p && rg_fd_kind_of(p) == RG_FD_SOCKET && p->conn_id == conn->pair_conn_id;
+}
+
 /* Hands the socket to the drainer when that is safe and useful; *shared
  * tells the caller when it was not safe.  The holder count drops first,
  * whatever is decided: the cheap checks come before the /proc lookup that
@@ -88,7 +99,7 @@ static bool rg_graceful(int fd, const struct rg_fd *conn, bool *shared)
 	bool last = conn->share ? rg_share_drop(conn->share) : true;
 
 	*shared = !last;
-	if (!last || !rg_lingers(conn) || !rg_peer_may_send(fd))
+	if (!last || !rg_lingers(conn) || rg_partner_here(conn) || !rg_peer_may_send(fd))
 		return false;
 	if (!conn->share && !rg_share_sole_holder(fd)) {
 		*shared = true;

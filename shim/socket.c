@@ -29,6 +29,7 @@ RG_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 
 		rg_fd_new_socket(sv[0], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed, len);
 		rg_fd_new_socket(sv[1], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed, len);
+		rg_fd_link_pair(sv);
 	}
 	return ret;
 }

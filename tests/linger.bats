@@ -238,3 +238,27 @@ time.sleep(60)' "$SERVER_PORT" "$1" "$2" 3>&- &
 		stop_servers
 	done
 }
+
+# A socketpair end whose other end the same process still holds has no
+# remote peer to protect: lingering would only turn the program's own
+# EPIPE into a silent success and start a thread (nginx workers at start).
+@test "one end of a socketpair closed while the process holds the other: the plain close" {
+	local script='
+import os, socket
+a, b = socket.socketpair()
+a.close()
+try:
+    b.send(b"x")
+    print("sent")
+except OSError as e:
+    print(type(e).__name__)
+print("threads", len(os.listdir("/proc/self/task")))'
+	run python3 -c "$script"
+	assert_success
+	assert_output $'BrokenPipeError\nthreads 1'
+	RESETGUARD_LOG=$LOG run "$RG" --level info python3 -c "$script"
+	assert_success
+	assert_output $'BrokenPipeError\nthreads 1'
+	run grep -c 'event=linger' "$LOG"
+	assert_output 0
+}
