@@ -92,7 +92,8 @@ static void rg_config_rate(const char *name, const char *value)
 		return;
 	rate = strtoul(value, &end, 10);
 	burst = rate * 10;
-	if (end != value && *end == '/')
+	/* strtoul() would take "", " 5" or "+5" as a burst */
+	if (end != value && *end == '/' && end[1] >= '0' && end[1] <= '9')
 		burst = strtoul(end + 1, &end, 10);
 	if (end == value || *end || value[0] < '0' || value[0] > '9' || rate > 1000000 ||
 	    burst > 10000000 || (rate && !burst)) {
