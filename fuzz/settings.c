@@ -170,32 +170,41 @@ static bool fz_config_in_range(const struct rg_config *c)
 }
 
 /* resetguard: NAME=value is not ...; using ...\n, the value decoding to
- * what was given, or left out (and the line marked) when it is too long. */
+ * what was given; or, when it is too long for the line, left out with its
+ * "=" and the line marked truncated. */
 static void fz_check_complaint(const char *name, const char *value)
 {
+	static const char ends[2][20] = { "\n", " truncated=true\n" };
 	const struct rg_line *l = &fz_captured.complaint;
 	static char decoded[RG_LINE_MAX];
 	char *out = decoded;
 	char prefix[64];
-	size_t pos = (size_t)snprintf(prefix, sizeof(prefix), "resetguard: %s=", name);
+	size_t pos = (size_t)snprintf(prefix, sizeof(prefix), "resetguard: %s", name);
+	size_t end_len = strlen(ends[l->cut]);
 
-	if (l->len > RG_LINE_MAX || l->len == 0 || l->buf[l->len - 1] != '\n')
-		fz_fail(l, "complaint not one line ending in a newline");
+	if (l->len > RG_LINE_MAX || l->len < end_len ||
+	    memcmp(l->buf + l->len - end_len, ends[l->cut], end_len) != 0 ||
+	    memchr(l->buf, '\n', l->len - 1))
+		fz_fail(l, "complaint not one line ending in a newline (or truncated=true)");
 	for (size_t i = 0; i + 1 < l->len; i++)
 		if (l->buf[i] < 0x20 || l->buf[i] >= 0x7f)
 			fz_fail(l, "complaint with a control or non-ASCII byte");
 	if (l->len < pos || memcmp(l->buf, prefix, pos) != 0)
-		fz_fail(l, "complaint does not start with resetguard: NAME=");
-	if (l->len - pos > 8 && memcmp(l->buf + pos, " is not ", 8) == 0) {
-		if (!l->cut)
-			fz_fail(l, "value left out of the complaint without saying so");
+		fz_fail(l, "complaint does not start with resetguard: NAME");
+	if (l->cut) {
+		if (l->len - pos < 8 || memcmp(l->buf + pos, " is not ", 8) != 0)
+			fz_fail(l, "a value too long for the line not left out whole");
 		return;
 	}
+	if (l->buf[pos++] != '=')
+		fz_fail(l, "complaint does not start with resetguard: NAME=");
 	fz_logfmt_value(l, &pos, &out);
 	if ((size_t)(out - decoded) != strlen(value) || memcmp(decoded, value, strlen(value)) != 0)
 		fz_fail(l, "the value in the complaint is not the value given");
 	if (l->len - pos < 8 || memcmp(l->buf + pos, " is not ", 8) != 0)
 		fz_fail(l, "complaint value not followed by \" is not \"");
+	if (!memmem(l->buf + pos, l->len - pos, "; using ", 8))
+		fz_fail(l, "complaint without the value used instead");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
