@@ -120,7 +120,8 @@ static int rg_parse_ms(const char *value)
 	char *end;
 	unsigned long n = strtoul(value, &end, 10);
 
-	if (end == value || value[0] == '-' || value[0] == '+' || value[0] == ' ')
+	/* strtoul() would skip any blank, not just a space, and take a sign */
+	if (end == value || value[0] < '0' || value[0] > '9')
 		return -1;
 	if (strcmp(end, "s") == 0 && n <= 3600)
 		return (int)n * 1000;
