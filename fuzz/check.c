@@ -35,7 +35,7 @@ static int fz_hex(char c)
 static unsigned char fz_escape(const struct rg_line *l, size_t *pos)
 {
 	const char *b = l->buf;
-	char c = *pos < l->len ? b[(*pos)++] : '\0';
+	char c = (char)(*pos < l->len ? b[(*pos)++] : '\0');
 	int hi, lo;
 
 	switch (c) {
@@ -84,7 +84,7 @@ static void fz_quoted(const struct rg_line *l, size_t *pos, char **out)
 			return;
 		if (!fz_printable(c))
 			fz_fail(l, "raw control or non-ASCII byte in a string");
-		*(*out)++ = c == '\\' ? (char)fz_escape(l, pos) : c;
+		*(*out)++ = (char)(c == '\\' ? fz_escape(l, pos) : c);
 	}
 }
 
@@ -225,7 +225,7 @@ static void fz_parse_journal(const struct rg_line *l, struct fz_record *r, char 
 
 			if (!fz_printable(c))
 				fz_fail(l, "raw control or non-ASCII byte in a field");
-			*out++ = c == '\\' ? (char)fz_escape(l, &pos) : c;
+			*out++ = (char)(c == '\\' ? fz_escape(l, &pos) : c);
 		}
 		if (pos >= l->len)
 			fz_fail(l, "field not ended by a newline");

@@ -139,7 +139,9 @@ static bool fz_field(struct rg_line *l, struct fz_input *in, struct fz_expect *e
 
 		fz_take(in, &v, sizeof(v));
 		rg_line_u64(l, e->key, v);
-		fz_set(e, digits, (size_t)sprintf(digits, "%llu", (unsigned long long)v));
+		int len = sprintf(digits, "%llu", (unsigned long long)v);
+
+		fz_set(e, digits, (size_t)len);
 		e->number = true;
 		break;
 	}
@@ -183,9 +185,9 @@ static bool fz_key_is(const struct fz_pair *p, const char *key, enum rg_format f
 	if (p->key_len != strlen(key))
 		return false;
 	for (size_t i = 0; i < p->key_len; i++) {
-		char c = format == RG_FMT_JOURNAL && key[i] >= 'a' && key[i] <= 'z'
-				 ? (char)(key[i] - 32)
-				 : key[i];
+		char c = (char)(format == RG_FMT_JOURNAL && key[i] >= 'a' && key[i] <= 'z'
+					? key[i] - 32
+					: key[i]);
 
 		if (p->key[i] != c)
 			return false;

@@ -52,7 +52,8 @@ static void fz_check_record(const struct rg_line *l, const char *prog)
 	for (size_t i = 3; i < r.n; i++)
 		if (r.pair[i].key_len == 4 &&
 		    memcmp(r.pair[i].key, l->format == RG_FMT_JOURNAL ? "PROG" : "prog", 4) == 0 &&
-		    (r.pair[i].val_len != strlen(prog) || memcmp(r.pair[i].val, prog, r.pair[i].val_len)))
+		    (r.pair[i].val_len != strlen(prog) ||
+		     memcmp(r.pair[i].val, prog, r.pair[i].val_len) != 0))
 			fz_fail(l, "prog does not read back as the program name");
 }
 
