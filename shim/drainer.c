@@ -260,7 +260,7 @@ static bool rg_drainer_start(void)
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setstacksize(&attr, (size_t)64 * 1024);
 	rg_drainer_started = pthread_create(&thread, &attr, rg_drainer_main, NULL) == 0;
 	pthread_attr_destroy(&attr);
 	if (rg_drainer_started)

@@ -12,7 +12,7 @@
  * and the peer could still be answered with RST, the socket is shut down
  * for writing and handed to the drainer first.  Returns what close()
  * returns. */
-int rg_linger_let_go(int fd, struct rg_fd *e, bool close_it);
+int rg_linger_let_go(int fd, const struct rg_fd *e, bool close_it);
 /* The plain close of a socket descriptor, with the holder count kept. */
 void rg_linger_drop(int fd, struct rg_fd *e);
 /* exit() and _exit(): every socket still open is let go of, then the

@@ -64,15 +64,15 @@ static void rg_metrics_names(void)
 	size_t n = 0, m = 0;
 
 	for (const char *p = program_invocation_short_name; *p && n < sizeof(file_prog) - 1; p++)
-		file_prog[n++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		file_prog[n++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 						 (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
 					 ? *p
-					 : '_';
+					 : '_');
 	file_prog[n] = '\0';
 	for (const char *p = program_invocation_short_name; *p && m < sizeof(rg_prog_label) - 3; p++) {
 		if (*p == '\\' || *p == '"' || *p == '\n')
 			rg_prog_label[m++] = '\\';
-		rg_prog_label[m++] = *p == '\n' ? 'n' : *p;
+		rg_prog_label[m++] = (char)(*p == '\n' ? 'n' : *p);
 	}
 	rg_prog_label[m] = '\0';
 	snprintf(rg_metrics_path, sizeof(rg_metrics_path), "%s/resetguard_%s_%d.prom",
@@ -148,7 +148,7 @@ static char rg_task_state(int dirfd, int tid, bool *ours)
 	/* "tid (comm) S ...": comm may hold spaces and parentheses. */
 	char *open_paren = strchr(stat, '('), *close_paren = strrchr(stat, ')');
 	*ours = open_paren && strncmp(open_paren + 1, "resetguard", 10) == 0;
-	return close_paren && close_paren[1] ? close_paren[2] : 'Z';
+	return (char)(close_paren && close_paren[1] ? close_paren[2] : 'Z');
 }
 
 static void rg_count_program_thread(int dirfd, int tid, void *ctx)
@@ -166,7 +166,7 @@ static bool rg_program_gone(void)
 {
 	bool ours;
 	int alive = 0, dirfd = rg_libc(open)("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	char state = dirfd >= 0 ? rg_task_state(dirfd, (int)getpid(), &ours) : 'R';
+	char state = (char)(dirfd >= 0 ? rg_task_state(dirfd, (int)getpid(), &ours) : 'R');
 
 	if (dirfd >= 0)
 		rg_libc(close)(dirfd);
@@ -208,7 +208,7 @@ void rg_metrics_start(void)
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setstacksize(&attr, (size_t)64 * 1024);
 	if (pthread_create(&thread, &attr, rg_metrics_main, NULL) == 0)
 		pthread_setname_np(thread, "resetguard-m");
 	pthread_attr_destroy(&attr);
