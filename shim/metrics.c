@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "metrics.h"
 #include "procfd.h"
 #include "real.h"
@@ -57,8 +58,10 @@ static char rg_metrics_path[PATH_MAX], rg_metrics_tmp[PATH_MAX];
 static char rg_prog_label[256]; /* escaped for a label value */
 
 /* A file name keeps [A-Za-z0-9_.-] of the program's name; a label value
- * escapes backslash, quote and newline (the exposition format's rules). */
-static void rg_metrics_names(void)
+ * escapes backslash, quote and newline (the exposition format's rules).
+ * False when the directory leaves no room for the names: cut short, they
+ * would name some other file, which would be truncated. */
+static bool rg_metrics_names(void)
 {
 	char file_prog[64];
 	size_t n = 0, m = 0;
@@ -75,10 +78,13 @@ static void rg_metrics_names(void)
 		rg_prog_label[m++] = (char)(*p == '\n' ? 'n' : *p);
 	}
 	rg_prog_label[m] = '\0';
-	snprintf(rg_metrics_path, sizeof(rg_metrics_path), "%s/resetguard_%s_%d.prom",
-		 rg_config.metrics_dir, file_prog, (int)getpid());
-	snprintf(rg_metrics_tmp, sizeof(rg_metrics_tmp), "%s/.resetguard_%s_%d.prom.tmp",
-		 rg_config.metrics_dir, file_prog, (int)getpid());
+	int path_len = snprintf(rg_metrics_path, sizeof(rg_metrics_path), "%s/resetguard_%s_%d.prom",
+				rg_config.metrics_dir, file_prog, (int)getpid());
+	int tmp_len = snprintf(rg_metrics_tmp, sizeof(rg_metrics_tmp), "%s/.resetguard_%s_%d.prom.tmp",
+			       rg_config.metrics_dir, file_prog, (int)getpid());
+
+	return path_len >= 0 && (size_t)path_len < sizeof(rg_metrics_path) && tmp_len >= 0 &&
+	       (size_t)tmp_len < sizeof(rg_metrics_tmp);
 }
 
 static size_t rg_metrics_render(char *out, size_t cap)
@@ -203,7 +209,13 @@ void rg_metrics_start(void)
 
 	if (!rg_config.metrics_dir)
 		return;
-	rg_metrics_names();
+	if (!rg_metrics_names()) {
+		rg_log_bad_setting("RESETGUARD_METRICS", rg_config.metrics_dir,
+				   "a directory path short enough for the file's name",
+				   "no metrics file");
+		rg_config.metrics_dir = NULL;
+		return;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	pthread_attr_init(&attr);
@@ -220,6 +232,6 @@ void rg_metrics_start(void)
 void rg_metrics_fork_child(void)
 {
 	memset(&rg_stats, 0, sizeof(rg_stats));
-	if (rg_config.metrics_dir)
-		rg_metrics_names();
+	if (rg_config.metrics_dir && !rg_metrics_names())
+		rg_config.metrics_dir = NULL;
 }

@@ -194,6 +194,20 @@ print(lines[-1]["event"], lines[-1]["resets"])' "$LOG"
 	assert_line "resetguard_graceful_closes_total{eof} 0"
 }
 
+@test "metrics: a directory too long for the file's name gets no file, and one line" {
+	local dir=$BATS_TEST_TMPDIR/metrics long
+	mkdir "$dir"
+	long=$dir
+	while ((${#long} < 4070)); do long+=/.; done
+	RESETGUARD_METRICS=$long RESETGUARD_LOG=off run --separate-stderr "$RG" "$PROBE" -r 1 read
+	assert_success
+	assert_equal "${#stderr_lines[@]}" 1
+	# the value itself is too long for the line, which says so
+	assert_equal "${stderr_lines[0]}" "resetguard: RESETGUARD_METRICS is not a directory path short enough for the file's name; using no metrics file truncated=true"
+	run ls -A "$dir"
+	assert_output ""
+}
+
 @test "metrics are rewritten every RESETGUARD_METRICS_INTERVAL while the process runs" {
 	local dir=$BATS_TEST_TMPDIR/metrics i
 	mkdir "$dir"
