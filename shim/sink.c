@@ -131,12 +131,19 @@ static void rg_sink_open_file(void)
 	rg_sink_checked_ns = rg_monotonic_ns();
 }
 
+/* A path too long for sun_path is not cut short: that would be another
+ * socket's path. */
 static void rg_sink_connect(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = rg_libc(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd;
 
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		rg_sink_fall_back("reach", ENAMETOOLONG);
+		return;
+	}
+	memcpy(addr.sun_path, path, strlen(path));
+	fd = rg_libc(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || rg_libc(connect)(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		int err = errno;
 

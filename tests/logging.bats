@@ -72,6 +72,22 @@ print("MESSAGE " + fields["MESSAGE"][:26])' "$BATS_TEST_TMPDIR/heard"
 	grep -q 'EVENT=reset' "$BATS_TEST_TMPDIR/heard"
 }
 
+@test "a syslog socket path too long for sun_path is not cut short to another socket's" {
+	local dir sock
+	dir=$(mktemp -d /tmp/rg-sock.XXXXXX)
+	sock=$dir/
+	while ((${#sock} < 107)); do sock+=s; done
+	start_listener "$sock"
+	RESETGUARD_LOG=syslog RESETGUARD_SYSLOG_SOCKET=$sock.longer \
+		run --separate-stderr "$RG" "$PROBE" read
+	wait_server
+	rm -rf "$dir"
+	assert_success
+	assert_equal "${stderr_lines[0]}" "resetguard: cannot reach RESETGUARD_LOG=syslog: File name too long; logging to stderr"
+	[[ ${stderr_lines[1]} =~ $LINE_RE ]] || fail "not a reset line: ${stderr_lines[1]}"
+	[[ ! -s $BATS_TEST_TMPDIR/heard ]] || fail "sent to the cut path: $(cat "$BATS_TEST_TMPDIR/heard")"
+}
+
 @test "a missing syslog socket: one line on stderr, then stderr" {
 	RESETGUARD_LOG=syslog RESETGUARD_SYSLOG_SOCKET=$BATS_TEST_TMPDIR/nobody.sock \
 		run --separate-stderr "$RG" "$PROBE" read
