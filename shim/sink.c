@@ -97,8 +97,9 @@ static void rg_sink_fall_back(const char *what, int err)
 }
 
 /* The path as given, made absolute now: the program may chdir() before
- * the log has to be reopened. */
-static void rg_sink_remember_path(const char *path)
+ * the log has to be reopened.  False when that does not fit: cut short,
+ * it would name another file. */
+static bool rg_sink_remember_path(const char *path)
 {
 	size_t used = 0;
 
@@ -107,6 +108,7 @@ static void rg_sink_remember_path(const char *path)
 		rg_sink_path[used++] = '/';
 	}
 	strncpy(rg_sink_path + used, path, sizeof(rg_sink_path) - used - 1);
+	return used + strlen(path) < sizeof(rg_sink_path);
 }
 
 static void rg_sink_open_file(void)
@@ -160,8 +162,10 @@ void rg_sink_open(void)
 	gethostname(rg_hostname, sizeof(rg_hostname) - 1);
 	switch (rg_config.log) {
 	case RG_LOG_FILE:
-		rg_sink_remember_path(rg_config.log_path);
-		rg_sink_open_file();
+		if (rg_sink_remember_path(rg_config.log_path))
+			rg_sink_open_file();
+		else
+			rg_sink_fall_back("open", ENAMETOOLONG);
 		break;
 	case RG_LOG_SYSLOG:
 		rg_sink_connect(rg_config.syslog_path);

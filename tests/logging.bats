@@ -88,6 +88,19 @@ print("MESSAGE " + fields["MESSAGE"][:26])' "$BATS_TEST_TMPDIR/heard"
 	[[ ! -s $BATS_TEST_TMPDIR/heard ]] || fail "sent to the cut path: $(cat "$BATS_TEST_TMPDIR/heard")"
 }
 
+@test "a log file path too long for PATH_MAX is not cut short to another file's" {
+	local dir=$BATS_TEST_TMPDIR/logs long
+	mkdir "$dir"
+	long=$dir
+	while ((${#long} < 4090)); do long+=/.; done
+	RESETGUARD_LOG=$long/reset.log run --separate-stderr "$RG" "$PROBE" read
+	assert_success
+	assert_equal "${stderr_lines[0]}" "resetguard: cannot open RESETGUARD_LOG=: File name too long; logging to stderr truncated=true"
+	[[ ${stderr_lines[1]} =~ $LINE_RE ]] || fail "not a reset line: ${stderr_lines[1]}"
+	run ls -A "$dir"
+	assert_output ""
+}
+
 @test "a missing syslog socket: one line on stderr, then stderr" {
 	RESETGUARD_LOG=syslog RESETGUARD_SYSLOG_SOCKET=$BATS_TEST_TMPDIR/nobody.sock \
 		run --separate-stderr "$RG" "$PROBE" read
