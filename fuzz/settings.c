@@ -89,6 +89,8 @@ static bool fz_is_word(const char *words, const char *value)
 {
 	size_t len = strlen(value);
 
+	if (strchr(value, ' '))
+		return false;
 	for (const char *w = words; *w; w += strcspn(w, " "), w += *w == ' ')
 		if (len > 0 && strncmp(w, value, len) == 0 && (w[len] == ' ' || w[len] == '\0'))
 			return true;
