@@ -75,5 +75,7 @@ int main(int argc, char **argv)
 	printf("closed=%d close_us_median=%ld close_us_p99=%ld close_us_max=%ld close_ms_total=%.1f\n",
 	       count, us[count / 2], us[(long)count * 99 / 100], us[count - 1], (double)total / 1000);
 	fflush(stdout);
+	free(us);
+	free(fds);
 	return 0;
 }

@@ -204,6 +204,7 @@ int main(int argc, char **argv)
 			sample();
 		}
 	}
+	free(body);
 	printf("connected=%d\n", connected);
 	fflush(stdout);
 	if (!server_pid)

@@ -85,20 +85,20 @@ static void inspect_elf(int fd, struct elf_facts *f)
 	for (unsigned i = 0; i < eh.e_shnum; i++) {
 		ElfW(Shdr) sh, link;
 
-		if (!read_at(fd, &sh, sizeof(sh), (off_t)(eh.e_shoff + i * eh.e_shentsize)))
+		if (!read_at(fd, &sh, sizeof(sh), (off_t)(eh.e_shoff + (uint64_t)i * eh.e_shentsize)))
 			return;
 		if (sh.sh_type == SHT_NOTE || sh.sh_type == SHT_PROGBITS) {
 			ElfW(Shdr) names;
 			char name[32] = "";
 
 			if (read_at(fd, &names, sizeof(names),
-				    (off_t)(eh.e_shoff + eh.e_shstrndx * eh.e_shentsize)))
+				    (off_t)(eh.e_shoff + (uint64_t)eh.e_shstrndx * eh.e_shentsize)))
 				(void)!pread(fd, name, sizeof(name) - 1, (off_t)(names.sh_offset + sh.sh_name));
 			if (!strcmp(name, ".note.go.buildid") || !strcmp(name, ".go.buildinfo"))
 				f->go = true;
 		}
 		if (sh.sh_type != SHT_DYNAMIC ||
-		    !read_at(fd, &link, sizeof(link), (off_t)(eh.e_shoff + sh.sh_link * eh.e_shentsize)))
+		    !read_at(fd, &link, sizeof(link), (off_t)(eh.e_shoff + (uint64_t)sh.sh_link * eh.e_shentsize)))
 			continue;
 		for (ElfW(Xword) off = 0; off + sizeof(ElfW(Dyn)) <= sh.sh_size; off += sizeof(ElfW(Dyn))) {
 			ElfW(Dyn) d;
@@ -115,7 +115,7 @@ static void inspect_elf(int fd, struct elf_facts *f)
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		ElfW(Phdr) ph;
 
-		if (read_at(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * eh.e_phentsize)) &&
+		if (read_at(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) &&
 		    ph.p_type == PT_INTERP)
 			f->dynamic = true;
 	}
@@ -150,7 +150,8 @@ static bool script_interpreter(int fd, char *interp, size_t size)
 	return true;
 }
 
-static int check_file(const char *command, int depth)
+/* Recursion bounded by depth: a script's interpreter, at most four deep. */
+static int check_file(const char *command, int depth) /* NOLINT(misc-no-recursion) */
 {
 	char path[PATH_MAX], interp[PATH_MAX];
 	struct stat st;

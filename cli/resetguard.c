@@ -115,7 +115,6 @@ static bool valid(const struct setting *s, const char *value)
 	case V_RATE:
 		return digits(value, &end) && (!*end || (*end == '/' && digits(end + 1, &end) && !*end));
 	case V_PATH:
-		return *value != '\0';
 	case V_DIR:
 		return *value != '\0';
 	default:
@@ -127,10 +126,12 @@ static bool valid(const struct setting *s, const char *value)
  * another directory, must find the same file. */
 static int set_variable(const struct setting *s, const char *value)
 {
-	char cwd[PATH_MAX], path[PATH_MAX + NAME_MAX];
+	char path[PATH_MAX + NAME_MAX];
 
 	if ((s->kind == V_PATH && !word_in(value, "stderr syslog journal off") && value[0] != '/') ||
 	    (s->kind == V_DIR && value[0] != '/')) {
+		char cwd[PATH_MAX];
+
 		if (!getcwd(cwd, sizeof(cwd)) ||
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", cwd, value) >= sizeof(path)) {
 			fprintf(stderr, "resetguard: cannot make --%s %s absolute\n", s->option, value);

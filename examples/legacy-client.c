@@ -20,7 +20,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define CHUNK (64 * 1024)
+#define CHUNK ((size_t)64 * 1024)
 #define DEFAULT_BYTES (8UL * 1024 * 1024)
 
 static int dial(const char *host, const char *port)

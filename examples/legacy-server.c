@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	struct sockaddr_in sin;
 	socklen_t slen = sizeof sin;
 	unsigned long port, limit = DEFAULT_LIMIT;
-	int once = 0, lfd, cfd, on = 1;
+	int once = 0, lfd, on = 1;
 
 	if (argc > 1 && strcmp(argv[1], "--once") == 0) {
 		once = 1;
@@ -144,8 +144,8 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		pid_t pid;
+		int cfd = accept(lfd, NULL, NULL);
 
-		cfd = accept(lfd, NULL, NULL);
 		/*
 		 * Reap finished children here rather than in a SIGCHLD handler:
 		 * no async-signal-safety to worry about, and a zombie lives at

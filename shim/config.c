@@ -30,15 +30,10 @@ struct rg_choice {
 	int value;
 };
 
-/* The first choice is the default.  secure_getenv: a setuid program must
- * not be steered into writing a file of the caller's choosing (the loader
- * drops LD_PRELOAD for those anyway, unless the library is installed as a
- * trusted one). */
-static int rg_config_choice(const char *name, const struct rg_choice *choices,
-			    const char *expected)
+/* The first choice is the default. */
+static int rg_config_choice(const char *name, const char *value,
+			    const struct rg_choice *choices, const char *expected)
 {
-	const char *value = secure_getenv(name);
-
 	if (!value)
 		return choices[0].value;
 	for (const struct rg_choice *c = choices; c->word; c++)
@@ -60,14 +55,13 @@ static bool rg_stderr_is_journal(void)
 	       fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
-static void rg_config_log_dest(void)
+static void rg_config_log_dest(const char *name, const char *value)
 {
 	static const struct rg_choice words[] = {
 		{ "stderr", RG_LOG_STDERR }, { "syslog", RG_LOG_SYSLOG },
 		{ "journal", RG_LOG_JOURNAL }, { "off", RG_LOG_OFF },
 		{ NULL, 0 },
 	};
-	const char *value = secure_getenv("RESETGUARD_LOG");
 
 	if (!value) {
 		if (rg_stderr_is_journal())
@@ -80,8 +74,8 @@ static void rg_config_log_dest(void)
 			return;
 		}
 	if (value[0] == '\0') {
-		rg_log_bad_setting("RESETGUARD_LOG", value,
-				   "stderr, syslog, journal, off or a file path", "stderr");
+		rg_log_bad_setting(name, value, "stderr, syslog, journal, off or a file path",
+				   "stderr");
 	} else {
 		rg_config.log = RG_LOG_FILE;
 		rg_config.log_path = value;
@@ -89,9 +83,8 @@ static void rg_config_log_dest(void)
 }
 
 /* "N" lines per second with a burst of 10 N, or "N/B"; "0" for no limit. */
-static void rg_config_rate(void)
+static void rg_config_rate(const char *name, const char *value)
 {
-	const char *value = secure_getenv("RESETGUARD_LOG_RATE");
 	unsigned long rate, burst;
 	char *end;
 
@@ -99,11 +92,12 @@ static void rg_config_rate(void)
 		return;
 	rate = strtoul(value, &end, 10);
 	burst = rate * 10;
-	if (end != value && *end == '/')
+	/* strtoul() would take "", " 5" or "+5" as a burst */
+	if (end != value && *end == '/' && end[1] >= '0' && end[1] <= '9')
 		burst = strtoul(end + 1, &end, 10);
 	if (end == value || *end || value[0] < '0' || value[0] > '9' || rate > 1000000 ||
 	    burst > 10000000 || (rate && !burst)) {
-		rg_log_bad_setting("RESETGUARD_LOG_RATE", value,
+		rg_log_bad_setting(name, value,
 				   "lines per second, optionally /burst (e.g. 20 or 20/200), or 0",
 				   "20/200");
 		return;
@@ -112,10 +106,8 @@ static void rg_config_rate(void)
 	rg_config.log_burst = (int)burst;
 }
 
-static void rg_config_path(const char *name, const char **path)
+static void rg_config_path(const char *name, const char *value, const char **path)
 {
-	const char *value = secure_getenv(name);
-
 	if (value && value[0] == '/')
 		*path = value;
 	else if (value)
@@ -128,7 +120,8 @@ static int rg_parse_ms(const char *value)
 	char *end;
 	unsigned long n = strtoul(value, &end, 10);
 
-	if (end == value || value[0] == '-' || value[0] == '+' || value[0] == ' ')
+	/* strtoul() would skip any blank, not just a space, and take a sign */
+	if (end == value || value[0] < '0' || value[0] > '9')
 		return -1;
 	if (strcmp(end, "s") == 0 && n <= 3600)
 		return (int)n * 1000;
@@ -137,9 +130,9 @@ static int rg_parse_ms(const char *value)
 	return -1;
 }
 
-static void rg_config_duration(const char *name, int *ms, const char *fallback)
+static void rg_config_duration(const char *name, const char *value, int *ms,
+			       const char *fallback)
 {
-	const char *value = secure_getenv(name);
 	int parsed;
 
 	if (!value)
@@ -152,9 +145,9 @@ static void rg_config_duration(const char *name, int *ms, const char *fallback)
 				   fallback);
 }
 
-static void rg_config_count(const char *name, int *count, const char *fallback)
+static void rg_config_count(const char *name, const char *value, int *count,
+			    const char *fallback)
 {
-	const char *value = secure_getenv(name);
 	char *end;
 	unsigned long n;
 
@@ -167,56 +160,94 @@ static void rg_config_count(const char *name, int *count, const char *fallback)
 		rg_log_bad_setting(name, value, "a whole number from 1", fallback);
 }
 
-void rg_config_load(void)
+static void rg_config_sigpipe(const char *name, const char *value)
 {
-	static const struct rg_choice sigpipe[] = {
+	static const struct rg_choice words[] = {
 		{ "socket", RG_SIGPIPE_SOCKET },
 		{ "ignore", RG_SIGPIPE_IGNORE },
 		{ "off", RG_SIGPIPE_OFF },
 		{ NULL, 0 },
 	};
-	static const struct rg_choice errors[] = {
+
+	rg_config.sigpipe = (enum rg_sigpipe_mode)rg_config_choice(name, value, words,
+								   "socket, ignore or off");
+}
+
+static void rg_config_errors(const char *name, const char *value)
+{
+	static const struct rg_choice words[] = {
 		{ "reset", 0 },
 		{ "all", 1 },
 		{ NULL, 0 },
 	};
 
-	rg_config.sigpipe = (enum rg_sigpipe_mode)rg_config_choice(
-		"RESETGUARD_SIGPIPE", sigpipe, "socket, ignore or off");
-	static const struct rg_choice levels[] = {
+	rg_config.all_errors = rg_config_choice(name, value, words, "reset or all");
+}
+
+static void rg_config_level(const char *name, const char *value)
+{
+	static const struct rg_choice words[] = {
 		{ "warn", RG_LEVEL_WARN },
 		{ "info", RG_LEVEL_INFO },
 		{ "debug", RG_LEVEL_DEBUG },
 		{ NULL, 0 },
 	};
-	static const struct rg_choice on_off[] = {
+
+	rg_config.level = (enum rg_log_level)rg_config_choice(name, value, words,
+							      "warn, info or debug");
+}
+
+static void rg_config_linger(const char *name, const char *value)
+{
+	static const struct rg_choice words[] = {
 		{ "on", 1 },
 		{ "off", 0 },
 		{ NULL, 0 },
 	};
-	static const struct rg_choice linger0[] = {
+
+	rg_config.linger = rg_config_choice(name, value, words, "on or off");
+}
+
+static void rg_config_linger0(const char *name, const char *value)
+{
+	static const struct rg_choice words[] = {
 		{ "convert", 0 },
 		{ "honour", 1 },
 		{ NULL, 0 },
 	};
 
-	rg_config.all_errors = rg_config_choice("RESETGUARD_ERRORS", errors, "reset or all");
-	rg_config.level = (enum rg_log_level)rg_config_choice("RESETGUARD_LOG_LEVEL", levels,
-							      "warn, info or debug");
-	rg_config.linger = rg_config_choice("RESETGUARD_LINGER", on_off, "on or off");
-	rg_config.honour_linger0 = rg_config_choice("RESETGUARD_LINGER0", linger0,
-						    "convert or honour");
-	rg_config_duration("RESETGUARD_LINGER_TIMEOUT", &rg_config.linger_timeout_ms, "2s");
-	rg_config_duration("RESETGUARD_LINGER_TIME", &rg_config.linger_time_ms, "30s");
-	rg_config_count("RESETGUARD_LINGER_MAX", &rg_config.linger_max,
-			"a quarter of the descriptor limit");
+	rg_config.honour_linger0 = rg_config_choice(name, value, words, "convert or honour");
+}
 
-	static const struct rg_choice formats[] = {
+static void rg_config_linger_timeout(const char *name, const char *value)
+{
+	rg_config_duration(name, value, &rg_config.linger_timeout_ms, "2s");
+}
+
+static void rg_config_linger_time(const char *name, const char *value)
+{
+	rg_config_duration(name, value, &rg_config.linger_time_ms, "30s");
+}
+
+static void rg_config_linger_max(const char *name, const char *value)
+{
+	rg_config_count(name, value, &rg_config.linger_max, "a quarter of the descriptor limit");
+}
+
+static void rg_config_format(const char *name, const char *value)
+{
+	static const struct rg_choice words[] = {
 		{ "logfmt", 0 },
 		{ "json", 1 },
 		{ NULL, 0 },
 	};
-	static const struct rg_choice facilities[] = {
+
+	rg_config.json = rg_config_choice(name, value, words, "logfmt or json");
+}
+
+static void rg_config_facility(const char *name, const char *value)
+{
+	static const struct rg_choice words[] = {
 		{ "daemon", 3 },  { "kern", 0 },   { "user", 1 },	 { "mail", 2 },
 		{ "auth", 4 },	  { "syslog", 5 }, { "lpr", 6 },	 { "news", 7 },
 		{ "uucp", 8 },	  { "cron", 9 },   { "authpriv", 10 }, { "ftp", 11 },
@@ -225,18 +256,73 @@ void rg_config_load(void)
 		{ NULL, 0 },
 	};
 
-	rg_config.json = rg_config_choice("RESETGUARD_LOG_FORMAT", formats, "logfmt or json");
-	rg_config.syslog_facility = rg_config_choice("RESETGUARD_SYSLOG_FACILITY", facilities,
-						     "a syslog facility: daemon, user, local0..local7...");
-	rg_config_path("RESETGUARD_SYSLOG_SOCKET", &rg_config.syslog_path);
-	rg_config_path("RESETGUARD_JOURNAL_SOCKET", &rg_config.journal_path);
-	rg_config_rate();
-	rg_config.metrics_dir = secure_getenv("RESETGUARD_METRICS");
-	if (rg_config.metrics_dir && rg_config.metrics_dir[0] != '/') {
-		rg_log_bad_setting("RESETGUARD_METRICS", rg_config.metrics_dir,
-				   "an absolute directory path", "no metrics file");
+	rg_config.syslog_facility = rg_config_choice(
+		name, value, words, "a syslog facility: daemon, user, local0..local7...");
+}
+
+static void rg_config_syslog_socket(const char *name, const char *value)
+{
+	rg_config_path(name, value, &rg_config.syslog_path);
+}
+
+static void rg_config_journal_socket(const char *name, const char *value)
+{
+	rg_config_path(name, value, &rg_config.journal_path);
+}
+
+static void rg_config_metrics(const char *name, const char *value)
+{
+	rg_config.metrics_dir = value;
+	if (value && value[0] != '/') {
+		rg_log_bad_setting(name, value, "an absolute directory path", "no metrics file");
 		rg_config.metrics_dir = NULL;
 	}
-	rg_config_duration("RESETGUARD_METRICS_INTERVAL", &rg_config.metrics_interval_ms, "15s");
-	rg_config_log_dest();
+}
+
+static void rg_config_metrics_interval(const char *name, const char *value)
+{
+	rg_config_duration(name, value, &rg_config.metrics_interval_ms, "15s");
+}
+
+/* In the order they are read, which is the order of their complaints;
+ * RESETGUARD_LOG last, as it alone looks at another variable. */
+static const struct {
+	const char *name;
+	void (*parse)(const char *name, const char *value);
+} rg_settings[] = {
+	{ "RESETGUARD_SIGPIPE", rg_config_sigpipe },
+	{ "RESETGUARD_ERRORS", rg_config_errors },
+	{ "RESETGUARD_LOG_LEVEL", rg_config_level },
+	{ "RESETGUARD_LINGER", rg_config_linger },
+	{ "RESETGUARD_LINGER0", rg_config_linger0 },
+	{ "RESETGUARD_LINGER_TIMEOUT", rg_config_linger_timeout },
+	{ "RESETGUARD_LINGER_TIME", rg_config_linger_time },
+	{ "RESETGUARD_LINGER_MAX", rg_config_linger_max },
+	{ "RESETGUARD_LOG_FORMAT", rg_config_format },
+	{ "RESETGUARD_SYSLOG_FACILITY", rg_config_facility },
+	{ "RESETGUARD_SYSLOG_SOCKET", rg_config_syslog_socket },
+	{ "RESETGUARD_JOURNAL_SOCKET", rg_config_journal_socket },
+	{ "RESETGUARD_LOG_RATE", rg_config_rate },
+	{ "RESETGUARD_METRICS", rg_config_metrics },
+	{ "RESETGUARD_METRICS_INTERVAL", rg_config_metrics_interval },
+	{ "RESETGUARD_LOG", rg_config_log_dest },
+};
+
+bool rg_config_apply(const char *name, const char *value)
+{
+	for (size_t i = 0; i < sizeof(rg_settings) / sizeof(rg_settings[0]); i++)
+		if (strcmp(name, rg_settings[i].name) == 0) {
+			rg_settings[i].parse(name, value);
+			return true;
+		}
+	return false;
+}
+
+/* secure_getenv: a setuid program must not be steered into writing a file
+ * of the caller's choosing (the loader drops LD_PRELOAD for those anyway,
+ * unless the library is installed as a trusted one). */
+void rg_config_load(void)
+{
+	for (size_t i = 0; i < sizeof(rg_settings) / sizeof(rg_settings[0]); i++)
+		rg_settings[i].parse(rg_settings[i].name, secure_getenv(rg_settings[i].name));
 }

@@ -47,5 +47,8 @@ struct rg_config {
 extern struct rg_config rg_config;
 
 void rg_config_load(void);
+/* One variable's value (NULL: unset), as rg_config_load() reads it; false
+ * for a name that is not a setting.  The fuzzer's way in. */
+bool rg_config_apply(const char *name, const char *value);
 
 #endif

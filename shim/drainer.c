@@ -294,13 +294,11 @@ static bool rg_drainer_start(void)
 	struct epoll_event wake = { .events = EPOLLIN, .data.u64 = RG_WAKE_TAG };
 	pthread_attr_t attr;
 	pthread_t thread;
-	size_t size;
 	int ep, ev;
 
 	if (!rg_slots) { /* sized once: a restart must not outgrow the map */
 		rg_slot_cap = rg_slot_limit();
-		size = rg_slot_cap * sizeof(struct rg_slot);
-		void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *map = mmap(NULL, rg_slot_cap * sizeof(struct rg_slot), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (map == MAP_FAILED)
 			return false;
@@ -320,7 +318,7 @@ static bool rg_drainer_start(void)
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setstacksize(&attr, (size_t)64 * 1024);
 	rg_drainer_started = pthread_create(&thread, &attr, rg_drainer_main, NULL) == 0;
 	pthread_attr_destroy(&attr);
 	if (rg_drainer_started)

@@ -61,6 +61,8 @@ RG_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 /* The execl family: count the arguments up to and including the NULL,
  * read them again into an argv on the stack (as glibc does), and leave ap
  * just after the NULL, where execle() finds its envp. */
+/* NOLINTBEGIN(bugprone-macro-parentheses): argv and ap name variables it
+ * declares and starts, which cannot be parenthesised. */
 #define RG_COLLECT_ARGS(argv, arg0, ap)                                               \
 	size_t argc_ = 1;                                                              \
 	va_start(ap, arg0);                                                            \
@@ -72,6 +74,7 @@ RG_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	va_start(ap, arg0);                                                            \
 	for (size_t i_ = 1; i_ <= argc_; i_++)                                         \
 		argv[i_] = va_arg(ap, char *)
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 RG_EXPORT int execl(const char *path, const char *arg0, ...)
 {

@@ -274,7 +274,7 @@ static char *rg_fmt_ipv6(char *p, const unsigned char *b)
 		return rg_fmt_ipv4(p + 7, b + 12);
 	}
 	for (int i = 0; i < 8; i++)
-		groups[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+		groups[i] = (unsigned)b[2 * (size_t)i] << 8 | b[2 * (size_t)i + 1];
 	for (int i = 0; i < 8;) {
 		int j = i;
 

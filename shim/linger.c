@@ -110,7 +110,7 @@ static bool rg_graceful(int fd, const struct rg_fd *conn, bool *shared)
 	return rg_drainer_adopt(fd, conn);
 }
 
-int rg_linger_let_go(int fd, struct rg_fd *e, bool close_it)
+int rg_linger_let_go(int fd, const struct rg_fd *e, bool close_it)
 {
 	struct rg_fd conn = *e;
 	bool shared;

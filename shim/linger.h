@@ -12,7 +12,7 @@
  * and the peer could still be answered with RST, the socket is handed to
  * the drainer, which shuts it down for writing and drains it.  Returns what close()
  * returns. */
-int rg_linger_let_go(int fd, struct rg_fd *e, bool close_it);
+int rg_linger_let_go(int fd, const struct rg_fd *e, bool close_it);
 /* Clears SO_LINGER {1, 0} on a socket the drainer took over, so that its
  * last close sends FIN and not RST. */
 void rg_linger_cancel_abort(int fd);

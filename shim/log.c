@@ -390,20 +390,33 @@ void rg_log_start(void)
 	rg_log_event(&ev);
 }
 
+static void rg_complain_line(struct rg_line *l, const char *what, const char *value,
+			     const char *why, const char *fallback)
+{
+	rg_line_init(l, RG_FMT_LOGFMT);
+	rg_line_raw(l, "resetguard: ");
+	rg_line_raw(l, what);
+	if (value) {
+		rg_line_raw(l, "=");
+		rg_line_value(l, value, strlen(value));
+	}
+	rg_line_raw(l, why);
+	rg_line_raw(l, fallback);
+}
+
+/* Only the value can be too long for a line.  Left out alone, it would
+ * let the shorter pieces after it in and glue them onto the rest; so the
+ * line is written again without it, marked as cut. */
 static void rg_complain(const char *what, const char *value, const char *why,
 			const char *fallback)
 {
 	struct rg_line l;
 
-	rg_line_init(&l, RG_FMT_LOGFMT);
-	rg_line_raw(&l, "resetguard: ");
-	rg_line_raw(&l, what);
-	if (value) {
-		rg_line_raw(&l, "=");
-		rg_line_value(&l, value, strlen(value));
+	rg_complain_line(&l, what, value, why, fallback);
+	if (l.cut) {
+		rg_complain_line(&l, what, NULL, why, fallback);
+		l.cut = true;
 	}
-	rg_line_raw(&l, why);
-	rg_line_raw(&l, fallback);
 	rg_line_finish(&l);
 	rg_sink_stderr(&l);
 }

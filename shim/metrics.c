@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "metrics.h"
 #include "procfd.h"
 #include "real.h"
@@ -57,28 +58,33 @@ static char rg_metrics_path[PATH_MAX], rg_metrics_tmp[PATH_MAX];
 static char rg_prog_label[256]; /* escaped for a label value */
 
 /* A file name keeps [A-Za-z0-9_.-] of the program's name; a label value
- * escapes backslash, quote and newline (the exposition format's rules). */
-static void rg_metrics_names(void)
+ * escapes backslash, quote and newline (the exposition format's rules).
+ * False when the directory leaves no room for the names: cut short, they
+ * would name some other file, which would be truncated. */
+static bool rg_metrics_names(void)
 {
 	char file_prog[64];
 	size_t n = 0, m = 0;
 
 	for (const char *p = program_invocation_short_name; *p && n < sizeof(file_prog) - 1; p++)
-		file_prog[n++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		file_prog[n++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 						 (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
 					 ? *p
-					 : '_';
+					 : '_');
 	file_prog[n] = '\0';
 	for (const char *p = program_invocation_short_name; *p && m < sizeof(rg_prog_label) - 3; p++) {
 		if (*p == '\\' || *p == '"' || *p == '\n')
 			rg_prog_label[m++] = '\\';
-		rg_prog_label[m++] = *p == '\n' ? 'n' : *p;
+		rg_prog_label[m++] = (char)(*p == '\n' ? 'n' : *p);
 	}
 	rg_prog_label[m] = '\0';
-	snprintf(rg_metrics_path, sizeof(rg_metrics_path), "%s/resetguard_%s_%d.prom",
-		 rg_config.metrics_dir, file_prog, (int)getpid());
-	snprintf(rg_metrics_tmp, sizeof(rg_metrics_tmp), "%s/.resetguard_%s_%d.prom.tmp",
-		 rg_config.metrics_dir, file_prog, (int)getpid());
+	int path_len = snprintf(rg_metrics_path, sizeof(rg_metrics_path), "%s/resetguard_%s_%d.prom",
+				rg_config.metrics_dir, file_prog, (int)getpid());
+	int tmp_len = snprintf(rg_metrics_tmp, sizeof(rg_metrics_tmp), "%s/.resetguard_%s_%d.prom.tmp",
+			       rg_config.metrics_dir, file_prog, (int)getpid());
+
+	return path_len >= 0 && (size_t)path_len < sizeof(rg_metrics_path) && tmp_len >= 0 &&
+	       (size_t)tmp_len < sizeof(rg_metrics_tmp);
 }
 
 static size_t rg_metrics_render(char *out, size_t cap)
@@ -148,7 +154,7 @@ static char rg_task_state(int dirfd, int tid, bool *ours)
 	/* "tid (comm) S ...": comm may hold spaces and parentheses. */
 	char *open_paren = strchr(stat, '('), *close_paren = strrchr(stat, ')');
 	*ours = open_paren && strncmp(open_paren + 1, "resetguard", 10) == 0;
-	return close_paren && close_paren[1] ? close_paren[2] : 'Z';
+	return (char)(close_paren && close_paren[1] ? close_paren[2] : 'Z');
 }
 
 static void rg_count_program_thread(int dirfd, int tid, void *ctx)
@@ -166,7 +172,7 @@ static bool rg_program_gone(void)
 {
 	bool ours;
 	int alive = 0, dirfd = rg_libc(open)("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	char state = dirfd >= 0 ? rg_task_state(dirfd, (int)getpid(), &ours) : 'R';
+	char state = (char)(dirfd >= 0 ? rg_task_state(dirfd, (int)getpid(), &ours) : 'R');
 
 	if (dirfd >= 0)
 		rg_libc(close)(dirfd);
@@ -203,12 +209,18 @@ void rg_metrics_start(void)
 
 	if (!rg_config.metrics_dir)
 		return;
-	rg_metrics_names();
+	if (!rg_metrics_names()) {
+		rg_log_bad_setting("RESETGUARD_METRICS", rg_config.metrics_dir,
+				   "a directory path short enough for the file's name",
+				   "no metrics file");
+		rg_config.metrics_dir = NULL;
+		return;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setstacksize(&attr, (size_t)64 * 1024);
 	if (pthread_create(&thread, &attr, rg_metrics_main, NULL) == 0)
 		pthread_setname_np(thread, "resetguard-m");
 	pthread_attr_destroy(&attr);
@@ -220,6 +232,6 @@ void rg_metrics_start(void)
 void rg_metrics_fork_child(void)
 {
 	memset(&rg_stats, 0, sizeof(rg_stats));
-	if (rg_config.metrics_dir)
-		rg_metrics_names();
+	if (rg_config.metrics_dir && !rg_metrics_names())
+		rg_config.metrics_dir = NULL;
 }

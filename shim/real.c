@@ -34,8 +34,10 @@ static void *rg_lookup(const char *name)
  * the real function. */
 void rg_real_bind(void)
 {
+/* NOLINTBEGIN(bugprone-macro-parentheses): ret(*) params is a type */
 #define RG_REAL_BIND(name, ret, params) \
 	__atomic_store_n(&rg_real.name, (ret(*) params)rg_lookup(#name), __ATOMIC_RELAXED);
+/* NOLINTEND(bugprone-macro-parentheses) */
 	RG_REAL_CALLS(RG_REAL_BIND)
 #undef RG_REAL_BIND
 }

@@ -91,6 +91,7 @@
 	X(popen, FILE *, (const char *, const char *))
 
 struct rg_real {
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): a declarator, not an expression */
 #define RG_REAL_FIELD(name, ret, params) ret(*name) params;
 	RG_REAL_CALLS(RG_REAL_FIELD)
 #undef RG_REAL_FIELD

@@ -143,11 +143,12 @@ static int rg_share_count_in(const char *dir, ino_t ino, int skip_fd)
 bool rg_share_sole_holder(int fd)
 {
 	struct stat st;
-	char parent[32];
 	int saved = errno;
 	bool sole = false;
 
 	if (fstat(fd, &st) == 0) {
+		char parent[32];
+
 		snprintf(parent, sizeof(parent), "/proc/%d/fd", (int)getppid());
 		sole = rg_share_count_in("/proc/self/fd", st.st_ino, fd) == 0 &&
 		       rg_share_count_in(parent, st.st_ino, -1) == 0;

@@ -99,8 +99,9 @@ static void rg_sink_fall_back(const char *what, int err)
 }
 
 /* The path as given, made absolute now: the program may chdir() before
- * the log has to be reopened. */
-static void rg_sink_remember_path(const char *path)
+ * the log has to be reopened.  False when that does not fit: cut short,
+ * it would name another file. */
+static bool rg_sink_remember_path(const char *path)
 {
 	size_t used = 0;
 
@@ -109,6 +110,7 @@ static void rg_sink_remember_path(const char *path)
 		rg_sink_path[used++] = '/';
 	}
 	strncpy(rg_sink_path + used, path, sizeof(rg_sink_path) - used - 1);
+	return used + strlen(path) < sizeof(rg_sink_path);
 }
 
 static void rg_sink_open_file(void)
@@ -136,12 +138,19 @@ static void rg_sink_open_file(void)
 	rg_sink_checked_ns = rg_monotonic_ns();
 }
 
+/* A path too long for sun_path is not cut short: that would be another
+ * socket's path. */
 static void rg_sink_connect(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = rg_libc(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd;
 
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		rg_sink_fall_back("reach", ENAMETOOLONG);
+		return;
+	}
+	memcpy(addr.sun_path, path, strlen(path));
+	fd = rg_libc(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || rg_libc(connect)(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		int err = errno;
 
@@ -158,8 +167,10 @@ void rg_sink_open(void)
 	gethostname(rg_hostname, sizeof(rg_hostname) - 1);
 	switch (rg_config.log) {
 	case RG_LOG_FILE:
-		rg_sink_remember_path(rg_config.log_path);
-		rg_sink_open_file();
+		if (rg_sink_remember_path(rg_config.log_path))
+			rg_sink_open_file();
+		else
+			rg_sink_fall_back("open", ENAMETOOLONG);
 		break;
 	case RG_LOG_SYSLOG:
 		rg_sink_connect(rg_config.syslog_path);

@@ -72,6 +72,35 @@ print("MESSAGE " + fields["MESSAGE"][:26])' "$BATS_TEST_TMPDIR/heard"
 	grep -q 'EVENT=reset' "$BATS_TEST_TMPDIR/heard"
 }
 
+@test "a syslog socket path too long for sun_path is not cut short to another socket's" {
+	local dir sock
+	dir=$(mktemp -d /tmp/rg-sock.XXXXXX)
+	sock=$dir/
+	while ((${#sock} < 107)); do sock+=s; done
+	start_listener "$sock"
+	RESETGUARD_LOG=syslog RESETGUARD_SYSLOG_SOCKET=$sock.longer \
+		run --separate-stderr "$RG" "$PROBE" read
+	wait_server
+	rm -rf "$dir"
+	assert_success
+	assert_equal "${stderr_lines[0]}" "resetguard: cannot reach RESETGUARD_LOG=syslog: File name too long; logging to stderr"
+	[[ ${stderr_lines[1]} =~ $LINE_RE ]] || fail "not a reset line: ${stderr_lines[1]}"
+	[[ ! -s $BATS_TEST_TMPDIR/heard ]] || fail "sent to the cut path: $(cat "$BATS_TEST_TMPDIR/heard")"
+}
+
+@test "a log file path too long for PATH_MAX is not cut short to another file's" {
+	local dir=$BATS_TEST_TMPDIR/logs long
+	mkdir "$dir"
+	long=$dir
+	while ((${#long} < 4090)); do long+=/.; done
+	RESETGUARD_LOG=$long/reset.log run --separate-stderr "$RG" "$PROBE" read
+	assert_success
+	assert_equal "${stderr_lines[0]}" "resetguard: cannot open RESETGUARD_LOG=: File name too long; logging to stderr truncated=true"
+	[[ ${stderr_lines[1]} =~ $LINE_RE ]] || fail "not a reset line: ${stderr_lines[1]}"
+	run ls -A "$dir"
+	assert_output ""
+}
+
 @test "a missing syslog socket: one line on stderr, then stderr" {
 	RESETGUARD_LOG=syslog RESETGUARD_SYSLOG_SOCKET=$BATS_TEST_TMPDIR/nobody.sock \
 		run --separate-stderr "$RG" "$PROBE" read
@@ -192,6 +221,20 @@ print(lines[-1]["event"], lines[-1]["resets"])' "$LOG"
 	assert_line "resetguard_resets_total{} 3"
 	assert_line "resetguard_pipes_total{} 6"
 	assert_line "resetguard_graceful_closes_total{eof} 0"
+}
+
+@test "metrics: a directory too long for the file's name gets no file, and one line" {
+	local dir=$BATS_TEST_TMPDIR/metrics long
+	mkdir "$dir"
+	long=$dir
+	while ((${#long} < 4070)); do long+=/.; done
+	RESETGUARD_METRICS=$long RESETGUARD_LOG=off run --separate-stderr "$RG" "$PROBE" -r 1 read
+	assert_success
+	assert_equal "${#stderr_lines[@]}" 1
+	# the value itself is too long for the line, which says so
+	assert_equal "${stderr_lines[0]}" "resetguard: RESETGUARD_METRICS is not a directory path short enough for the file's name; using no metrics file truncated=true"
+	run ls -A "$dir"
+	assert_output ""
 }
 
 @test "metrics are rewritten every RESETGUARD_METRICS_INTERVAL while the process runs" {

@@ -66,7 +66,6 @@ static long do_send(const char *op, int fd)
 static long do_sendfile(const char *op, int fd)
 {
 	static char buf[65536];
-	int p[2];
 	long ret;
 
 	if (!strcmp(op, "sendfile")) {
@@ -80,6 +79,8 @@ static long do_sendfile(const char *op, int fd)
 		return ret;
 	}
 	if (!strcmp(op, "splice")) {
+		int p[2];
+
 		if (pipe(p) < 0 || write(p[1], buf, 4096) < 0)
 			err(2, "pipe");
 		ret = splice(p[0], NULL, fd, NULL, 4096, 0);
@@ -118,15 +119,17 @@ static long do_recv(const char *op, int fd)
  * first, the latter leaving the flush to exit(). */
 static long do_stdio(const char *op, int fd)
 {
-	static char big[65536];
 	FILE *fp = fdopen(fd, "w");
 	int buffered = !strcmp(op, "fflush") || !strcmp(op, "exitflush");
 
 	if (!fp)
 		err(2, "fdopen");
 	setvbuf(fp, NULL, buffered ? _IOFBF : _IONBF, 0);
-	if (!strcmp(op, "fwrite"))
+	if (!strcmp(op, "fwrite")) {
+		static char big[65536];
+
 		return (long)fwrite(big, 1, sizeof(big), fp) == (long)sizeof(big) ? 0 : -1;
+	}
 	if (!strcmp(op, "fputs"))
 		return fputs("hello\n", fp) == EOF ? -1 : 0;
 	if (!strcmp(op, "fprintf"))
