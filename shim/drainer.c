@@ -56,6 +56,13 @@ struct rg_slot {
 
 static rg_lock_t rg_drainer_lock;
 static __thread sigset_t rg_drainer_saved_mask;
+/* Set while this thread is inside rg_drainer_adopt().  close() takes the
+ * lock without blocking signals (two system calls less per close), so a
+ * signal handler may run while its own thread holds it: a close() there
+ * takes the plain close, and a fork() there skips the lock, instead of
+ * waiting for a lock its own thread holds. */
+static __thread volatile sig_atomic_t rg_adopting;
+static __thread bool rg_forked_in_adopt;
 static bool rg_drainer_started;
 static int rg_epoll_fd = -1, rg_wake_fd = -1;
 static struct rg_slot *rg_slots;
@@ -286,9 +293,21 @@ static unsigned int rg_slot_limit(void)
 	return cap > RG_SLOTS_MAX ? RG_SLOTS_MAX : (unsigned int)cap;
 }
 
-/* Called with the lock held, so every signal is blocked: the thread is
- * born with all of them blocked and never takes a signal meant for the
- * program. */
+/* The thread is born with every signal blocked and never takes a signal
+ * meant for the program. */
+static bool rg_drainer_spawn(pthread_t *thread, const pthread_attr_t *attr)
+{
+	sigset_t all, old;
+	bool started;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	started = pthread_create(thread, attr, rg_drainer_main, NULL) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return started;
+}
+
+/* Called with the lock held. */
 static bool rg_drainer_start(void)
 {
 	struct epoll_event wake = { .events = EPOLLIN, .data.u64 = RG_WAKE_TAG };
@@ -319,7 +338,7 @@ static bool rg_drainer_start(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, (size_t)64 * 1024);
-	rg_drainer_started = pthread_create(&thread, &attr, rg_drainer_main, NULL) == 0;
+	rg_drainer_started = rg_drainer_spawn(&thread, &attr);
 	pthread_attr_destroy(&attr);
 	if (rg_drainer_started)
 		pthread_setname_np(thread, "resetguard");
@@ -360,13 +379,16 @@ static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn)
 	s->conn = *conn;
 	s->drained = 0;
 	s->start_ns = s->last_ns = rg_monotonic_ns();
-	atomic_fetch_add_explicit(&rg_lingering, 1, memory_order_acq_rel);
 	atomic_store_explicit(&s->state, RG_SLOT_NEW, memory_order_relaxed);
 	head = atomic_load_explicit(&rg_new_head, memory_order_relaxed);
 	do
 		s->next_new = head;
 	while (!atomic_compare_exchange_weak_explicit(&rg_new_head, &head, (int)(s - rg_slots),
 						      memory_order_seq_cst, memory_order_relaxed));
+	/* Counted once queued: an _exit() from a handler that interrupted us
+	 * never waits for a socket the thread cannot see.  The thread may
+	 * finish it first; the count is then -1 for a moment. */
+	atomic_fetch_add_explicit(&rg_lingering, 1, memory_order_acq_rel);
 	return true;
 }
 
@@ -392,7 +414,11 @@ bool rg_drainer_adopt(int fd, const struct rg_fd *conn)
 	struct rg_slot *s = NULL;
 	int saved = errno;
 
-	rg_lock_take(&rg_drainer_lock, &rg_drainer_saved_mask);
+	if (rg_adopting)
+		return false;
+	rg_adopting = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	rg_lock_enter(&rg_drainer_lock);
 	if ((rg_drainer_started || rg_drainer_start()) && (s = rg_slot_alloc())) {
 		if (rg_slot_fill(s, fd, conn)) {
 			rg_drainer_wake();
@@ -401,7 +427,9 @@ bool rg_drainer_adopt(int fd, const struct rg_fd *conn)
 			s = NULL;
 		}
 	}
-	rg_lock_give(&rg_drainer_lock, &rg_drainer_saved_mask);
+	rg_lock_leave(&rg_drainer_lock);
+	atomic_signal_fence(memory_order_seq_cst);
+	rg_adopting = 0;
 
 	if (!s)
 		rg_log_linger(conn, fd, fd, "cap", 0, 0);
@@ -442,12 +470,15 @@ bool rg_drainer_release_one(void)
 
 void rg_drainer_fork_prepare(void)
 {
-	rg_lock_take(&rg_drainer_lock, &rg_drainer_saved_mask);
+	rg_forked_in_adopt = rg_adopting;
+	if (!rg_forked_in_adopt)
+		rg_lock_take(&rg_drainer_lock, &rg_drainer_saved_mask);
 }
 
 void rg_drainer_fork_parent(void)
 {
-	rg_lock_give(&rg_drainer_lock, &rg_drainer_saved_mask);
+	if (!rg_forked_in_adopt)
+		rg_lock_give(&rg_drainer_lock, &rg_drainer_saved_mask);
 }
 
 /* The child has no drainer thread and must not inherit its work: it drops
@@ -473,5 +504,8 @@ void rg_drainer_fork_child(void)
 	rg_drainer_started = false;
 	atomic_store_explicit(&rg_lingering, 0, memory_order_relaxed);
 	atomic_store_explicit(&rg_drainer_wake_ns, 0, memory_order_relaxed);
-	rg_lock_give(&rg_drainer_lock, &rg_drainer_saved_mask);
+	if (!rg_forked_in_adopt)
+		rg_lock_give(&rg_drainer_lock, &rg_drainer_saved_mask);
+	/* Else the adopt the handler interrupted resumes after it and lets go
+	 * of the lock itself. */
 }
