@@ -325,11 +325,14 @@ static void rg_drainer_wake(int64_t deadline)
 bool rg_drainer_adopt(int fd, const struct rg_fd *conn)
 {
 	struct rg_slot *s = NULL;
+	int64_t deadline = 0;
 	int saved = errno;
 
 	rg_lock_take(&rg_drainer_lock, &rg_drainer_saved_mask);
 	if ((rg_drainer_started || rg_drainer_start()) && (s = rg_slot_alloc())) {
 		if (rg_slot_fill(s, fd, conn)) {
+			/* Once ACTIVE, the slot is the drainer's to change. */
+			deadline = rg_slot_deadline(s);
 			atomic_fetch_add_explicit(&rg_lingering, 1, memory_order_acq_rel);
 			atomic_store_explicit(&s->state, RG_SLOT_ACTIVE, memory_order_release);
 		} else {
@@ -340,7 +343,7 @@ bool rg_drainer_adopt(int fd, const struct rg_fd *conn)
 	rg_lock_give(&rg_drainer_lock, &rg_drainer_saved_mask);
 
 	if (s)
-		rg_drainer_wake(rg_slot_deadline(s));
+		rg_drainer_wake(deadline);
 	else
 		rg_log_linger(conn, fd, fd, "cap", 0, 0);
 	errno = saved;
