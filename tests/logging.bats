@@ -236,6 +236,7 @@ print(lines[-1]["event"], lines[-1]["resets"])' "$LOG"
 }
 
 @test "with metrics on, a program whose main() calls pthread_exit() still ends" {
+	skip_under_sanitizer tsan "its own background thread is a thread of the program that never ends"
 	local dir=$BATS_TEST_TMPDIR/metrics
 	mkdir "$dir"
 	RESETGUARD_METRICS=$dir WRAP="timeout 30 $RG" start_lingerserver -n 3 -m threads
