@@ -21,6 +21,21 @@ LIB_FLAGS := $(BASE) -fPIC -fvisibility=hidden -fno-semantic-interposition \
 LIB_LDFLAGS := -shared -Wl,--no-undefined -Wl,-z,now -Wl,-z,relro -pthread
 LIB_LIBS := -ldl
 
+# SANITIZE=address,undefined or SANITIZE=thread instruments the library
+# (with gcc, in a build directory of its own: make check-asan, make
+# check-tsan).  A sanitizer's runtime must be the first library an
+# uninstrumented program loads, so that build of the command preloads it
+# ahead of the library.  The command itself stays uninstrumented: it would
+# need the runtime first too, before any LD_PRELOAD it is given.
+ifneq ($(SANITIZE),)
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_LIB := $(if $(findstring address,$(SANITIZE)),libasan.so,$(if $(findstring thread,$(SANITIZE)),libtsan.so))
+SAN_RUNTIME := $(if $(SAN_LIB),$(realpath $(shell $(CC) -print-file-name=$(SAN_LIB))))
+LIB_FLAGS += $(SAN_FLAGS)
+LIB_LDFLAGS += $(SAN_FLAGS)
+CMD_FLAGS := $(if $(SAN_RUNTIME),-DRG_PRELOAD_FIRST='"$(SAN_RUNTIME)"')
+endif
+
 LIB_SRC := $(wildcard shim/*.c)
 LIB_OBJ := $(LIB_SRC:shim/%.c=$(BUILD)/shim/%.o)
 LIB := $(BUILD)/libresetguard.so
@@ -35,7 +50,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
 .PHONY: all programs test stress demo bench bench-percall clean check-exports install uninstall \
-	fuzz fuzz-regress lint
+	fuzz fuzz-regress lint check-asan check-tsan memcheck
 all: $(LIB) $(CMD)
 
 # Everything else that is compiled: test programs, examples, benchmarks.
@@ -50,7 +65,7 @@ $(LIB): $(LIB_OBJ)
 
 $(CMD): $(wildcard cli/*.c cli/*.h) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"' -o $@ \
+	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"' -o $@ \
 		$(wildcard cli/*.c) $(LDFLAGS)
 
 $(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h
@@ -86,6 +101,27 @@ test: all programs check-exports
 STRESS_SECONDS ?= 60
 stress: all programs
 	BUILD=$(BUILD) STRESS_SECONDS=$(STRESS_SECONDS) tests/stress.sh
+
+# The whole suite against the library built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (gcc); any report fails it.
+SAN_CC ?= gcc
+check-asan:
+	$(MAKE) --no-print-directory CC=$(SAN_CC) BUILD=build-asan SANITIZE=address,undefined \
+		all programs
+	tests/run-sanitized build-asan $(BATS_ARGS)
+
+# ThreadSanitizer over the tests that run the library's threads: the
+# drainer, the metrics thread, program threads logging and closing at once,
+# fork while draining.
+TSAN_BATS ?= tests/linger.bats tests/logging.bats
+check-tsan:
+	$(MAKE) --no-print-directory CC=$(SAN_CC) BUILD=build-tsan SANITIZE=thread all programs
+	tests/run-sanitized build-tsan $(TSAN_BATS)
+
+# Valgrind memcheck over the examples and test programs under the library:
+# no error, no leak.
+memcheck: all programs
+	tests/memcheck $(BUILD)
 
 # Extra system calls and instructions per wrapped call (strace, callgrind).
 bench-percall: all $(BUILD)/bench/hotpath
@@ -160,4 +196,4 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/lib/resetguard
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan build-tsan

@@ -169,11 +169,17 @@ int find_library(char *path, size_t size)
 	return -1;
 }
 
+/* A sanitizer build of the library (the Makefile's SANITIZE) works only
+ * when the sanitizer's runtime is the first library the program loads. */
+#ifndef RG_PRELOAD_FIRST
+#define RG_PRELOAD_FIRST ""
+#endif
+
 /* The loader splits LD_PRELOAD at spaces and colons, so a path holding
  * either cannot be preloaded. */
 static int set_preload(const char *lib)
 {
-	const char *old = getenv("LD_PRELOAD");
+	const char *old = getenv("LD_PRELOAD"), *first = RG_PRELOAD_FIRST;
 	char value[8192];
 	int n;
 
@@ -182,10 +188,10 @@ static int set_preload(const char *lib)
 			lib);
 		return -1;
 	}
-	if (old && old[strspn(old, " :")])
-		n = snprintf(value, sizeof(value), "%s:%s", old, lib);
-	else
-		n = snprintf(value, sizeof(value), "%s", lib);
+	if (!old || !old[strspn(old, " :")])
+		old = "";
+	n = snprintf(value, sizeof(value), "%s%s%s%s%s", first, *first ? ":" : "", old,
+		     *old ? ":" : "", lib);
 	if (n < 0 || (size_t)n >= sizeof(value)) {
 		fputs("resetguard: LD_PRELOAD is too long\n", stderr);
 		return -1;

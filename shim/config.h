@@ -26,7 +26,7 @@ enum rg_log_level {
 
 struct rg_config {
 	enum rg_sigpipe_mode sigpipe;
-	enum rg_log_dest log;
+	enum rg_log_dest log;	  /* changed by sink.c under its lock: see there */
 	enum rg_log_level level;
 	bool json;
 	const char *log_path;	  /* RG_LOG_FILE: points into the environment */

@@ -152,6 +152,11 @@ void rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
 
 	if (!e)
 		return;
+	/* The number may have been another thread's until its close(): what
+	 * that thread did with the entry comes before, as rg_fd_forget()
+	 * released it.  (The kernel orders them; the C memory model and
+	 * ThreadSanitizer need to be told.) */
+	(void)atomic_load_explicit(&e->kind, memory_order_acquire);
 	atomic_store_explicit(&e->kind, RG_FD_BUSY, memory_order_relaxed);
 	rg_fd_fill(e, family, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), role);
 	e->share = rg_share_new();
@@ -199,6 +204,7 @@ void rg_fd_copy(int newfd, int oldfd)
 		rg_fd_forget(newfd);
 		return;
 	}
+	(void)atomic_load_explicit(&to->kind, memory_order_acquire); /* as above */
 	atomic_store_explicit(&to->kind, RG_FD_BUSY, memory_order_relaxed);
 	to->role = from->role;
 	to->family = from->family;
@@ -222,8 +228,8 @@ void rg_fd_forget(int fd)
 	struct rg_fd *e = rg_fd_peek(fd);
 
 	if (e && rg_fd_kind_of(e) != RG_FD_OWN) {
+		e->stream = NULL; /* before the release that hands the entry on */
 		atomic_store_explicit(&e->kind, RG_FD_UNSEEN, memory_order_release);
-		e->stream = NULL;
 	}
 }
 

@@ -46,7 +46,8 @@ static const char *const rg_role_names[] = {
 
 static bool rg_log_wanted(enum rg_log_level level)
 {
-	return rg_config.log != RG_LOG_OFF && level <= rg_config.level;
+	return __atomic_load_n(&rg_config.log, __ATOMIC_RELAXED) != RG_LOG_OFF &&
+	       level <= rg_config.level;
 }
 
 /* The token bucket of RESETGUARD_LOG_RATE, in millitokens so that a slow

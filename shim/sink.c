@@ -95,7 +95,8 @@ static void rg_sink_fall_back(const char *what, int err)
 	if (rg_sink_fd >= 0)
 		rg_own_release(rg_sink_fd);
 	rg_sink_fd = -1;
-	rg_config.log = RG_LOG_STDERR;
+	/* Atomic: records are filtered on it without the lock (log.c). */
+	__atomic_store_n(&rg_config.log, RG_LOG_STDERR, __ATOMIC_RELAXED);
 }
 
 /* The path as given, made absolute now: the program may chdir() before
@@ -185,7 +186,7 @@ void rg_sink_open(void)
 
 bool rg_sink_is_journal(void)
 {
-	return rg_config.log == RG_LOG_JOURNAL;
+	return __atomic_load_n(&rg_config.log, __ATOMIC_RELAXED) == RG_LOG_JOURNAL;
 }
 
 /* Reopens the file when the program closed ours behind the shim's back

@@ -81,7 +81,10 @@ start_busybox_httpd() {
 @test "close_range()" { resets_without_and_with raw 5 -m close_range; }
 @test "closefrom()" { resets_without_and_with raw 5 -m closefrom; }
 @test "dup2() onto the socket (an implicit close)" { resets_without_and_with raw 5 -m dup2; }
-@test "threads closing concurrently" { resets_without_and_with raw 20 -m threads; }
+@test "threads closing concurrently" {
+	skip_under_sanitizer tsan "its own background thread keeps a process alive after main() calls pthread_exit()"
+	resets_without_and_with raw 20 -m threads
+}
 @test "a forked child that answers and leaves with exit() without closing" { resets_without_and_with raw 5 -m exit; }
 @test "a forked child that answers and leaves with _exit() without closing" { resets_without_and_with raw 5 -m _exit; }
 @test "a program that closes and exits at once" { resets_without_and_with raw 1 -m busy; }
@@ -174,7 +177,8 @@ time.sleep(60)' "$SERVER_PORT" "$1" "$2" 3>&- &
 	RESETGUARD_LINGER_TIME=1s RESETGUARD_LOG=$LOG WRAP=$RG start_lingerserver -n 1
 	start_idle_peer 10000 stream
 	wait_server
-	kill "$PEER_PID"
+	# The peer may already have died of the broken connection.
+	kill "$PEER_PID" 2>/dev/null || true
 	run grep -o 'event=linger outcome=timeout .* ms=[0-9]*' "$LOG"
 	assert_success
 	local ms=${output##*ms=}

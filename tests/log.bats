@@ -133,6 +133,7 @@ reset_is_logged() {
 
 @test "curl: the reset of an upload is logged with the server's address" {
 	require curl python3
+	skip_under_sanitizer asan "curl hangs in setlocale() with libasan preloaded, resetguard or not"
 	start_reset_server --read 100
 	head -c 4000000 /dev/zero >"$BATS_TEST_TMPDIR/body"
 	RESETGUARD_LOG=$LOG run "$RG" curl -sS --data-binary "@$BATS_TEST_TMPDIR/body" "http://$SERVER_ADDR/"

@@ -175,6 +175,24 @@ PY
 	[[ $((before + $(log_lines))) -ge 20 ]] || fail "lost too many records"
 }
 
+@test "log directory gone mid-run, 4 threads logging: one complaint, then stderr, no record lost" {
+	local dir=$BATS_TEST_TMPDIR/logs i
+	mkdir "$dir"
+	RESETGUARD_LOG=$dir/reset.log RESETGUARD_LOG_RATE=0 "$RG" "$PROBE" -t 4 -r 30 -i 50 read \
+		>/dev/null 2>"$BATS_TEST_TMPDIR/err" &
+	local pid=$!
+	for i in $(seq 100); do [[ $(cat "$dir/reset.log" 2>/dev/null | wc -l) -ge 10 ]] && break; sleep 0.05; done
+	# The descriptor still writes to the moved file until the path is
+	# checked again; then the file cannot be created anew.
+	mv "$dir/reset.log" "$LOG"
+	rmdir "$dir"
+	wait "$pid"
+	run grep -c "^resetguard: cannot open RESETGUARD_LOG=$dir/reset.log: No such file or directory; logging to stderr$" "$BATS_TEST_TMPDIR/err"
+	assert_output 1
+	[[ $(grep -c 'event=reset' "$BATS_TEST_TMPDIR/err") -gt 0 ]] || fail "nothing went to stderr"
+	assert_equal "$(cat "$LOG" "$BATS_TEST_TMPDIR/err" | grep -c 'event=reset')" 120
+}
+
 @test "8 processes x 4 threads appending to one file: no torn or interleaved line" {
 	local i pids=()
 	for i in $(seq 8); do
@@ -261,6 +279,7 @@ print(lines[-1]["event"], lines[-1]["resets"])' "$LOG"
 }
 
 @test "with metrics on, a program whose main() calls pthread_exit() still ends" {
+	skip_under_sanitizer tsan "its own background thread is a thread of the program that never ends"
 	local dir=$BATS_TEST_TMPDIR/metrics
 	mkdir "$dir"
 	RESETGUARD_METRICS=$dir WRAP="timeout 30 $RG" start_lingerserver -n 3 -m threads
