@@ -11,9 +11,16 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* True in resetguard's own threads (the drainer, the metrics writer):
+ * born with every signal blocked, they never unblock one, so masking them
+ * again around a lock or a write would only cost system calls.  Defined in
+ * sigpipe.c. */
+extern __thread bool rg_thread_masked;
 
 /* 0 free, 1 held, 2 held with waiters (Drepper, "Futexes Are Tricky"). */
 typedef _Atomic int rg_lock_t;
@@ -47,15 +54,18 @@ static inline void rg_lock_take(rg_lock_t *lock, sigset_t *saved)
 {
 	sigset_t all;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, saved);
+	if (!rg_thread_masked) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, saved);
+	}
 	rg_lock_enter(lock);
 }
 
 static inline void rg_lock_give(rg_lock_t *lock, const sigset_t *saved)
 {
 	rg_lock_leave(lock);
-	pthread_sigmask(SIG_SETMASK, saved, NULL);
+	if (!rg_thread_masked)
+		pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 
 #endif

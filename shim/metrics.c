@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "lock.h"
 #include "log.h"
 #include "metrics.h"
 #include "procfd.h"
@@ -186,6 +187,7 @@ static void *rg_metrics_main(void *unused)
 	int64_t next = 0;
 
 	(void)unused;
+	rg_thread_masked = true;
 	for (;;) {
 		struct timespec now, second = { 1, 0 };
 

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "lock.h"
 #include "real.h"
 #include "sigpipe.h"
 
@@ -15,11 +16,16 @@
 sighandler_t bsd_signal(int sig, sighandler_t handler);
 
 _Atomic bool rg_sigpipe_suppressed;
+__thread bool rg_thread_masked;
 
 void rg_sigpipe_hold(struct rg_sigpipe_guard *g, bool all_signals)
 {
 	sigset_t block, pending;
 
+	/* A SIGPIPE stays pending on such a thread, and dies with it. */
+	g->armed = false;
+	if (rg_thread_masked)
+		return;
 	if (all_signals)
 		sigfillset(&block);
 	else {
