@@ -35,13 +35,17 @@ static struct rg_fd *rg_fd_slot(int fd)
 		return e;
 	/* Bound before the first entry exists: the wrappers call libc
 	 * through rg_libc_bound() once they have found one. */
-	rg_real_bound();
+	rg_real_ensure();
 
 	size_t size = RG_FD_CHUNK * sizeof(union rg_fd_cell);
 	union rg_fd_cell *chunk = mmap(NULL, size, PROT_READ | PROT_WRITE,
 				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (chunk == MAP_FAILED)
 		return NULL;
+
+	int first = fd & ~(int)(RG_FD_CHUNK - 1);
+	for (unsigned int i = 0; i < RG_FD_CHUNK; i++)
+		chunk[i].fd.fd = first + (int)i;
 
 	union rg_fd_cell *expected = NULL;
 	union rg_fd_cell *_Atomic *dir = &rg_fd_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT];
@@ -90,6 +94,7 @@ static void rg_addr_store(struct rg_addr *a, const struct sockaddr *sa, socklen_
  * after a reset it fails with ENOTCONN. */
 static enum rg_fd_kind rg_fd_probe(int fd, struct rg_fd *e)
 {
+	e->fd = fd; /* already so, but for the scratch entry */
 	int type, family;
 	socklen_t len = sizeof(type);
 

@@ -51,6 +51,8 @@ struct rg_fd {
 	_Atomic unsigned char kind;
 	unsigned char role;
 	unsigned short family;
+	int fd; /* the number this entry is for: set once, so the hot paths
+		 * need not keep it across the libc call for the rare log */
 	int type;
 	int send_flags; /* what write() means: MSG_NOSIGNAL, MSG_EOR as write() sets it */
 	int64_t opened_ns; /* CLOCK_MONOTONIC */

@@ -3,6 +3,7 @@
  * later: dlsym can take the loader lock and allocate, which must not happen
  * in a signal handler or between fork() and exec(). */
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -10,6 +11,8 @@
 #include "real.h"
 
 struct rg_real rg_real;
+/* Set, with release, once every pointer above is stored. */
+static bool rg_real_ready;
 
 static void *rg_lookup(const char *name)
 {
@@ -40,6 +43,13 @@ void rg_real_bind(void)
 /* NOLINTEND(bugprone-macro-parentheses) */
 	RG_REAL_CALLS(RG_REAL_BIND)
 #undef RG_REAL_BIND
+	__atomic_store_n(&rg_real_ready, true, __ATOMIC_RELEASE);
+}
+
+void rg_real_ensure(void)
+{
+	if (!__atomic_load_n(&rg_real_ready, __ATOMIC_ACQUIRE))
+		rg_real_bind();
 }
 
 const struct rg_real *rg_real_bound(void)

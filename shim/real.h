@@ -100,6 +100,8 @@ struct rg_real {
 extern struct rg_real rg_real;
 
 void rg_real_bind(void);
+/* Binds them unless that is done already: no dlsym() after that. */
+void rg_real_ensure(void);
 const struct rg_real *rg_real_bound(void) __attribute__((cold));
 
 /* The real libc entry point `name`.  A wrapper can run before the
@@ -113,8 +115,9 @@ const struct rg_real *rg_real_bound(void) __attribute__((cold));
 	})
 
 /* The real entry point on a path that found a table entry: entries exist
- * only in chunks mapped after every call was bound (fdtable.c), so the
- * pointer needs no check. */
-#define rg_libc_bound(name) __atomic_load_n(&rg_real.name, __ATOMIC_RELAXED)
+ * only in chunks mapped after every call was bound (fdtable.c), and the
+ * entry was published after that, so the pointer needs no check and no
+ * atomic load: an indirect call through memory. */
+#define rg_libc_bound(name) (rg_real.name)
 
 #endif

@@ -23,7 +23,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
  * then already in place for the real call. */
 static __attribute__((noinline)) ssize_t rg_read_socket(int fd, void *buf, size_t len, struct rg_fd *e)
 {
-	return rg_received(e, fd, "read", rg_libc_bound(read)(fd, buf, len));
+	return rg_received(e, e->fd, "read", rg_libc_bound(read)(fd, buf, len));
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_read_unseen(int fd, void *buf, size_t len)
@@ -50,7 +50,7 @@ RG_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 static __attribute__((noinline)) ssize_t rg_read_chk_socket(int fd, void *buf, size_t len, size_t buflen, struct rg_fd *e)
 {
-	return rg_received(e, fd, "read", rg_libc_bound(__read_chk)(fd, buf, len, buflen));
+	return rg_received(e, e->fd, "read", rg_libc_bound(__read_chk)(fd, buf, len, buflen));
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_read_chk_unseen(int fd, void *buf, size_t len, size_t buflen)
@@ -87,7 +87,7 @@ RG_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
 static __attribute__((noinline)) ssize_t rg_recv_socket(int fd, void *buf, size_t len, int flags, struct rg_fd *e)
 {
-	return rg_received(e, fd, "recv", rg_libc_bound(recv)(fd, buf, len, flags));
+	return rg_received(e, e->fd, "recv", rg_libc_bound(recv)(fd, buf, len, flags));
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_recv_unseen(int fd, void *buf, size_t len, int flags)
@@ -114,7 +114,7 @@ RG_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 
 static __attribute__((noinline)) ssize_t rg_recv_chk_socket(int fd, void *buf, size_t len, size_t buflen, int flags, struct rg_fd *e)
 {
-	return rg_received(e, fd, "recv", rg_libc_bound(__recv_chk)(fd, buf, len, buflen, flags));
+	return rg_received(e, e->fd, "recv", rg_libc_bound(__recv_chk)(fd, buf, len, buflen, flags));
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_recv_chk_unseen(int fd, void *buf, size_t len, size_t buflen, int flags)

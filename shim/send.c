@@ -24,9 +24,11 @@ static int rg_send_flags(int flags)
 /* write() on a socket whose send() failed.  ENOTSOCK means a stale entry:
  * the number was closed and reused behind the shim's back; heal it and do
  * what the program asked. */
-static __attribute__((noinline, cold)) ssize_t rg_write_failed(int fd, const void *buf, size_t len,
-						      struct rg_fd *e)
+static __attribute__((noinline, cold)) ssize_t rg_write_failed(const void *buf, size_t len,
+								struct rg_fd *e)
 {
+	int fd = e->fd;
+
 	if (errno != ENOTSOCK) {
 		rg_io_failed(e, fd, "write");
 		return -1;
@@ -41,11 +43,11 @@ static __attribute__((noinline)) ssize_t rg_write_socket(int fd, const void *buf
 							 struct rg_fd *e)
 {
 	if (!rg_sigpipe_suppress())
-		return rg_sent(e, fd, "write", rg_libc_bound(write)(fd, buf, len));
+		return rg_sent(e, e->fd, "write", rg_libc_bound(write)(fd, buf, len));
 
 	ssize_t ret = rg_libc_bound(send)(fd, buf, len, e->send_flags);
 	if (RG_UNLIKELY(ret < 0))
-		return rg_write_failed(fd, buf, len, e);
+		return rg_write_failed(buf, len, e);
 	rg_fd_count(&e->tx_bytes, ret);
 	return ret;
 }
@@ -112,7 +114,7 @@ RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 static __attribute__((noinline)) ssize_t rg_send_socket(int fd, const void *buf, size_t len,
 							int flags, struct rg_fd *e)
 {
-	return rg_sent(e, fd, "send", rg_libc_bound(send)(fd, buf, len, rg_send_flags(flags)));
+	return rg_sent(e, e->fd, "send", rg_libc_bound(send)(fd, buf, len, rg_send_flags(flags)));
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_send_unseen(int fd, const void *buf, size_t len,
