@@ -12,7 +12,8 @@
  * program's close() never waits for the drainer.
  *
  * close() does as little as it can on the program's thread: it copies the
- * descriptor, queues the slot and, when the thread sleeps, wakes it.  The
+ * descriptor, queues the slot and, when the thread would not look again
+ * within a tick, wakes it.  The
  * shutdown(SHUT_WR) is the drainer's: on loopback it runs the peer's whole
  * receive path for the FIN, about as long as a plain close() takes. */
 #include <errno.h>
