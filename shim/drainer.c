@@ -80,9 +80,9 @@ static unsigned int rg_slot_cap, rg_slot_high, rg_slot_hint;
  * once by the thread without it, so no entry is ever popped twice. */
 static _Atomic int rg_new_head = -1;
 static _Atomic int rg_lingering;       /* futex word: sockets not yet closed */
-/* When the thread next looks at deadlines: a time while it sleeps, 0 while
- * it is awake and about to decide, -1 when a new socket asks it to scan
- * again before it sleeps. */
+/* When the thread next wakes by itself (a deadline, a tick, the idle
+ * time-out) while it sleeps, 0 while it is awake and about to decide, -1
+ * when a new socket asks it to look again before it sleeps. */
 static _Atomic int64_t rg_drainer_wake_ns;
 
 static int64_t rg_ms_ns(int ms)
@@ -343,7 +343,8 @@ static bool rg_drainer_start(void)
 
 	if (!rg_slots) { /* sized once: a restart must not outgrow the map */
 		rg_slot_cap = rg_slot_limit();
-		void *map = mmap(NULL, rg_slot_cap * sizeof(struct rg_slot), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *map = mmap(NULL, rg_slot_cap * sizeof(struct rg_slot), PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (map == MAP_FAILED)
 			return false;

@@ -120,23 +120,6 @@ static inline enum rg_fd_kind rg_fd_known(int fd, struct rg_fd **entry)
 	return *entry ? rg_fd_kind_of(*entry) : RG_FD_UNSEEN;
 }
 
-/* For the less frequent wrappers: is fd known not to be a socket (or to be
- * resetguard's own)?  Then the call goes straight to libc.  Otherwise
- * *entry is what the table holds, maybe nothing yet, and rg_fd_settle()
- * finishes the answer. */
-static inline bool rg_fd_passes(int fd, struct rg_fd **entry)
-{
-	enum rg_fd_kind k = rg_fd_known(fd, entry);
-
-	return k == RG_FD_OTHER || k == RG_FD_OWN;
-}
-
-/* After rg_fd_passes() said no: the socket entry for fd, or NULL. */
-static inline struct rg_fd *rg_fd_settle(int fd, struct rg_fd *e)
-{
-	return RG_LIKELY(e && rg_fd_kind_of(e) == RG_FD_SOCKET) ? e : rg_fd_classify(fd);
-}
-
 static inline bool rg_fd_is_own(int fd)
 {
 	struct rg_fd *e = rg_fd_peek(fd);

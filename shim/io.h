@@ -30,13 +30,6 @@ static inline ssize_t rg_received(struct rg_fd *e, int fd, const char *op, ssize
 	return ret;
 }
 
-/* After a receive call on what rg_fd_settle() said: e is NULL for a
- * descriptor that turned out not to be a socket. */
-static inline ssize_t rg_received_by(struct rg_fd *e, int fd, const char *op, ssize_t ret)
-{
-	return e ? rg_received(e, fd, op, ret) : ret;
-}
-
 /* The whole receive-side epilogue for calls that must look after the call
  * (recvmsg: the descriptors it brought): nothing for EOF or a non-socket. */
 static inline ssize_t rg_received_on(int fd, const char *op, ssize_t ret)

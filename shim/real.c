@@ -54,6 +54,6 @@ void rg_real_ensure(void)
 
 const struct rg_real *rg_real_bound(void)
 {
-	rg_real_bind();
+	rg_real_ensure();
 	return &rg_real;
 }

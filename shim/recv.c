@@ -77,12 +77,11 @@ RG_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 
 RG_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct rg_fd *e;
+	struct rg_fd *e = rg_fd_socket(fd);
 
-	if (rg_fd_passes(fd, &e))
+	if (!e)
 		return rg_libc(readv)(fd, iov, iovcnt);
-	e = rg_fd_settle(fd, e);
-	return rg_received_by(e, fd, "readv", rg_libc(readv)(fd, iov, iovcnt));
+	return rg_received(e, fd, "readv", rg_libc(readv)(fd, iov, iovcnt));
 }
 
 static __attribute__((noinline)) ssize_t rg_recv_socket(int fd, void *buf, size_t len, int flags, struct rg_fd *e)
@@ -142,24 +141,23 @@ RG_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int f
 RG_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
 			   socklen_t *fromlen)
 {
-	struct rg_fd *e;
+	struct rg_fd *e = rg_fd_socket(fd);
 
-	if (rg_fd_passes(fd, &e))
+	if (!e)
 		return rg_libc(recvfrom)(fd, buf, len, flags, from, fromlen);
-	e = rg_fd_settle(fd, e);
-	return rg_received_by(e, fd, "recvfrom", rg_libc(recvfrom)(fd, buf, len, flags, from, fromlen));
+	return rg_received(e, fd, "recvfrom",
+			   rg_libc(recvfrom)(fd, buf, len, flags, from, fromlen));
 }
 
 RG_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 				 struct sockaddr *from, socklen_t *fromlen)
 {
-	struct rg_fd *e;
+	struct rg_fd *e = rg_fd_socket(fd);
 
-	if (rg_fd_passes(fd, &e))
+	if (!e)
 		return rg_libc(__recvfrom_chk)(fd, buf, len, buflen, flags, from, fromlen);
-	e = rg_fd_settle(fd, e);
-	return rg_received_by(e, fd, "recvfrom",
-			      rg_libc(__recvfrom_chk)(fd, buf, len, buflen, flags, from, fromlen));
+	return rg_received(e, fd, "recvfrom",
+			   rg_libc(__recvfrom_chk)(fd, buf, len, buflen, flags, from, fromlen));
 }
 
 /* Descriptors received with SCM_RIGHTS take numbers whose table entries

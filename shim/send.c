@@ -103,11 +103,9 @@ static ssize_t rg_writev_socket(struct rg_fd *e, int fd, const struct iovec *iov
 
 RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct rg_fd *e;
+	struct rg_fd *e = rg_fd_socket(fd);
 
-	if (rg_fd_passes(fd, &e) || !(e = rg_fd_settle(fd, e)))
-		return rg_libc(writev)(fd, iov, iovcnt);
-	return rg_writev_socket(e, fd, iov, iovcnt);
+	return e ? rg_writev_socket(e, fd, iov, iovcnt) : rg_libc(writev)(fd, iov, iovcnt);
 }
 
 /* send() has the shape of the hot receive calls (recv.c). */
@@ -140,24 +138,15 @@ RG_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 	}
 }
 
-static __attribute__((noinline)) ssize_t rg_sendto_socket(struct rg_fd *e, int fd, const void *buf,
-							  size_t len, int flags,
-							  const struct sockaddr *to, socklen_t tolen)
-{
-	e = rg_fd_settle(fd, e);
-	ssize_t ret = rg_libc(sendto)(fd, buf, len, e ? rg_send_flags(flags) : flags, to, tolen);
-
-	return e ? rg_sent(e, fd, "sendto", ret) : ret;
-}
-
 RG_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *to, socklen_t tolen)
 {
-	struct rg_fd *e;
+	struct rg_fd *e = rg_fd_socket(fd);
 
-	if (rg_fd_passes(fd, &e))
+	if (!e)
 		return rg_libc(sendto)(fd, buf, len, flags, to, tolen);
-	return rg_sendto_socket(e, fd, buf, len, flags, to, tolen);
+	return rg_sent(e, fd, "sendto",
+		       rg_libc(sendto)(fd, buf, len, rg_send_flags(flags), to, tolen));
 }
 
 RG_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
