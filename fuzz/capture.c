@@ -1,16 +1,11 @@
 #include <time.h>
 
 #include "../shim/fdtable.h"
-#include "../shim/lock.h"
 #include "../shim/sink.h"
 #include "capture.h"
 
 struct fz_capture fz_captured;
 bool fz_journal;
-/* sigpipe.c's, which the targets do not link: the fuzzer's thread is a
- * program thread, whose signals the locks mask. */
-__thread bool rg_thread_masked;
-
 int64_t rg_monotonic_ns(void)
 {
 	struct timespec ts;

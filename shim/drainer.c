@@ -63,15 +63,6 @@ struct rg_slot {
 	struct rg_fd conn; /* what was known of the connection */
 };
 
-static rg_lock_t rg_drainer_lock;
-static __thread sigset_t rg_drainer_saved_mask;
-/* Set while this thread is inside rg_drainer_adopt().  close() takes the
- * lock without blocking signals (two system calls less per close), so a
- * signal handler may run while its own thread holds it: a close() there
- * takes the plain close, and a fork() there skips the lock, instead of
- * waiting for a lock its own thread holds. */
-static __thread volatile sig_atomic_t rg_adopting;
-static __thread bool rg_forked_in_adopt;
 static bool rg_drainer_started;
 static int rg_epoll_fd = -1, rg_wake_fd = -1;
 static struct rg_slot *rg_slots;
@@ -181,7 +172,9 @@ static bool rg_drainer_retire(void)
 {
 	bool retire;
 
-	rg_lock_take(&rg_drainer_lock, &rg_drainer_saved_mask);
+	sigset_t saved;
+
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
 	retire = atomic_load_explicit(&rg_lingering, memory_order_acquire) == 0;
 	if (retire) {
 		rg_own_release(rg_epoll_fd);
@@ -189,7 +182,7 @@ static bool rg_drainer_retire(void)
 		rg_epoll_fd = rg_wake_fd = -1;
 		rg_drainer_started = false;
 	}
-	rg_lock_give(&rg_drainer_lock, &rg_drainer_saved_mask);
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
 	return retire;
 }
 
@@ -442,11 +435,11 @@ bool rg_drainer_adopt(int fd, const struct rg_fd *conn)
 	struct rg_slot *s = NULL;
 	int saved = errno;
 
-	if (rg_adopting)
+	/* close() takes the lock without blocking signals (two system calls
+	 * less per close): a signal handler that closes a socket while its
+	 * own thread is here gets the plain close. */
+	if (!rg_lock_enter_unmasked(RG_LOCK_DRAINER))
 		return false;
-	rg_adopting = 1;
-	atomic_signal_fence(memory_order_seq_cst);
-	rg_lock_enter(&rg_drainer_lock);
 	if ((rg_drainer_started || rg_drainer_start()) && (s = rg_slot_alloc())) {
 		if (rg_slot_fill(s, fd, conn)) {
 			rg_drainer_wake();
@@ -455,9 +448,7 @@ bool rg_drainer_adopt(int fd, const struct rg_fd *conn)
 			s = NULL;
 		}
 	}
-	rg_lock_leave(&rg_drainer_lock);
-	atomic_signal_fence(memory_order_seq_cst);
-	rg_adopting = 0;
+	rg_lock_leave_unmasked(RG_LOCK_DRAINER);
 
 	if (!s)
 		rg_log_linger(conn, fd, fd, "cap", 0, 0);
@@ -496,19 +487,6 @@ bool rg_drainer_release_one(void)
 	return true;
 }
 
-void rg_drainer_fork_prepare(void)
-{
-	rg_forked_in_adopt = rg_adopting;
-	if (!rg_forked_in_adopt)
-		rg_lock_take(&rg_drainer_lock, &rg_drainer_saved_mask);
-}
-
-void rg_drainer_fork_parent(void)
-{
-	if (!rg_forked_in_adopt)
-		rg_lock_give(&rg_drainer_lock, &rg_drainer_saved_mask);
-}
-
 /* The child has no drainer thread and must not inherit its work: it drops
  * its copies of every lingering socket (the parent's copies keep them
  * alive, so nothing reaches the wire) and starts afresh if it lingers. */
@@ -532,8 +510,4 @@ void rg_drainer_fork_child(void)
 	rg_drainer_started = false;
 	atomic_store_explicit(&rg_lingering, 0, memory_order_relaxed);
 	atomic_store_explicit(&rg_drainer_wake_ns, 0, memory_order_relaxed);
-	if (!rg_forked_in_adopt)
-		rg_lock_give(&rg_drainer_lock, &rg_drainer_saved_mask);
-	/* Else the adopt the handler interrupted resumes after it and lets go
-	 * of the lock itself. */
 }

@@ -29,8 +29,8 @@ bool rg_drainer_release_one(void);
 		rg_ret_;                                                               \
 	})
 
-void rg_drainer_fork_prepare(void);
-void rg_drainer_fork_parent(void);
+/* The child of fork() has no drainer thread: it drops its copies of the
+ * lingering sockets (the parent keeps draining them). */
 void rg_drainer_fork_child(void);
 
 #endif

@@ -21,24 +21,12 @@
 
 #include "config.h"
 #include "drainer.h"
+#include "lifecycle.h"
 #include "linger.h"
 #include "log.h"
-#include "metrics.h"
 #include "procfd.h"
 #include "real.h"
 #include "share.h"
-
-static pid_t rg_pid;
-
-void rg_linger_note_pid(void)
-{
-	rg_pid = getpid();
-}
-
-bool rg_in_vfork_child(void)
-{
-	return getpid() != rg_pid;
-}
 
 /* Could the peer still be answered with RST?  Yes if data is waiting
  * unread, or if the peer has not sent EOF yet (it may still send).  No
@@ -169,23 +157,13 @@ static void rg_let_go_of_all(void)
  * init.c; _exit() by definition does not.) */
 void rg_linger_exit(void)
 {
-	if (rg_in_vfork_child())
-		return;
 	if (rg_config.linger) {
 		rg_let_go_of_all();
 		rg_drainer_wait();
 	}
-	rg_log_summary();
-	rg_metrics_write();
 }
 
 void rg_linger_exec(void)
 {
-	if (rg_in_vfork_child()) {
-		/* The parent's accounting never saw this child's copies, and
-		 * those that are not close-on-exec live on in the new image. */
-		rg_share_spawn();
-		return;
-	}
 	rg_drainer_wait();
 }

@@ -23,9 +23,5 @@ void rg_linger_drop(int fd, struct rg_fd *e);
 void rg_linger_exit(void);
 /* exec(): the drainer's thread does not survive it; let it finish. */
 void rg_linger_exec(void);
-/* True in the child of a vfork() (or any clone sharing our memory), where
- * the parent's state must not be touched. */
-bool rg_in_vfork_child(void);
-void rg_linger_note_pid(void);
 
 #endif

@@ -1,71 +1,53 @@
-/* The shim's one kind of lock: a futex mutex, taken with every signal
- * blocked (rg_lock_take), so that a signal handler can never wait on a lock
- * its own thread holds.  A waiter sleeps in the kernel instead of spinning
- * against a holder the scheduler has preempted.  Async-signal-safe: no
- * allocation, only atomics and the futex system call.  rg_lock_enter() is
- * the lock alone, for the one caller on the close() path that keeps its
- * handlers out another way (drainer.c) and saves the two system calls. */
+/* Every lock resetguard can hold, in one list.
+ *
+ * A lock is a futex mutex (Drepper, "Futexes Are Tricky": 0 free, 1 held,
+ * 2 held with waiters): a waiter sleeps in the kernel instead of spinning
+ * against a holder the scheduler has preempted; no allocation, only atomics
+ * and the futex system call, so it is async-signal-safe.
+ *
+ * fork() copies a lock in whatever state another thread left it, so the
+ * fork handlers take every lock in this list (rg_locks_take_all) and give
+ * them back in parent and child: a new lock is added here, or it is
+ * forgotten by fork.  A thread holding one may take only locks later in the
+ * list; the list is the order.  tests/wrapper.bats checks that no lock is
+ * declared anywhere else. */
 #ifndef RG_LOCK_H
 #define RG_LOCK_H
 
-#include <linux/futex.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdatomic.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+
+enum rg_lock_id {
+	RG_LOCK_RATE,	 /* log.c: the rate limiter's token bucket */
+	RG_LOCK_SINK,	 /* sink.c: the log's descriptor and its fallback */
+	RG_LOCK_DRAINER, /* drainer.c: slots, the thread's start and end; ownfd.c:
+			  * creating, moving and closing own descriptors */
+	RG_LOCK_COUNT
+};
 
 /* True in resetguard's own threads (the drainer, the metrics writer):
  * born with every signal blocked, they never unblock one, so masking them
- * again around a lock or a write would only cost system calls.  Defined in
- * sigpipe.c. */
+ * again around a lock or a write would only cost system calls. */
 extern __thread bool rg_thread_masked;
 
-/* 0 free, 1 held, 2 held with waiters (Drepper, "Futexes Are Tricky"). */
-typedef _Atomic int rg_lock_t;
+/* Takes the lock with every signal blocked in this thread, so that a
+ * signal handler can never wait for a lock its own thread holds. */
+void rg_lock_take(enum rg_lock_id id, sigset_t *saved);
+void rg_lock_give(enum rg_lock_id id, const sigset_t *saved);
 
-/* The lock alone, for a caller that keeps its own thread's signal
- * handlers out of the section in another way (drainer.c). */
-static inline void rg_lock_enter(rg_lock_t *lock)
-{
-	int c = 0;
+/* The lock without the two system calls of masking, for the close() path.
+ * A signal handler that interrupts the holder and asks for the same lock is
+ * refused (false) instead of waiting for itself, and fork() from such a
+ * handler leaves the lock to the code it interrupted. */
+bool rg_lock_enter_unmasked(enum rg_lock_id id);
+void rg_lock_leave_unmasked(enum rg_lock_id id);
+/* Without waiting: false when another thread holds it. */
+bool rg_lock_try(enum rg_lock_id id, sigset_t *saved);
 
-	if (atomic_compare_exchange_strong_explicit(lock, &c, 1, memory_order_acquire,
-						    memory_order_relaxed))
-		return;
-	if (c != 2)
-		c = atomic_exchange_explicit(lock, 2, memory_order_acquire);
-	while (c != 0) {
-		syscall(SYS_futex, lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
-		c = atomic_exchange_explicit(lock, 2, memory_order_acquire);
-	}
-}
-
-static inline void rg_lock_leave(rg_lock_t *lock)
-{
-	if (atomic_fetch_sub_explicit(lock, 1, memory_order_release) != 1) {
-		atomic_store_explicit(lock, 0, memory_order_release);
-		syscall(SYS_futex, lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-	}
-}
-
-static inline void rg_lock_take(rg_lock_t *lock, sigset_t *saved)
-{
-	sigset_t all;
-
-	if (!rg_thread_masked) {
-		sigfillset(&all);
-		pthread_sigmask(SIG_BLOCK, &all, saved);
-	}
-	rg_lock_enter(lock);
-}
-
-static inline void rg_lock_give(rg_lock_t *lock, const sigset_t *saved)
-{
-	rg_lock_leave(lock);
-	if (!rg_thread_masked)
-		pthread_sigmask(SIG_SETMASK, saved, NULL);
-}
+/* Every lock, in order, with every signal blocked: for fork() and for the
+ * helper that outlives the process (linger.c).  rg_locks_give_all() runs
+ * in the parent and in the child. */
+void rg_locks_take_all(void);
+void rg_locks_give_all(void);
 
 #endif

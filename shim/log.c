@@ -53,7 +53,6 @@ static bool rg_log_wanted(enum rg_log_level level)
 /* The token bucket of RESETGUARD_LOG_RATE, in millitokens so that a slow
  * rate still refills between records.  Dropped records are counted; the
  * count is reported by the next record that goes out, and at exit. */
-static rg_lock_t rg_rate_lock;
 static int64_t rg_rate_tokens = -1, rg_rate_last_ns;
 static _Atomic uint64_t rg_rate_dropped;
 
@@ -65,7 +64,7 @@ static bool rg_rate_allow(void)
 
 	if (rg_config.log_rate == 0)
 		return true;
-	rg_lock_take(&rg_rate_lock, &saved);
+	rg_lock_take(RG_LOCK_RATE, &saved);
 	if (rg_rate_tokens < 0)
 		rg_rate_tokens = full;
 	rg_rate_tokens += (now - rg_rate_last_ns) / 1000 * rg_config.log_rate / 1000;
@@ -75,7 +74,7 @@ static bool rg_rate_allow(void)
 	allow = rg_rate_tokens >= 1000;
 	if (allow)
 		rg_rate_tokens -= 1000;
-	rg_lock_give(&rg_rate_lock, &saved);
+	rg_lock_give(RG_LOCK_RATE, &saved);
 	if (!allow) {
 		rg_count(&rg_stats.suppressed);
 		atomic_fetch_add_explicit(&rg_rate_dropped, 1, memory_order_relaxed);

@@ -16,7 +16,6 @@
 sighandler_t bsd_signal(int sig, sighandler_t handler);
 
 _Atomic bool rg_sigpipe_suppressed;
-__thread bool rg_thread_masked;
 
 void rg_sigpipe_hold(struct rg_sigpipe_guard *g, bool all_signals)
 {

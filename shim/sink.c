@@ -28,7 +28,6 @@
 #include "sink.h"
 #include "stats.h"
 
-static rg_lock_t rg_sink_lock;
 static __thread sigset_t rg_sink_saved_mask; /* while this thread holds it */
 static int rg_sink_fd = -1;		     /* file or datagram socket: an own descriptor */
 static dev_t rg_sink_dev;		     /* what a file sink must still be */
@@ -39,12 +38,12 @@ static char rg_hostname[64];
 
 static void rg_lock(void)
 {
-	rg_lock_take(&rg_sink_lock, &rg_sink_saved_mask);
+	rg_lock_take(RG_LOCK_SINK, &rg_sink_saved_mask);
 }
 
 static void rg_unlock(void)
 {
-	rg_lock_give(&rg_sink_lock, &rg_sink_saved_mask);
+	rg_lock_give(RG_LOCK_SINK, &rg_sink_saved_mask);
 }
 
 static const char *rg_sink_name(void)
@@ -323,17 +322,5 @@ void rg_sink_evict(int fd)
 		if (rg_sink_fd < 0)
 			rg_sink_fall_back("keep", EMFILE);
 	}
-	rg_unlock();
-}
-
-/* fork() must not copy the lock held by another thread into a child that
- * has no such thread. */
-void rg_sink_fork_prepare(void)
-{
-	rg_lock();
-}
-
-void rg_sink_fork_done(void)
-{
 	rg_unlock();
 }

@@ -20,7 +20,5 @@ void rg_sink_send(enum rg_log_level level, const char *msgid, int err, const str
 /* resetguard's own one-line complaints: always stderr, never SIGPIPE. */
 void rg_sink_stderr(const struct rg_line *line);
 void rg_sink_evict(int fd);
-void rg_sink_fork_prepare(void);
-void rg_sink_fork_done(void);
 
 #endif

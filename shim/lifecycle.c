@@ -1,60 +1,146 @@
-/* Leaving: exit paths and exec, and the ways a program starts children
- * the fork handlers never see.
+/* The life cycle of a process under resetguard, in one place: what happens
+ * when the library loads and unloads, around fork(), at exec and at exit,
+ * and when the program starts children the fork handlers never see.
  *
- * exit() and a return from main() reach the library destructor (init.c);
- * _exit() and _Exit() are wrapped: a forked child that serves a connection
+ * exit() and a return from main() reach the library destructor; _exit()
+ * and _Exit() are wrapped, since a forked child that serves a connection
  * and leaves with _exit() must not reset its client either.  In the child
  * of a vfork() all of this is skipped: it shares the parent's memory, and
  * its _exit() or exec must not wait for anything. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "drainer.h"
+#include "lifecycle.h"
 #include "linger.h"
+#include "lock.h"
+#include "log.h"
+#include "metrics.h"
+#include "ownfd.h"
 #include "real.h"
 #include "share.h"
+#include "sigpipe.h"
+#include "sink.h"
+#include "stdio_guard.h"
+
+static pid_t rg_pid;
+
+bool rg_in_vfork_child(void)
+{
+	return getpid() != rg_pid;
+}
+
+/* fork() copies every lock in the state another thread left it in: all of
+ * them are taken first (lock.h keeps the list), and every socket gains a
+ * holder, the child. */
+static void rg_fork_prepare(void)
+{
+	rg_locks_take_all();
+	rg_share_fork_prepare();
+}
+
+static void rg_fork_parent(void)
+{
+	rg_locks_give_all();
+}
+
+/* The child has only the thread that forked: none of resetguard's. */
+static void rg_fork_child(void)
+{
+	rg_pid = getpid();
+	rg_metrics_fork_child();
+	rg_drainer_fork_child();
+	rg_locks_give_all();
+}
+
+__attribute__((constructor)) static void rg_load(void)
+{
+	rg_real_bind();
+	rg_pid = getpid();
+	rg_config_load();
+	rg_sigpipe_init();
+	rg_share_init();
+	rg_own_reserve();
+	rg_sink_open();
+	rg_log_start();
+	rg_metrics_start();
+	pthread_atfork(rg_fork_prepare, rg_fork_parent, rg_fork_child);
+}
+
+/* Leaving, by exit() or _exit(): the sockets still open are let go of as
+ * close() would, then the counters are reported. */
+static void rg_leave(void)
+{
+	if (rg_in_vfork_child())
+		return;
+	rg_linger_exit();
+	rg_log_summary();
+	rg_metrics_write();
+}
+
+/* Runs inside exit(), before glibc flushes every stream where SIGPIPE is
+ * not guarded. */
+__attribute__((destructor)) static void rg_unload(void)
+{
+	rg_stdio_flush_sockets();
+	rg_leave();
+}
 
 RG_EXPORT void _exit(int status)
 {
-	rg_linger_exit();
+	rg_leave();
 	rg_libc(_exit)(status);
 	__builtin_unreachable();
 }
 
 RG_EXPORT void _Exit(int status)
 {
-	rg_linger_exit();
+	rg_leave();
 	rg_libc(_Exit)(status);
 	__builtin_unreachable();
 }
 
+/* Before exec: the drainer thread does not survive it.  A vfork() child's
+ * sockets are the parent's, and those that are not close-on-exec live on
+ * in the new image, out of sight: held for good. */
+static void rg_before_exec(void)
+{
+	if (rg_in_vfork_child())
+		rg_share_spawn();
+	else
+		rg_linger_exec();
+}
+
 RG_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	rg_linger_exec();
+	rg_before_exec();
 	return rg_libc(execve)(path, argv, envp);
 }
 
 RG_EXPORT int execv(const char *path, char *const argv[])
 {
-	rg_linger_exec();
+	rg_before_exec();
 	return rg_libc(execv)(path, argv);
 }
 
 RG_EXPORT int execvp(const char *file, char *const argv[])
 {
-	rg_linger_exec();
+	rg_before_exec();
 	return rg_libc(execvp)(file, argv);
 }
 
 RG_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	rg_linger_exec();
+	rg_before_exec();
 	return rg_libc(execvpe)(file, argv, envp);
 }
 
 RG_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	rg_linger_exec();
+	rg_before_exec();
 	return rg_libc(fexecve)(fd, argv, envp);
 }
 
