@@ -2,6 +2,8 @@
 #ifndef RG_CONFIG_H
 #define RG_CONFIG_H
 
+#include "export.h"
+
 #include <stdbool.h>
 
 enum rg_sigpipe_mode {
@@ -44,7 +46,7 @@ struct rg_config {
 	int linger_max;	       /* sockets lingering at once; 0: a quarter of RLIMIT_NOFILE */
 };
 
-extern struct rg_config rg_config;
+extern RG_HIDDEN struct rg_config rg_config;
 
 void rg_config_load(void);
 /* One variable's value (NULL: unset), as rg_config_load() reads it; false

@@ -5,22 +5,30 @@
  * or RESETGUARD_LINGER_TIME after the close (nginx's lingering_timeout and
  * lingering_time).
  *
- * Slots are claimed under the shim's lock; after that each slot's state
- * word decides who may touch its descriptor (FREE; NEW, handed over and
- * not yet seen by the thread; ACTIVE; or BUSY while one thread reads or
- * closes it), so the drainer never holds the lock while it reads and a
- * program's close() never waits for the drainer.
+ * What the drainer owns: a slot per lingering socket, holding its own
+ * descriptor for the socket (ownfd.h), what was known of the connection,
+ * and the program's in-flight count for it; the thread's epoll set and
+ * eventfd.  A slot's state word decides who may touch its descriptor:
+ * FREE; NEW, handed over and not yet seen by the thread; WAITING, seen,
+ * but a call of the program's is still in flight on the socket (another
+ * thread's blocking send or recv must end as it would without resetguard,
+ * so the socket is neither shut down nor read until it returns); ACTIVE,
+ * shut down and draining; BUSY while one thread reads, closes or moves it.
+ * Slots are claimed under RG_LOCK_DRAINER; after that the state word
+ * suffices, so the thread never holds the lock while it reads and a
+ * program's close() never waits for the thread.
  *
  * close() does as little as it can on the program's thread: it copies the
  * descriptor, queues the slot and, when the thread would not look again
- * within a tick, wakes it.  The
- * shutdown(SHUT_WR) is the drainer's: on loopback it runs the peer's whole
- * receive path for the FIN, about as long as a plain close() takes. */
+ * within a tick, wakes it.  The shutdown(SHUT_WR) is the thread's: on
+ * loopback it runs the peer's whole receive path for the FIN, about as
+ * long as a plain close() takes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -37,6 +45,7 @@
 #include "log.h"
 #include "ownfd.h"
 #include "real.h"
+#include "rings.h"
 
 #define RG_SLOTS_MAX (1 << 16)
 #define RG_WAKE_TAG UINT64_MAX
@@ -47,34 +56,56 @@
  * So for RG_HOT_NS after it last took new sockets the thread looks again
  * every RG_TICK_NS by itself, and close() wakes it only when it would
  * sleep longer: busy programs pay a tick instead of a wake-up per close,
- * and a new socket waits at most a tick for its FIN. */
+ * and a new socket waits at most a tick for its FIN.  A socket WAITING for
+ * a call in flight is looked at every tick too. */
 #define RG_TICK_NS 1000000
 #define RG_HOT_NS 10000000
+/* How long a mover waits for the thread to pause before it lets go of its
+ * lock and asks again (ownfd.c). */
+#define RG_PAUSE_WAIT_NS 2000000
 
-enum rg_slot_state { RG_SLOT_FREE, RG_SLOT_NEW, RG_SLOT_ACTIVE, RG_SLOT_BUSY };
+enum rg_slot_state { RG_SLOT_FREE, RG_SLOT_NEW, RG_SLOT_WAITING, RG_SLOT_ACTIVE, RG_SLOT_BUSY };
 
 struct rg_slot {
 	_Atomic int state;
-	int fd;	     /* the drainer's own descriptor for the socket */
-	int prog_fd; /* the number the program closed, for the log */
+	int paused_from; /* the state a mover's pause found, to go back to */
+	struct rg_own own;
 	int next_new; /* the next NEW slot on the queue, or -1 */
 	int64_t start_ns, last_ns;
 	uint64_t drained;
-	struct rg_fd conn; /* what was known of the connection */
+	struct rg_fd_life *life; /* the program's calls that may still be in flight on it */
+	struct rg_fd conn;	 /* what was known of the connection; conn.fd: the program's number */
 };
 
+static bool rg_slot_pause(struct rg_own *o);
+static void rg_slot_resume(struct rg_own *o);
+static bool rg_thread_pause(struct rg_own *o);
+static void rg_thread_resume(struct rg_own *o);
+
+static const struct rg_own_holder rg_slot_holder = { rg_slot_pause, rg_slot_resume };
+static const struct rg_own_holder rg_thread_holder = { rg_thread_pause, rg_thread_resume };
+
+/* Changed under the lock only. */
 static bool rg_drainer_started;
-static int rg_epoll_fd = -1, rg_wake_fd = -1;
+static struct rg_own rg_epoll = { -1, &rg_thread_holder };
+static struct rg_own rg_wake = { -1, &rg_thread_holder };
 static struct rg_slot *rg_slots;
 static unsigned int rg_slot_cap, rg_slot_high, rg_slot_hint;
 /* Slots handed over and not yet begun: pushed under the lock, taken all at
  * once by the thread without it, so no entry is ever popped twice. */
 static _Atomic int rg_new_head = -1;
-static _Atomic int rg_lingering;       /* futex word: sockets not yet closed */
+static _Atomic int rg_lingering; /* futex word: sockets handed over and not yet closed */
 /* When the thread next wakes by itself (a deadline, a tick, the idle
  * time-out) while it sleeps, 0 while it is awake and about to decide, -1
  * when a new socket asks it to look again before it sleeps. */
 static _Atomic int64_t rg_drainer_wake_ns;
+/* A mover asks the thread to keep off its descriptors (ASKED), the thread
+ * says it does (PAUSED) until the mover is done (NONE again); QUIT makes it
+ * leave instead, its descriptors already given up. */
+enum { RG_PARK_NONE, RG_PARK_ASKED, RG_PARK_PAUSED };
+static _Atomic int rg_park;
+/* Which thread is the drainer: one told to leave sees it is not. */
+static _Atomic unsigned int rg_thread_gen;
 
 static int64_t rg_ms_ns(int ms)
 {
@@ -86,24 +117,76 @@ static void rg_futex(_Atomic int *word, int op, int val, const struct timespec *
 	syscall(SYS_futex, word, op, val, timeout, NULL, 0);
 }
 
-/* Closes a slot the caller holds BUSY, logs the outcome and frees it. */
-static void rg_slot_finish(struct rg_slot *s, const char *outcome)
+static struct rg_slot *rg_slot_of(struct rg_own *o)
 {
-	rg_log_linger(&s->conn, s->prog_fd, s->fd, outcome, s->drained,
+	return (struct rg_slot *)((char *)o - offsetof(struct rg_slot, own));
+}
+
+int rg_slot_fd(const struct rg_slot *s)
+{
+	return atomic_load_explicit(&s->own.fd, memory_order_acquire);
+}
+
+/* Claims a slot in one of the states in mask (bits of enum rg_slot_state)
+ * for the caller; from tells which it was in. */
+static bool rg_slot_claim(struct rg_slot *s, unsigned int mask, int *from)
+{
+	int state = atomic_load_explicit(&s->state, memory_order_acquire);
+
+	*from = state;
+	return (mask & (1u << state)) &&
+	       atomic_compare_exchange_strong_explicit(&s->state, &state, RG_SLOT_BUSY,
+						       memory_order_acquire, memory_order_relaxed);
+}
+
+static void rg_slot_put(struct rg_slot *s, int state)
+{
+	atomic_store_explicit(&s->state, state, memory_order_release);
+}
+
+static bool rg_slot_pause(struct rg_own *o)
+{
+	struct rg_slot *s = rg_slot_of(o);
+
+	return rg_slot_claim(s, 1u << RG_SLOT_NEW | 1u << RG_SLOT_WAITING | 1u << RG_SLOT_ACTIVE,
+			     &s->paused_from);
+}
+
+static void rg_slot_resume(struct rg_own *o)
+{
+	struct rg_slot *s = rg_slot_of(o);
+
+	rg_slot_put(s, s->paused_from);
+}
+
+/* Closes a slot the caller holds BUSY, logs the outcome and frees it. */
+static void rg_slot_finish_as(struct rg_slot *s, const char *outcome, bool locked)
+{
+	rg_log_linger(&s->conn, s->conn.fd, rg_slot_fd(s), outcome, s->drained,
 		      (rg_monotonic_ns() - s->start_ns) / 1000000);
-	rg_own_release(s->fd);
-	s->fd = -1;
-	atomic_store_explicit(&s->state, RG_SLOT_FREE, memory_order_release);
+	if (locked)
+		rg_own_close_locked(&s->own);
+	else
+		rg_own_close(&s->own);
+	rg_slot_put(s, RG_SLOT_FREE);
 	if (atomic_fetch_sub_explicit(&rg_lingering, 1, memory_order_acq_rel) == 1)
 		rg_futex(&rg_lingering, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 }
 
-static bool rg_slot_claim(struct rg_slot *s)
+static void rg_slot_finish(struct rg_slot *s, const char *outcome)
 {
-	int active = RG_SLOT_ACTIVE;
+	rg_slot_finish_as(s, outcome, false);
+}
 
-	return atomic_compare_exchange_strong_explicit(&s->state, &active, RG_SLOT_BUSY,
-						       memory_order_acquire, memory_order_relaxed);
+/* Gives up a slot the thread holds BUSY and has not touched: the plain
+ * close, for why. */
+static void rg_slot_drop(struct rg_slot *s, const char *why)
+{
+	rg_log_plain_close(&s->conn, s->conn.fd, rg_slot_fd(s), why);
+	rg_own_close(&s->own);
+	rg_slot_put(s, RG_SLOT_FREE);
+	if (atomic_fetch_sub_explicit(&rg_lingering, 1, memory_order_acq_rel) == 1)
+		rg_futex(&rg_lingering, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 }
 
 /* Reads what the peer sent and throws it away; level-triggered epoll
@@ -111,11 +194,12 @@ static bool rg_slot_claim(struct rg_slot *s)
 static void rg_slot_drain(struct rg_slot *s)
 {
 	static char scratch[16384];
+	int from;
 
-	if (!rg_slot_claim(s))
+	if (!rg_slot_claim(s, 1u << RG_SLOT_ACTIVE, &from))
 		return;
 	for (int reads = 0; reads < 16; reads++) {
-		ssize_t n = rg_libc(recv)(s->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+		ssize_t n = rg_libc(recv)(rg_slot_fd(s), scratch, sizeof(scratch), MSG_DONTWAIT);
 
 		if (n > 0) {
 			s->drained += (uint64_t)n;
@@ -130,7 +214,7 @@ static void rg_slot_drain(struct rg_slot *s)
 			return;
 		}
 	}
-	atomic_store_explicit(&s->state, RG_SLOT_ACTIVE, memory_order_release);
+	rg_slot_put(s, RG_SLOT_ACTIVE);
 }
 
 static int64_t rg_slot_deadline(const struct rg_slot *s)
@@ -141,86 +225,190 @@ static int64_t rg_slot_deadline(const struct rg_slot *s)
 	return idle < total ? idle : total;
 }
 
-/* Closes every slot past its deadline; returns the next deadline. */
-static int64_t rg_drainer_scan(int64_t now)
+/* Shuts down and starts draining a slot the thread holds BUSY, now that no
+ * call of the program's is in flight on it; returns its deadline. */
+static int64_t rg_slot_begin(struct rg_slot *s)
 {
-	int64_t next = INT64_MAX;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
+				  .data.u64 = (uint64_t)(s - rg_slots) };
+	int fd = rg_slot_fd(s);
+
+	rg_linger_cancel_abort(fd);
+	rg_libc(shutdown)(fd, SHUT_WR);
+	if (epoll_ctl(atomic_load(&rg_epoll.fd), EPOLL_CTL_ADD, fd, &ev) < 0) {
+		rg_slot_finish(s, "error");
+		return INT64_MAX;
+	}
+	rg_slot_put(s, RG_SLOT_ACTIVE);
+	return rg_slot_deadline(s);
+}
+
+static bool rg_slot_in_flight(const struct rg_slot *s)
+{
+	return atomic_load_explicit(&s->life->inflight, memory_order_acquire) != 0;
+}
+
+/* What one look at the slots found. */
+struct rg_pass {
+	int64_t next;	 /* the nearest deadline */
+	unsigned int waiting; /* slots waiting for a call in flight */
+};
+
+static void rg_pass_deadline(struct rg_pass *p, int64_t deadline)
+{
+	if (deadline < p->next)
+		p->next = deadline;
+}
+
+/* A slot the thread holds BUSY whose socket it has not touched yet: in a
+ * process with an io_uring instance, the plain close (the ring may use the
+ * socket still); while a call is in flight on it, WAITING; else begun. */
+static void rg_slot_start(struct rg_slot *s, struct rg_pass *p, int64_t now)
+{
+	if (rg_rings_in_use()) {
+		rg_slot_drop(s, "ring");
+	} else if (!rg_slot_in_flight(s)) {
+		rg_pass_deadline(p, rg_slot_begin(s));
+	} else if (now >= s->start_ns + rg_ms_ns(rg_config.linger_time_ms)) {
+		rg_slot_finish(s, "timeout"); /* the socket lives on in that call */
+	} else {
+		p->waiting++;
+		rg_slot_put(s, RG_SLOT_WAITING);
+	}
+}
+
+/* Takes every slot queued since the last look.  A mover may hold one for
+ * a moment (rg_slot_pause): it gives it back NEW. */
+static void rg_drainer_take_new(struct rg_pass *p, int64_t now)
+{
+	int next = atomic_exchange_explicit(&rg_new_head, -1, memory_order_acquire);
+
+	while (next >= 0) {
+		struct rg_slot *s = &rg_slots[next];
+		int from;
+
+		next = s->next_new;
+		while (!rg_slot_claim(s, 1u << RG_SLOT_NEW, &from) && from == RG_SLOT_BUSY)
+			sched_yield();
+		if (from == RG_SLOT_NEW)
+			rg_slot_start(s, p, now);
+	}
+}
+
+/* Looks at every slot: deadlines, and calls in flight that have ended. */
+static void rg_drainer_scan(struct rg_pass *p, int64_t now)
+{
 	unsigned int high = __atomic_load_n(&rg_slot_high, __ATOMIC_ACQUIRE);
 
 	for (unsigned int i = 0; i < high; i++) {
 		struct rg_slot *s = &rg_slots[i];
+		int from;
 
-		if (!rg_slot_claim(s))
+		if (!rg_slot_claim(s, 1u << RG_SLOT_WAITING | 1u << RG_SLOT_ACTIVE, &from))
 			continue;
+		if (from == RG_SLOT_WAITING) {
+			rg_slot_start(s, p, now);
+			continue;
+		}
 		int64_t deadline = rg_slot_deadline(s);
 		if (deadline <= now) {
 			rg_slot_finish(s, "timeout");
 			continue;
 		}
-		if (deadline < next)
-			next = deadline;
-		atomic_store_explicit(&s->state, RG_SLOT_ACTIVE, memory_order_release);
+		rg_pass_deadline(p, deadline);
+		rg_slot_put(s, RG_SLOT_ACTIVE);
 	}
-	return next;
+}
+
+/* Keeps off the thread's descriptors while a mover asks it to; true when
+ * it was told to leave meanwhile (another generation is the drainer). */
+static bool rg_drainer_obey(unsigned int gen)
+{
+	int asked = RG_PARK_ASKED;
+
+	if (atomic_compare_exchange_strong(&rg_park, &asked, RG_PARK_PAUSED)) {
+		rg_futex(&rg_park, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+		while (atomic_load(&rg_park) == RG_PARK_PAUSED)
+			rg_futex(&rg_park, FUTEX_WAIT_PRIVATE, RG_PARK_PAUSED, NULL);
+	}
+	return atomic_load(&rg_thread_gen) != gen;
+}
+
+static void rg_thread_wake(void)
+{
+	uint64_t one = 1;
+
+	/* A full counter means a wake-up is pending anyway. */
+	(void)!rg_libc(write)(atomic_load(&rg_wake.fd), &one, sizeof(one));
+}
+
+/* The mover holds RG_LOCK_DRAINER, so the thread cannot start or retire
+ * meanwhile.  Waits a little for the thread to pause; false if it did not
+ * (it may be waiting for a lock the mover holds), and the mover tries again
+ * later. */
+static bool rg_thread_pause(struct rg_own *o)
+{
+	struct timespec wait = { 0, RG_PAUSE_WAIT_NS };
+	int asked = RG_PARK_ASKED;
+
+	(void)o;
+	if (!rg_drainer_started)
+		return true;
+	atomic_store(&rg_park, RG_PARK_ASKED);
+	rg_thread_wake();
+	rg_futex(&rg_park, FUTEX_WAIT_PRIVATE, RG_PARK_ASKED, &wait);
+	return !atomic_compare_exchange_strong(&rg_park, &asked, RG_PARK_NONE);
+}
+
+static void rg_thread_resume(struct rg_own *o)
+{
+	(void)o;
+	if (!rg_drainer_started)
+		return;
+	atomic_store(&rg_park, RG_PARK_NONE);
+	rg_futex(&rg_park, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+}
+
+/* Closes every slot it can claim without starting on it: for a thread that
+ * lost its epoll set to a program that took every descriptor. */
+static void rg_drainer_abandon(void)
+{
+	for (unsigned int i = 0; i < rg_slot_high; i++) {
+		struct rg_slot *s = &rg_slots[i];
+		int from;
+
+		if (rg_slot_claim(s, 1u << RG_SLOT_WAITING | 1u << RG_SLOT_ACTIVE, &from))
+			rg_slot_finish(s, "cap");
+	}
+}
+
+/* Gives up the thread's epoll set and eventfd.  With the lock held, and
+ * the thread paused or gone. */
+static void rg_drainer_close_thread_fds(void)
+{
+	rg_own_close_locked(&rg_epoll);
+	rg_own_close_locked(&rg_wake);
+	rg_drainer_started = false;
 }
 
 /* Ends the thread once nothing has lingered for a while.  A thread that
  * never ended would keep alive a process whose threads all called
  * pthread_exit(), and would sit in every process that once closed a
- * connection.  Decided under the lock, against rg_drainer_adopt(). */
+ * connection.  Decided under the lock, against rg_drainer_commit(); tried
+ * only, since a mover may hold the lock while it waits for this thread. */
 static bool rg_drainer_retire(void)
 {
+	sigset_t saved;
 	bool retire;
 
-	sigset_t saved;
-
-	rg_lock_take(RG_LOCK_DRAINER, &saved);
-	retire = atomic_load_explicit(&rg_lingering, memory_order_acquire) == 0;
-	if (retire) {
-		rg_own_release(rg_epoll_fd);
-		rg_own_release(rg_wake_fd);
-		rg_epoll_fd = rg_wake_fd = -1;
-		rg_drainer_started = false;
-	}
+	if (!rg_lock_try(RG_LOCK_DRAINER, &saved))
+		return false;
+	retire = atomic_load_explicit(&rg_lingering, memory_order_acquire) == 0 &&
+		 atomic_load_explicit(&rg_new_head, memory_order_acquire) < 0;
+	if (retire)
+		rg_drainer_close_thread_fds();
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
 	return retire;
-}
-
-/* Begins lingering on a slot that close() handed over; returns its
- * deadline.  Only this thread touches NEW slots. */
-static int64_t rg_slot_begin(struct rg_slot *s)
-{
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
-				  .data.u64 = (uint64_t)(s - rg_slots) };
-
-	rg_linger_cancel_abort(s->fd);
-	rg_libc(shutdown)(s->fd, SHUT_WR);
-	if (epoll_ctl(rg_epoll_fd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
-		atomic_store_explicit(&s->state, RG_SLOT_BUSY, memory_order_relaxed);
-		rg_slot_finish(s, "error");
-		return INT64_MAX;
-	}
-	atomic_store_explicit(&s->state, RG_SLOT_ACTIVE, memory_order_release);
-	return rg_slot_deadline(s);
-}
-
-/* Begins every slot queued since the last look; returns the nearest of
- * their deadlines. */
-static int64_t rg_drainer_take_new(void)
-{
-	int next = atomic_exchange_explicit(&rg_new_head, -1, memory_order_acquire);
-	int64_t nearest = INT64_MAX;
-
-	while (next >= 0) {
-		struct rg_slot *s = &rg_slots[next];
-		int64_t deadline;
-
-		next = s->next_new;
-		deadline = rg_slot_begin(s);
-		if (deadline < nearest)
-			nearest = deadline;
-	}
-	return nearest;
 }
 
 /* A close() that wakes the thread must not hand its CPU to it: a batch
@@ -233,67 +421,98 @@ static void rg_drainer_yield_to_program(void)
 	sched_setscheduler(0, SCHED_BATCH, &param);
 }
 
-/* When the thread wakes next: at the next deadline, every tick while hot,
- * else after the idle time-out, which *idle says, after which it may
- * leave. */
-static int64_t rg_drainer_wake_at(int64_t now, int64_t next_scan, int64_t hot_until, bool *idle)
+/* When the thread wakes next: at the next deadline, every tick while hot
+ * or while a slot waits, else after the idle time-out, which *idle says,
+ * after which it may leave. */
+static int64_t rg_drainer_wake_at(int64_t now, const struct rg_pass *p, int64_t hot_until,
+				  bool *idle)
 {
-	int64_t at = next_scan;
+	int64_t at = p->next;
 
-	*idle = next_scan == INT64_MAX;
+	*idle = p->next == INT64_MAX && !p->waiting;
 	if (*idle)
 		at = now + rg_ms_ns(RG_IDLE_EXIT_MS);
-	if (now < hot_until && at > now + RG_TICK_NS) {
+	if ((now < hot_until || p->waiting) && at > now + RG_TICK_NS) {
 		at = now + RG_TICK_NS;
 		*idle = false;
 	}
 	return at;
 }
 
-static void *rg_drainer_main(void *unused)
+static void rg_drainer_events(const struct epoll_event *events, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = events[i].data.u64;
+		uint64_t count;
+
+		if (tag != RG_WAKE_TAG)
+			rg_slot_drain(&rg_slots[tag]);
+		else if (rg_libc(read)(atomic_load(&rg_wake.fd), &count, sizeof(count)) < 0)
+			continue; /* already read: the queue is taken anyway */
+	}
+}
+
+/* One turn of the thread: take new slots, look at deadlines, and decide
+ * when to look again; *idle when there was nothing to do. */
+static int64_t rg_drainer_turn(struct rg_pass *p, int64_t *hot_until, bool *idle)
+{
+	int64_t now = rg_monotonic_ns();
+
+	if (atomic_load_explicit(&rg_new_head, memory_order_relaxed) >= 0)
+		*hot_until = now + RG_HOT_NS;
+	rg_drainer_take_new(p, now);
+	now = rg_monotonic_ns();
+	if (now >= p->next || p->waiting) {
+		p->next = INT64_MAX;
+		p->waiting = 0;
+		rg_drainer_scan(p, now);
+		if (p->next != INT64_MAX && p->next < now + RG_SCAN_GRAIN_NS)
+			p->next = now + RG_SCAN_GRAIN_NS;
+	}
+	return rg_drainer_wake_at(now, p, *hot_until, idle);
+}
+
+static void *rg_drainer_main(void *arg)
 {
 	struct epoll_event events[64];
-	int64_t next_scan = INT64_MAX, hot_until = 0;
+	struct rg_pass pass = { INT64_MAX, 0 };
+	int64_t hot_until = 0;
+	unsigned int gen = (unsigned int)(uintptr_t)arg;
 
-	(void)unused;
 	rg_thread_masked = true;
 	rg_drainer_yield_to_program();
+	/* A ring made through raw system calls is seen only here: before any
+	 * socket is touched, and then once a second. */
+	rg_rings_scan(true);
 	for (;;) {
-		int64_t now, awake = 0, nearest, wake_at;
+		int64_t wake_at, awake = 0;
 		bool idle;
 
-		/* Seen by a close() that queues after the take below: it
-		 * makes the exchange further down fail instead of waking us. */
+		if (rg_drainer_obey(gen))
+			return NULL;
+		rg_rings_scan(false);
+		/* Seen by a commit that queues after the take below: it makes
+		 * the exchange further down fail instead of waking us. */
 		atomic_store_explicit(&rg_drainer_wake_ns, 0, memory_order_seq_cst);
-		if (atomic_load_explicit(&rg_new_head, memory_order_relaxed) >= 0)
-			hot_until = rg_monotonic_ns() + RG_HOT_NS;
-		nearest = rg_drainer_take_new();
-		if (nearest < next_scan)
-			next_scan = nearest;
-		now = rg_monotonic_ns();
-		if (now >= next_scan) {
-			next_scan = rg_drainer_scan(now);
-			if (next_scan != INT64_MAX && next_scan < now + RG_SCAN_GRAIN_NS)
-				next_scan = now + RG_SCAN_GRAIN_NS;
-		}
-		wake_at = rg_drainer_wake_at(now, next_scan, hot_until, &idle);
+		wake_at = rg_drainer_turn(&pass, &hot_until, &idle);
 		if (!atomic_compare_exchange_strong(&rg_drainer_wake_ns, &awake, wake_at))
 			continue; /* a socket came in meanwhile */
+		if (atomic_load(&rg_epoll.fd) < 0) {
+			/* The program took every descriptor, this one too. */
+			rg_drainer_abandon();
+			if (rg_drainer_retire())
+				return NULL;
+			sched_yield();
+			continue;
+		}
 
-		int n = epoll_wait(rg_epoll_fd, events, 64, (int)((wake_at - now + 999999) / 1000000));
+		int64_t now = rg_monotonic_ns();
+		int n = epoll_wait(atomic_load(&rg_epoll.fd), events, 64,
+				   wake_at > now ? (int)((wake_at - now + 999999) / 1000000) : 0);
 		if (n == 0 && idle && rg_drainer_retire())
 			return NULL;
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = events[i].data.u64;
-			uint64_t count;
-
-			if (tag != RG_WAKE_TAG)
-				rg_slot_drain(&rg_slots[tag]);
-			else if (rg_libc(read)(rg_wake_fd, &count, sizeof(count)) < 0)
-				continue; /* already read: the queue is taken above */
-		}
+		rg_drainer_events(events, n);
 	}
-	return NULL;
 }
 
 /* At most a quarter of the descriptor limit by default, so lingering
@@ -318,33 +537,21 @@ static bool rg_drainer_spawn(pthread_t *thread, const pthread_attr_t *attr)
 {
 	sigset_t all, old;
 	bool started;
+	unsigned int gen = atomic_fetch_add(&rg_thread_gen, 1) + 1;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	started = pthread_create(thread, attr, rg_drainer_main, NULL) == 0;
+	started = pthread_create(thread, attr, rg_drainer_main, (void *)(uintptr_t)gen) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return started;
 }
 
-/* Called with the lock held. */
-static bool rg_drainer_start(void)
+static bool rg_drainer_thread_fds(void)
 {
 	struct epoll_event wake = { .events = EPOLLIN, .data.u64 = RG_WAKE_TAG };
-	pthread_attr_t attr;
-	pthread_t thread;
-	int ep, ev;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int ev = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
-	if (!rg_slots) { /* sized once: a restart must not outgrow the map */
-		rg_slot_cap = rg_slot_limit();
-		void *map = mmap(NULL, rg_slot_cap * sizeof(struct rg_slot), PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (map == MAP_FAILED)
-			return false;
-		rg_slots = map;
-	}
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	ev = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ep < 0 || ev < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, ev, &wake) < 0) {
 		if (ep >= 0)
 			rg_libc(close)(ep);
@@ -352,9 +559,20 @@ static bool rg_drainer_start(void)
 			rg_libc(close)(ev);
 		return false;
 	}
-	rg_epoll_fd = rg_own_adopt(ep);
-	rg_wake_fd = rg_own_adopt(ev);
+	rg_own_take(&rg_epoll, ep);
+	rg_own_take(&rg_wake, ev);
+	return true;
+}
 
+/* Called with the lock held. */
+static bool rg_drainer_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+
+	if (!rg_drainer_thread_fds())
+		return false;
+	atomic_store(&rg_park, RG_PARK_NONE);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, (size_t)64 * 1024);
@@ -362,7 +580,23 @@ static bool rg_drainer_start(void)
 	pthread_attr_destroy(&attr);
 	if (rg_drainer_started)
 		pthread_setname_np(thread, "resetguard");
+	else
+		rg_drainer_close_thread_fds();
 	return rg_drainer_started;
+}
+
+/* Sized once: a restart must not outgrow the map.  With the lock held. */
+static bool rg_slots_map(void)
+{
+	if (rg_slots)
+		return true;
+	rg_slot_cap = rg_slot_limit();
+	void *map = mmap(NULL, rg_slot_cap * sizeof(struct rg_slot), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED)
+		return false;
+	rg_slots = map;
+	return true;
 }
 
 /* Searched from where the last search ended: with thousands lingering,
@@ -376,6 +610,7 @@ static struct rg_slot *rg_slot_alloc(void)
 		if (atomic_compare_exchange_strong_explicit(&rg_slots[i].state, &free_state,
 							    RG_SLOT_BUSY, memory_order_acquire,
 							    memory_order_relaxed)) {
+			rg_slots[i].own.holder = &rg_slot_holder;
 			if (i >= rg_slot_high)
 				__atomic_store_n(&rg_slot_high, i + 1, __ATOMIC_RELEASE);
 			rg_slot_hint = i + 1;
@@ -386,30 +621,37 @@ static struct rg_slot *rg_slot_alloc(void)
 }
 
 /* Fills a claimed slot with the program's socket, on a descriptor of the
- * drainer's own, and queues it for the thread. */
+ * drainer's own. */
 static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn)
 {
-	int own = rg_own_dup(fd);
-	int head;
-
-	if (own < 0)
+	if (!rg_own_dup(&s->own, fd))
 		return false;
-	s->fd = own;
-	s->prog_fd = fd;
 	s->conn = *conn;
+	s->life = atomic_load_explicit(&conn->life, memory_order_relaxed);
 	s->drained = 0;
 	s->start_ns = s->last_ns = rg_monotonic_ns();
-	atomic_store_explicit(&s->state, RG_SLOT_NEW, memory_order_relaxed);
-	head = atomic_load_explicit(&rg_new_head, memory_order_relaxed);
-	do
-		s->next_new = head;
-	while (!atomic_compare_exchange_weak_explicit(&rg_new_head, &head, (int)(s - rg_slots),
-						      memory_order_seq_cst, memory_order_relaxed));
-	/* Counted once queued: an _exit() from a handler that interrupted us
-	 * never waits for a socket the thread cannot see.  The thread may
-	 * finish it first; the count is then -1 for a moment. */
-	atomic_fetch_add_explicit(&rg_lingering, 1, memory_order_acq_rel);
 	return true;
+}
+
+struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn)
+{
+	struct rg_slot *s = NULL;
+	int saved = errno;
+
+	/* close() takes the lock without blocking signals (two system calls
+	 * less per close): a signal handler that closes a socket while its
+	 * own thread is here gets the plain close. */
+	if (!rg_lock_enter_unmasked(RG_LOCK_DRAINER))
+		return NULL;
+	if (rg_slots_map() && (s = rg_slot_alloc()) && !rg_slot_fill(s, fd, conn)) {
+		rg_slot_put(s, RG_SLOT_FREE);
+		s = NULL;
+	}
+	rg_lock_leave_unmasked(RG_LOCK_DRAINER);
+	if (!s)
+		rg_log_linger(conn, fd, fd, "cap", 0, 0);
+	errno = saved;
+	return s;
 }
 
 /* Makes sure the thread takes the queue: asks an awake thread to look
@@ -422,38 +664,50 @@ static void rg_drainer_wake(void)
 
 	while (wake == 0 && !atomic_compare_exchange_weak(&rg_drainer_wake_ns, &wake, -1))
 		;
-	if (wake > 0 && wake > rg_monotonic_ns() + RG_TICK_NS) {
-		uint64_t one = 1;
-
-		/* A full counter means a wake-up is pending anyway. */
-		(void)!rg_libc(write)(rg_wake_fd, &one, sizeof(one));
-	}
+	if (wake > 0 && wake > rg_monotonic_ns() + RG_TICK_NS)
+		rg_thread_wake();
 }
 
-bool rg_drainer_adopt(int fd, const struct rg_fd *conn)
+static void rg_slot_queue(struct rg_slot *s)
 {
-	struct rg_slot *s = NULL;
+	int head = atomic_load_explicit(&rg_new_head, memory_order_relaxed);
+
+	rg_slot_put(s, RG_SLOT_NEW);
+	do
+		s->next_new = head;
+	while (!atomic_compare_exchange_weak_explicit(&rg_new_head, &head, (int)(s - rg_slots),
+						      memory_order_seq_cst, memory_order_relaxed));
+}
+
+void rg_drainer_commit(struct rg_slot *s)
+{
 	int saved = errno;
+	bool ours = rg_lock_enter_unmasked(RG_LOCK_DRAINER);
 
-	/* close() takes the lock without blocking signals (two system calls
-	 * less per close): a signal handler that closes a socket while its
-	 * own thread is here gets the plain close. */
-	if (!rg_lock_enter_unmasked(RG_LOCK_DRAINER))
-		return false;
-	if ((rg_drainer_started || rg_drainer_start()) && (s = rg_slot_alloc())) {
-		if (rg_slot_fill(s, fd, conn)) {
-			rg_drainer_wake();
-		} else {
-			atomic_store_explicit(&s->state, RG_SLOT_FREE, memory_order_release);
-			s = NULL;
-		}
+	/* Counted before it is queued, so that the count never drops below
+	 * zero when the thread finishes it first; counted only once it can
+	 * be: an _exit() from a handler never waits for a socket the thread
+	 * cannot see. */
+	if (ours && (rg_drainer_started || rg_drainer_start())) {
+		atomic_fetch_add_explicit(&rg_lingering, 1, memory_order_acq_rel);
+		rg_slot_queue(s);
+		rg_drainer_wake();
+	} else {
+		/* Without the lock only in a signal handler that interrupted
+		 * this thread while it held it: held all the same. */
+		rg_log_linger(&s->conn, s->conn.fd, rg_slot_fd(s), "cap", 0, 0);
+		rg_own_close_locked(&s->own);
+		rg_slot_put(s, RG_SLOT_FREE);
 	}
-	rg_lock_leave_unmasked(RG_LOCK_DRAINER);
-
-	if (!s)
-		rg_log_linger(conn, fd, fd, "cap", 0, 0);
+	if (ours)
+		rg_lock_leave_unmasked(RG_LOCK_DRAINER);
 	errno = saved;
-	return s != NULL;
+}
+
+void rg_drainer_cancel(struct rg_slot *s)
+{
+	rg_own_close(&s->own);
+	rg_slot_put(s, RG_SLOT_FREE);
 }
 
 void rg_drainer_wait(void)
@@ -469,45 +723,84 @@ void rg_drainer_wait(void)
 	}
 }
 
-bool rg_drainer_release_one(void)
+/* The oldest lingering slot other than exclusive's, claimed; NULL if none. */
+static struct rg_slot *rg_slot_oldest(const struct rg_own *exclusive)
 {
 	struct rg_slot *oldest = NULL;
 	unsigned int high = __atomic_load_n(&rg_slot_high, __ATOMIC_ACQUIRE);
+	int from;
 
 	for (unsigned int i = 0; i < high; i++) {
 		struct rg_slot *s = &rg_slots[i];
+		int state = atomic_load_explicit(&s->state, memory_order_acquire);
 
-		if (atomic_load_explicit(&s->state, memory_order_acquire) == RG_SLOT_ACTIVE &&
+		if ((state == RG_SLOT_WAITING || state == RG_SLOT_ACTIVE) && &s->own != exclusive &&
 		    (!oldest || s->start_ns < oldest->start_ns))
 			oldest = s;
 	}
-	if (!oldest || !rg_slot_claim(oldest))
-		return false;
-	rg_slot_finish(oldest, "cap");
-	return true;
+	if (oldest && !rg_slot_claim(oldest, 1u << RG_SLOT_WAITING | 1u << RG_SLOT_ACTIVE, &from))
+		return NULL;
+	return oldest;
 }
 
-/* The child has no drainer thread and must not inherit its work: it drops
- * its copies of every lingering socket (the parent's copies keep them
- * alive, so nothing reaches the wire) and starts afresh if it lingers. */
+bool rg_drainer_release_other(const struct rg_own *exclusive)
+{
+	struct rg_slot *s = rg_slots ? rg_slot_oldest(exclusive) : NULL;
+
+	if (s)
+		rg_slot_finish_as(s, "cap", true);
+	return s != NULL;
+}
+
+/* With nothing lingering, the idle thread's two descriptors go, and the
+ * thread with them: it is paused first, then told to leave. */
+static bool rg_drainer_retire_now(void)
+{
+	sigset_t saved;
+	bool retired = false;
+
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	if (rg_drainer_started && atomic_load(&rg_lingering) == 0 &&
+	    atomic_load(&rg_new_head) < 0 && rg_thread_pause(NULL)) {
+		atomic_fetch_add(&rg_thread_gen, 1);
+		rg_drainer_close_thread_fds();
+		atomic_store(&rg_park, RG_PARK_NONE);
+		rg_futex(&rg_park, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+		retired = true;
+	}
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+	return retired;
+}
+
+bool rg_drainer_give_up_one(void)
+{
+	struct rg_slot *s = rg_slots ? rg_slot_oldest(NULL) : NULL;
+
+	if (s) {
+		rg_slot_finish(s, "cap");
+		return true;
+	}
+	return rg_drainer_retire_now();
+}
+
+/* The child of fork() holds every lock (lifecycle.c) and has no thread:
+ * it drops its copies of every lingering socket (the parent's copies keep
+ * them alive, so nothing reaches the wire) and starts afresh if it
+ * lingers. */
 void rg_drainer_fork_child(void)
 {
 	for (unsigned int i = 0; i < rg_slot_high; i++) {
 		struct rg_slot *s = &rg_slots[i];
 
 		if (atomic_load_explicit(&s->state, memory_order_relaxed) != RG_SLOT_FREE)
-			rg_own_release(s->fd);
-		s->fd = -1;
+			rg_own_close_locked(&s->own);
 		atomic_store_explicit(&s->state, RG_SLOT_FREE, memory_order_relaxed);
 	}
-	if (rg_drainer_started) {
-		rg_own_release(rg_epoll_fd);
-		rg_own_release(rg_wake_fd);
-	}
-	rg_epoll_fd = rg_wake_fd = -1;
+	if (rg_drainer_started)
+		rg_drainer_close_thread_fds();
 	rg_slot_high = rg_slot_hint = 0;
 	atomic_store_explicit(&rg_new_head, -1, memory_order_relaxed);
-	rg_drainer_started = false;
 	atomic_store_explicit(&rg_lingering, 0, memory_order_relaxed);
 	atomic_store_explicit(&rg_drainer_wake_ns, 0, memory_order_relaxed);
+	atomic_store_explicit(&rg_park, RG_PARK_NONE, memory_order_relaxed);
 }

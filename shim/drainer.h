@@ -1,6 +1,8 @@
-/* The drainer: one thread for the whole process that owns every lingering
- * socket, reads and discards what the peer still sends, and closes each one
- * on EOF, on error, or at its deadline. */
+/* The drainer: what resetguard does with a socket after the program let go
+ * of it.  One thread for the whole process owns every lingering socket,
+ * waits until no call of the program's is still in flight on it, shuts it
+ * down for writing, reads and discards what the peer still sends, and
+ * closes it on EOF, on error, or at its deadline. */
 #ifndef RG_DRAINER_H
 #define RG_DRAINER_H
 
@@ -8,26 +10,30 @@
 
 #include "fdtable.h"
 
-/* Takes over the socket behind fd (already shut down for writing by the
- * caller or not), on a descriptor of its own; the program's fd is left for
- * the caller to close.  false when it cannot (cap reached, no descriptor
- * left): the caller then closes plainly. */
-bool rg_drainer_adopt(int fd, const struct rg_fd *conn);
+struct rg_slot;
+
+/* A slot holding a copy of the socket behind fd (the entry as it was is
+ * conn), reserved for the drainer but not yet given to it; NULL when there
+ * is no room (RESETGUARD_LINGER_MAX, no descriptor left): the plain close. */
+struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn);
+/* The program's descriptor is gone: the drainer takes the socket over. */
+void rg_drainer_commit(struct rg_slot *s);
+/* The program kept its descriptor after all (its call failed): the copy
+ * goes, and the socket is as it was. */
+void rg_drainer_cancel(struct rg_slot *s);
+/* The descriptor of the socket a reserved slot holds. */
+int rg_slot_fd(const struct rg_slot *s);
+
 /* Waits until nothing lingers any more, at most until the last deadline. */
 void rg_drainer_wait(void);
-/* Gives up the oldest lingering socket, for a program call that failed
- * with EMFILE; false when nothing lingers. */
-bool rg_drainer_release_one(void);
-/* A call that creates a descriptor and failed with EMFILE is tried again
- * as long as the drainer can give one up: lingering sockets must never
- * cause an EMFILE the program would not have had. */
-#define RG_RETRY_EMFILE(call)                                                        \
-	({                                                                             \
-		__typeof__(call) rg_ret_;                                              \
-		while ((rg_ret_ = (call)) < 0 && errno == EMFILE && rg_drainer_release_one()) \
-			;                                                              \
-		rg_ret_;                                                               \
-	})
+/* Gives up one of resetguard's own descriptors for a program call that
+ * failed with EMFILE: the oldest lingering socket (closed plainly), else
+ * the idle thread's epoll and eventfd; false when there is nothing. */
+bool rg_drainer_give_up_one(void);
+/* The same while moving exclusive's descriptor (ownfd.c), with
+ * RG_LOCK_DRAINER held: never exclusive's own. */
+struct rg_own;
+bool rg_drainer_release_other(const struct rg_own *exclusive);
 
 /* The child of fork() has no drainer thread: it drops its copies of the
  * lingering sockets (the parent keeps draining them). */

@@ -1,16 +1,20 @@
 /* Descriptor copies: the new number inherits what is known of the old one.
- * dup2()/dup3() onto one of resetguard's own descriptors first move that
- * descriptor out of the way, so the program gets exactly the number it
- * asked for and the shim never writes into it afterwards. */
+ *
+ * dup2() and dup3() close whatever newfd was, and change resetguard's state
+ * only when they succeed: a socket there is let go of with nothing done
+ * that cannot be taken back (linger.h), and one of resetguard's own
+ * descriptors there moves out of the way first (ownfd.h), so the program
+ * gets exactly the number it asked for and resetguard never uses it
+ * afterwards. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 
-#include "drainer.h"
+#include "bindings.h"
 #include "fdtable.h"
+#include "lifecycle.h"
 #include "linger.h"
-#include "log.h"
-#include "sink.h"
+#include "ownfd.h"
 #include "real.h"
 
 RG_EXPORT int dup(int oldfd)
@@ -18,59 +22,75 @@ RG_EXPORT int dup(int oldfd)
 	int fd = RG_RETRY_EMFILE(rg_libc(dup)(oldfd));
 
 	if (fd >= 0)
-		rg_fd_copy(fd, oldfd);
+		rg_fd_copy(rg_fd_created(fd), oldfd);
 	return fd;
 }
 
-/* dup2()/dup3() close whatever newfd was: move an own descriptor out of
- * the way, and let go of a socket as close() would. */
-static void rg_dup_target(int oldfd, int newfd)
+/* What newfd was before dup2()/dup3() replace it. */
+struct rg_replace {
+	bool evicted;		  /* one of resetguard's, moved away */
+	bool releasing;		  /* a socket, being let go of */
+	struct rg_release release;
+};
+
+static void rg_replace_begin(struct rg_replace *p, int oldfd, int newfd)
 {
 	struct rg_fd *e;
 
-	if (oldfd == newfd)
+	p->evicted = p->releasing = false;
+	if (oldfd == newfd || rg_in_vfork_child())
 		return;
 	switch (rg_fd_known(newfd, &e)) {
 	case RG_FD_OWN:
-		rg_sink_evict(newfd);
+		p->evicted = rg_own_evict(newfd);
 		break;
 	case RG_FD_SOCKET:
-		rg_linger_let_go(newfd, e, false);
+		p->releasing = true;
+		rg_release_begin(&p->release, newfd, e, RG_RELEASE_TRY);
 		break;
 	default:
 		break;
 	}
 }
 
+static int rg_replace_end(struct rg_replace *p, int oldfd, int newfd, int ret)
+{
+	bool done = ret >= 0;
+
+	if (p->evicted && !done)
+		rg_own_evicted_failed(newfd);
+	if (p->releasing)
+		rg_release_end(&p->release, done);
+	if (done && oldfd != newfd && !rg_in_vfork_child())
+		rg_fd_copy(newfd, oldfd);
+	return ret;
+}
+
 RG_EXPORT int dup2(int oldfd, int newfd)
 {
-	rg_dup_target(oldfd, newfd);
+	struct rg_replace p;
 
-	int fd = rg_libc(dup2)(oldfd, newfd);
-
-	if (fd >= 0 && oldfd != newfd)
-		rg_fd_copy(fd, oldfd);
-	return fd;
+	rg_replace_begin(&p, oldfd, newfd);
+	return rg_replace_end(&p, oldfd, newfd, rg_libc(dup2)(oldfd, newfd));
 }
 
 RG_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-	rg_dup_target(oldfd, newfd);
+	struct rg_replace p;
 
-	int fd = rg_libc(dup3)(oldfd, newfd, flags);
-
-	if (fd >= 0)
-		rg_fd_copy(fd, oldfd);
-	return fd;
+	rg_replace_begin(&p, oldfd, newfd);
+	return rg_replace_end(&p, oldfd, newfd, rg_libc(dup3)(oldfd, newfd, flags));
 }
 
 /* fcntl's third argument is an int, a long or a pointer depending on cmd;
  * like glibc itself, carry it as a pointer-sized value, which the x86-64
  * and AArch64 calling conventions pass in the same register either way. */
-static int rg_fcntl_done(int fd, int cmd, int ret)
+static int rg_fcntl_done(int fd, int cmd, void *arg, int ret)
 {
 	if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-		rg_fd_copy(ret, fd);
+		rg_fd_copy(rg_fd_created(ret), fd);
+	else if (ret >= 0)
+		rg_bind_fcntl(fd, cmd, (long)arg);
 	return ret;
 }
 
@@ -81,7 +101,7 @@ RG_EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	return rg_fcntl_done(fd, cmd, RG_RETRY_EMFILE(rg_libc(fcntl)(fd, cmd, arg)));
+	return rg_fcntl_done(fd, cmd, arg, RG_RETRY_EMFILE(rg_libc(fcntl)(fd, cmd, arg)));
 }
 
 RG_EXPORT int fcntl64(int fd, int cmd, ...)
@@ -91,5 +111,5 @@ RG_EXPORT int fcntl64(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	return rg_fcntl_done(fd, cmd, RG_RETRY_EMFILE(rg_libc(fcntl64)(fd, cmd, arg)));
+	return rg_fcntl_done(fd, cmd, arg, RG_RETRY_EMFILE(rg_libc(fcntl64)(fd, cmd, arg)));
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "fdtable.h"
+#include "ownfd.h"
 #include "real.h"
 #include "share.h"
 
@@ -13,8 +14,9 @@ union rg_fd_cell *_Atomic rg_fd_dir[RG_FD_DIR];
 static _Atomic uint64_t rg_conn_ids;
 
 /* Handed out when another thread is rewriting the real entry; see
- * rg_fd_classify(). */
-static __thread struct rg_fd rg_fd_scratch;
+ * rg_fd_classify().  Aligned like a cell, for rg_fd_of_life(). */
+static __thread union rg_fd_cell rg_fd_scratch_cell __attribute__((aligned(RG_FD_CELL)));
+#define rg_fd_scratch (rg_fd_scratch_cell.fd)
 
 int64_t rg_monotonic_ns(void)
 {
@@ -44,8 +46,10 @@ static struct rg_fd *rg_fd_slot(int fd)
 		return NULL;
 
 	int first = fd & ~(int)(RG_FD_CHUNK - 1);
-	for (unsigned int i = 0; i < RG_FD_CHUNK; i++)
+	for (unsigned int i = 0; i < RG_FD_CHUNK; i++) {
 		chunk[i].fd.fd = first + (int)i;
+		chunk[i].fd.life = &chunk[i].fd.lives[0];
+	}
 
 	union rg_fd_cell *expected = NULL;
 	union rg_fd_cell *_Atomic *dir = &rg_fd_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT];
@@ -57,26 +61,43 @@ static struct rg_fd *rg_fd_slot(int fd)
 }
 
 /* What write() on a socket of this type does in the kernel
- * (sock_write_iter), as send() flags, with MSG_NOSIGNAL. */
+ * (sock_write_iter), as send() flags; the wrappers add MSG_NOSIGNAL while
+ * SIGPIPE would kill. */
 static int rg_fd_send_flags(int type)
 {
-	return MSG_NOSIGNAL | (type == SOCK_SEQPACKET ? MSG_EOR : 0);
+	return type == SOCK_SEQPACKET ? MSG_EOR : 0;
+}
+
+/* A new socket on this number begins the other life: its calls are
+ * counted apart from those the last one may still have in flight, which
+ * keep counting there. */
+static void rg_fd_new_life(struct rg_fd *e)
+{
+	struct rg_fd_life *next = atomic_load_explicit(&e->life, memory_order_relaxed) == &e->lives[0]
+					  ? &e->lives[1]
+					  : &e->lives[0];
+
+	atomic_store_explicit(&next->tx_bytes, 0, memory_order_relaxed);
+	atomic_store_explicit(&next->rx_bytes, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->life, next, memory_order_relaxed);
 }
 
 static void rg_fd_fill(struct rg_fd *e, int family, int type, enum rg_role role)
 {
+	rg_fd_new_life(e);
 	e->family = (unsigned short)family;
 	e->type = type;
 	e->send_flags = rg_fd_send_flags(type);
 	e->role = (unsigned char)role;
 	e->opened_ns = rg_monotonic_ns();
-	atomic_store_explicit(&e->tx_bytes, 0, memory_order_relaxed);
-	atomic_store_explicit(&e->rx_bytes, 0, memory_order_relaxed);
 	e->peer.len = 0;
 	e->stream = NULL;
 	e->share = 0;
 	e->conn_id = atomic_fetch_add_explicit(&rg_conn_ids, 1, memory_order_relaxed) + 1;
 	e->pair_fd = -1;
+	e->nregs = 0;
+	e->bind = 0;
+	e->epoll_uid = 0;
 }
 
 static void rg_addr_store(struct rg_addr *a, const struct sockaddr *sa, socklen_t len)
@@ -98,8 +119,10 @@ static enum rg_fd_kind rg_fd_probe(int fd, struct rg_fd *e)
 	int type, family;
 	socklen_t len = sizeof(type);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+		e->epoll_uid = 0;
 		return errno == ENOTSOCK ? RG_FD_OTHER : RG_FD_UNSEEN;
+	}
 	len = sizeof(family);
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0)
 		family = AF_UNSPEC;
@@ -153,7 +176,7 @@ out:
 void rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
 		      const struct sockaddr *peer, socklen_t peer_len)
 {
-	struct rg_fd *e = rg_fd_slot(fd);
+	struct rg_fd *e = rg_fd_slot(rg_fd_created(fd));
 
 	if (!e)
 		return;
@@ -194,38 +217,69 @@ void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, sock
 	atomic_store_explicit(&e->kind, RG_FD_SOCKET, memory_order_release);
 }
 
+/* An epoll instance keeps its name across dup(), so that a registration
+ * made through one number can be undone through another. */
+static void rg_fd_copy_other(struct rg_fd *to, const struct rg_fd *from)
+{
+	(void)atomic_load_explicit(&to->kind, memory_order_acquire); /* see rg_fd_copy() */
+	to->epoll_uid = from->epoll_uid;
+	atomic_store_explicit(&to->kind, RG_FD_OTHER, memory_order_release);
+}
+
 void rg_fd_copy(int newfd, int oldfd)
 {
 	struct rg_fd *from = rg_fd_peek(oldfd);
 	struct rg_fd *to = rg_fd_slot(newfd);
+	enum rg_fd_kind kind = from ? rg_fd_kind_of(from) : RG_FD_UNSEEN;
 
 	if (!to) {
 		/* Untracked, but a holder all the same. */
-		if (from && rg_fd_kind_of(from) == RG_FD_SOCKET)
+		if (kind == RG_FD_SOCKET)
 			rg_share_hold(from->share);
 		return;
 	}
-	if (!from || rg_fd_kind_of(from) != RG_FD_SOCKET) {
+	if (kind == RG_FD_OTHER && from->epoll_uid) {
+		rg_fd_copy_other(to, from);
+		return;
+	}
+	if (kind != RG_FD_SOCKET) {
 		rg_fd_forget(newfd);
 		return;
 	}
-	(void)atomic_load_explicit(&to->kind, memory_order_acquire); /* as above */
+	/* The number may have been another thread's until its close(): what
+	 * that thread did with the entry comes before, as rg_fd_forget()
+	 * released it. */
+	(void)atomic_load_explicit(&to->kind, memory_order_acquire);
 	atomic_store_explicit(&to->kind, RG_FD_BUSY, memory_order_relaxed);
+	rg_fd_new_life(to);
 	to->role = from->role;
 	to->family = from->family;
 	to->type = from->type;
 	to->send_flags = from->send_flags;
 	to->opened_ns = from->opened_ns;
-	atomic_store_explicit(&to->tx_bytes, 0, memory_order_relaxed);
-	atomic_store_explicit(&to->rx_bytes, 0, memory_order_relaxed);
 	to->peer = from->peer;
 	to->stream = NULL;
 	to->share = from->share;
 	to->conn_id = from->conn_id;
 	to->pair_fd = from->pair_fd;
 	to->pair_conn_id = from->pair_conn_id;
+	/* Registrations belong to a number; what is bound to the file is the
+	 * new number's too. */
+	to->nregs = 0;
+	to->bind = from->bind & (RG_BIND_ASYNC | RG_BIND_TAINTED);
+	to->epoll_uid = 0;
 	rg_share_hold(to->share);
 	atomic_store_explicit(&to->kind, RG_FD_SOCKET, memory_order_release);
+}
+
+int rg_fd_created(int fd)
+{
+	struct rg_fd *e = fd >= 0 ? rg_fd_peek(fd) : NULL;
+
+	if (e && rg_fd_kind_of(e) == RG_FD_OWN)
+		rg_own_lost(fd);
+	rg_fd_forget(fd);
+	return fd;
 }
 
 void rg_fd_forget(int fd)
@@ -235,6 +289,18 @@ void rg_fd_forget(int fd)
 	if (e && rg_fd_kind_of(e) != RG_FD_OWN) {
 		e->stream = NULL; /* before the release that hands the entry on */
 		atomic_store_explicit(&e->kind, RG_FD_UNSEEN, memory_order_release);
+	}
+}
+
+/* Only kind and stream were changed by rg_fd_forget(); the in-flight
+ * counts stayed live in the entry and must stay. */
+void rg_fd_revive(int fd, const struct rg_fd *was)
+{
+	struct rg_fd *e = rg_fd_peek(fd);
+
+	if (e && rg_fd_kind_of(e) == RG_FD_UNSEEN) {
+		e->stream = was->stream;
+		atomic_store_explicit(&e->kind, rg_fd_kind_of(was), memory_order_release);
 	}
 }
 
@@ -272,4 +338,28 @@ void rg_fd_mark(int fd, enum rg_fd_kind kind)
 
 	if (e)
 		atomic_store_explicit(&e->kind, (unsigned char)kind, memory_order_release);
+}
+
+void rg_fd_mark_own(int fd, struct rg_own *owner)
+{
+	struct rg_fd *e = rg_fd_slot(fd);
+
+	if (e) {
+		e->owner = owner;
+		atomic_store_explicit(&e->kind, RG_FD_OWN, memory_order_release);
+	}
+}
+
+/* The child of fork() has only the thread that forked: the calls other
+ * threads had in flight are not its own. */
+void rg_fd_fork_child(void)
+{
+	for (unsigned int c = 0; c < RG_FD_DIR; c++) {
+		union rg_fd_cell *chunk = atomic_load_explicit(&rg_fd_dir[c], memory_order_relaxed);
+
+		for (unsigned int i = 0; chunk && i < RG_FD_CHUNK; i++) {
+			atomic_store_explicit(&chunk[i].fd.lives[0].inflight, 0, memory_order_relaxed);
+			atomic_store_explicit(&chunk[i].fd.lives[1].inflight, 0, memory_order_relaxed);
+		}
+	}
 }

@@ -47,6 +47,36 @@ struct rg_addr {
 	} u;
 };
 
+struct rg_own;
+
+/* A registration the program made in an epoll set (epoll_ctl ADD) under
+ * this descriptor's number; uid names the epoll instance (struct rg_fd's
+ * epoll_uid), since its number may be closed and reused. */
+struct rg_epoll_reg {
+	int epfd;
+	uint32_t uid;
+};
+
+#define RG_FD_REGS 2
+
+/* Bindings the program made on the open file description that the
+ * kernel's last close would undo (linger.c undoes them at hand-over). */
+enum rg_bind {
+	RG_BIND_ASYNC = 1,   /* O_ASYNC, an owner or a signal for it (fcntl, ioctl) */
+	RG_BIND_LOST = 2,    /* registrations beyond RG_FD_REGS: cannot be undone */
+	RG_BIND_TAINTED = 4, /* another number of this socket left bindings behind */
+};
+
+/* One socket's life on a number: its calls in flight and the bytes they
+ * moved.  An entry has two, used in turn, so that a number closed and
+ * reused counts its new socket apart from the calls the old one may still
+ * have in flight, which the drainer waits for (linger.c). */
+struct rg_fd_life {
+	_Atomic uint32_t inflight;
+	_Atomic uint64_t tx_bytes;
+	_Atomic uint64_t rx_bytes;
+};
+
 struct rg_fd {
 	_Atomic unsigned char kind;
 	unsigned char role;
@@ -54,16 +84,23 @@ struct rg_fd {
 	int fd; /* the number this entry is for: set once, so the hot paths
 		 * need not keep it across the libc call for the rare log */
 	int type;
-	int send_flags; /* what write() means: MSG_NOSIGNAL, MSG_EOR as write() sets it */
+	int send_flags; /* what write() means as send(): MSG_EOR as write() sets it */
+	struct rg_fd_life *_Atomic life; /* the current one of lives[] */
+	struct rg_fd_life lives[2];
 	int64_t opened_ns; /* CLOCK_MONOTONIC */
-	_Atomic uint64_t tx_bytes;
-	_Atomic uint64_t rx_bytes;
 	uint32_t share; /* holder-count slot (share.c); 0: from outside the family */
+	uint32_t epoll_uid; /* an epoll instance (kind OTHER): its name in rg_epoll_reg */
 	uint64_t conn_id; /* per process, in the order sockets were met */
 	int pair_fd;	  /* the other end, for one end of a socketpair(); else -1 */
+	unsigned char nregs; /* registrations in regs[] */
+	unsigned char bind;  /* enum rg_bind */
 	uint64_t pair_conn_id; /* the other end's conn_id, to know it is still it */
+	struct rg_epoll_reg regs[RG_FD_REGS];
+	union {
+		void *stream;	      /* SOCKET: the FILE fdopen() made of it, flushed before exit */
+		struct rg_own *owner; /* OWN: who holds it (ownfd.h) */
+	};
 	struct rg_addr peer;
-	void *stream; /* the FILE fdopen() made of it, flushed before exit */
 };
 
 /* Entries sit in cells of a power-of-two size, so that finding one is a
@@ -75,7 +112,15 @@ union rg_fd_cell {
 };
 _Static_assert(sizeof(struct rg_fd) <= RG_FD_CELL, "struct rg_fd outgrew its cell");
 
-extern union rg_fd_cell *_Atomic rg_fd_dir[RG_FD_DIR];
+/* The entry a life belongs to: cells are RG_FD_CELL-aligned (chunks are
+ * mapped, the scratch entry is aligned), so the hot paths keep one pointer
+ * across the libc call instead of two. */
+static inline struct rg_fd *rg_fd_of_life(const struct rg_fd_life *l)
+{
+	return (struct rg_fd *)((uintptr_t)l & ~(uintptr_t)(RG_FD_CELL - 1));
+}
+
+extern RG_HIDDEN union rg_fd_cell *_Atomic rg_fd_dir[RG_FD_DIR];
 
 /* The entry for fd if its chunk exists, else NULL; never allocates. */
 static inline struct rg_fd *rg_fd_peek(int fd)
@@ -138,12 +183,20 @@ void rg_fd_link_pair(const int sv[2]);
 void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, socklen_t len);
 void rg_fd_copy(int newfd, int oldfd);
 void rg_fd_forget(int fd);
+/* A descriptor the program just made: classified afresh on first use, so
+ * that an entry left by a close resetguard did not see (a raw system
+ * call) is never taken for it.  Returns fd. */
+int rg_fd_created(int fd);
+/* Undoes rg_fd_forget() for a number whose release failed after all. */
+void rg_fd_revive(int fd, const struct rg_fd *was);
 void rg_fd_forget_range(unsigned int first, unsigned int last);
 /* The lowest descriptor in [first, last] whose entry is of kind, or -1;
  * unmapped chunks are skipped whole.  Loops over the table use it:
  *   for (int fd = 0; (fd = rg_fd_next(fd, last, kind)) >= 0; fd++) */
 int rg_fd_next(int first, unsigned int last, enum rg_fd_kind kind);
 void rg_fd_mark(int fd, enum rg_fd_kind kind);
+void rg_fd_mark_own(int fd, struct rg_own *owner);
+void rg_fd_fork_child(void);
 int64_t rg_monotonic_ns(void);
 
 #endif

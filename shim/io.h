@@ -1,5 +1,6 @@
-/* What every send and receive wrapper does after its call: count the bytes
- * that moved, or log the failure that ended the connection. */
+/* What every send and receive wrapper does around its call on a socket:
+ * mark the call in flight, then count the bytes that moved or log the
+ * failure that ended the connection. */
 #ifndef RG_IO_H
 #define RG_IO_H
 
@@ -8,46 +9,63 @@
 #include "fdtable.h"
 #include "log.h"
 
+/* A call on a socket is in flight from before its system call until after
+ * it: the drainer must not shut down or read a socket another thread is
+ * still sending on or receiving from (linger.c).  Sequentially consistent,
+ * so that a close() that follows the kernel's lookup of the descriptor in
+ * another thread also sees the mark. */
+static inline struct rg_fd_life *rg_io_begin(const struct rg_fd *e)
+{
+	struct rg_fd_life *l = atomic_load_explicit(&e->life, memory_order_relaxed);
+
+	atomic_fetch_add_explicit(&l->inflight, 1, memory_order_seq_cst);
+	return l;
+}
+
+static inline void rg_io_end(struct rg_fd_life *l)
+{
+	atomic_fetch_sub_explicit(&l->inflight, 1, memory_order_release);
+}
+
 /* Out of line and cold, so that the success path keeps no registers for
- * errno handling; errno is left as the call set it. */
-void rg_io_failed(const struct rg_fd *e, int fd, const char *op) __attribute__((cold));
+ * errno handling; errno is left as the call set it.  Returns the call's -1,
+ * so that the wrappers tail-call it and keep no stack frame for it. */
+long rg_io_failed(const struct rg_fd_life *l, const char *op) __attribute__((cold));
 
-static inline ssize_t rg_sent(struct rg_fd *e, int fd, const char *op, ssize_t ret)
+static inline ssize_t rg_io_sent(struct rg_fd_life *l, const char *op, ssize_t ret)
 {
 	if (RG_LIKELY(ret > 0))
-		rg_fd_count(&e->tx_bytes, ret);
+		rg_fd_count(&l->tx_bytes, ret);
 	else if (ret < 0)
-		rg_io_failed(e, fd, op);
+		return rg_io_failed(l, op);
 	return ret;
 }
 
-static inline ssize_t rg_received(struct rg_fd *e, int fd, const char *op, ssize_t ret)
+static inline ssize_t rg_io_received(struct rg_fd_life *l, const char *op, ssize_t ret)
 {
 	if (RG_LIKELY(ret > 0))
-		rg_fd_count(&e->rx_bytes, ret);
+		rg_fd_count(&l->rx_bytes, ret);
 	else if (ret < 0)
-		rg_io_failed(e, fd, op);
+		return rg_io_failed(l, op);
 	return ret;
 }
 
-/* The whole receive-side epilogue for calls that must look after the call
- * (recvmsg: the descriptors it brought): nothing for EOF or a non-socket. */
-static inline ssize_t rg_received_on(int fd, const char *op, ssize_t ret)
-{
-	struct rg_fd *e;
+/* call, made on the socket of entry e in flight, and what it moved
+ * counted: only the life is kept across the call, not e. */
+#define RG_SEND(e, op, call)                                     \
+	({                                                       \
+		struct rg_fd_life *rg_life_ = rg_io_begin(e);    \
+		__typeof__(call) rg_ret_ = (call);               \
+		rg_io_end(rg_life_);                             \
+		rg_io_sent(rg_life_, op, rg_ret_);               \
+	})
 
-	if (ret == 0)
-		return ret;
-	switch (rg_fd_known(fd, &e)) {
-	case RG_FD_OTHER:
-	case RG_FD_OWN:
-		return ret;
-	case RG_FD_SOCKET:
-		return rg_received(e, fd, op, ret);
-	default:
-		e = rg_fd_classify(fd);
-		return e ? rg_received(e, fd, op, ret) : ret;
-	}
-}
+#define RG_RECEIVE(e, op, call)                                  \
+	({                                                       \
+		struct rg_fd_life *rg_life_ = rg_io_begin(e);    \
+		__typeof__(call) rg_ret_ = (call);               \
+		rg_io_end(rg_life_);                             \
+		rg_io_received(rg_life_, op, rg_ret_);           \
+	})
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "drainer.h"
+#include "fdtable.h"
 #include "lifecycle.h"
 #include "linger.h"
 #include "lock.h"
@@ -21,6 +22,7 @@
 #include "metrics.h"
 #include "ownfd.h"
 #include "real.h"
+#include "rings.h"
 #include "share.h"
 #include "sigpipe.h"
 #include "sink.h"
@@ -51,6 +53,7 @@ static void rg_fork_parent(void)
 static void rg_fork_child(void)
 {
 	rg_pid = getpid();
+	rg_fd_fork_child();
 	rg_metrics_fork_child();
 	rg_drainer_fork_child();
 	rg_locks_give_all();
@@ -64,6 +67,7 @@ __attribute__((constructor)) static void rg_load(void)
 	rg_sigpipe_init();
 	rg_share_init();
 	rg_own_reserve();
+	rg_rings_scan(true);
 	rg_sink_open();
 	rg_log_start();
 	rg_metrics_start();

@@ -9,16 +9,23 @@
  * then close.  All of that is the drainer's; close() itself only hands the
  * socket over (drainer.c) and returns.
  *
- * Everything that is not clearly safe gets the plain close: another holder
- * (shutdown would break its connection), a socket the shim cannot account
- * for, RESETGUARD_LINGER=off, or a program that asked for an abortive close
- * with SO_LINGER {1, 0} under RESETGUARD_LINGER0=honour. */
+ * Lingering keeps the program's open file description alive after its
+ * close(), and the program must not be able to tell: what the kernel's
+ * last close would have undone is undone at hand-over (bindings.h), a call
+ * still in flight on the socket in another thread completes first (the
+ * drainer waits for it), and everything that cannot be made invisible gets
+ * the plain close: another holder (shutdown would break its connection), a
+ * binding resetguard cannot undo, an io_uring that may use the socket, a
+ * socket the shim cannot account for, RESETGUARD_LINGER=off, or a program
+ * that asked for an abortive close with SO_LINGER {1, 0} under
+ * RESETGUARD_LINGER0=honour. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bindings.h"
 #include "config.h"
 #include "drainer.h"
 #include "lifecycle.h"
@@ -26,6 +33,7 @@
 #include "log.h"
 #include "procfd.h"
 #include "real.h"
+#include "rings.h"
 #include "share.h"
 
 /* Could the peer still be answered with RST?  Yes if data is waiting
@@ -78,51 +86,111 @@ static bool rg_partner_here(const struct rg_fd *conn)
 	return p && rg_fd_kind_of(p) == RG_FD_SOCKET && p->conn_id == conn->pair_conn_id;
 }
 
-/* Hands the socket to the drainer when that is safe and useful; *shared
- * tells the caller when it was not safe.  The holder count drops first,
- * whatever is decided: the cheap checks come before the /proc lookup that
- * sockets from outside the fork family need. */
-static bool rg_graceful(int fd, const struct rg_fd *conn, bool *shared)
+/* Why the last descriptor of a socket, still open as fd, cannot linger:
+ * NULL when it can; "" for a close that nobody could answer with RST (no
+ * record); else the reason a debug record gives. */
+static const char *rg_unsafe(int fd, struct rg_fd *conn, bool tainted)
 {
-	bool last = conn->share ? rg_share_drop(conn->share) : true;
-
-	*shared = !last;
-	if (!last || !rg_lingers(conn) || rg_partner_here(conn) || !rg_peer_may_send(fd))
-		return false;
-	if (!conn->share && !rg_share_sole_holder(fd)) {
-		*shared = true;
-		return false;
+	if (!rg_lingers(conn) || rg_partner_here(conn) || !rg_peer_may_send(fd))
+		return "";
+	if (tainted || (conn->bind & (RG_BIND_TAINTED | RG_BIND_LOST)))
+		return "bound";
+	if (rg_rings_in_use())
+		return "ring";
+	if (!conn->share) {
+		/* From outside the family: /proc decides, and what the socket
+		 * may be bound to is unknown, so undo all there is. */
+		switch (rg_share_outside(fd, conn)) {
+		case RG_OUTSIDE_SHARED:
+			return "shared";
+		case RG_OUTSIDE_WATCHED:
+			return "bound";
+		case RG_OUTSIDE_SOLE:
+			conn->bind |= RG_BIND_ASYNC;
+			break;
+		}
 	}
 	if (rg_config.honour_linger0 && rg_abortive(fd))
-		return false;
-	return rg_drainer_adopt(fd, conn);
+		return "";
+	return NULL;
 }
 
-int rg_linger_let_go(int fd, const struct rg_fd *e, bool close_it)
+/* A number is released while other descriptors still hold the socket:
+ * what was bound under it stays, as do the calls still in flight through
+ * it, which the last holder's drainer could not see. */
+static void rg_release_leaves(const struct rg_release *r)
 {
-	struct rg_fd conn = *e;
-	bool shared;
+	const struct rg_fd_life *life = atomic_load(&r->conn.life);
+
+	if (rg_bindings_left(&r->conn) || atomic_load(&life->inflight))
+		rg_share_taint(&r->conn);
+	if (rg_lingers(&r->conn))
+		rg_log_plain_close(&r->conn, r->fd, r->fd, "shared");
+}
+
+void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
+		      enum rg_release_how how)
+{
 	int saved = errno;
+	struct rg_share_drop d;
+
+	r->fd = fd;
+	r->conn = *e;
+	r->plain = NULL;
+	r->slot = NULL;
+	/* Before the number is released: another thread may get it at once,
+	 * and must find it unknown, not this socket. */
+	rg_fd_forget(fd);
+	d = rg_share_drop(r->conn.share);
+	r->dropped = r->conn.share != 0;
+	r->last = d.last || !r->conn.share;
+	if (r->last && how != RG_RELEASE_PLAIN) {
+		r->plain = rg_unsafe(fd, &r->conn, d.tainted);
+		if (!r->plain && how == RG_RELEASE_TRY && rg_bindings_left(&r->conn))
+			r->plain = "bound";
+		if (!r->plain && how == RG_RELEASE_SURE && !rg_bindings_undo(fd, &r->conn))
+			r->plain = "bound";
+		if (!r->plain)
+			r->slot = rg_drainer_reserve(fd, &r->conn);
+	}
+	errno = saved;
+}
+
+void rg_release_end(struct rg_release *r, bool released)
+{
+	int saved = errno;
+
+	if (!released) {
+		if (r->slot)
+			rg_drainer_cancel(r->slot);
+		if (r->dropped)
+			rg_share_hold(r->conn.share);
+		rg_fd_revive(r->fd, &r->conn);
+	} else if (r->slot) {
+		rg_drainer_commit(r->slot);
+	} else {
+		if (!r->last)
+			rg_release_leaves(r);
+		else if (r->plain && *r->plain)
+			rg_log_plain_close(&r->conn, r->fd, r->fd, r->plain);
+	}
+	errno = saved;
+}
+
+int rg_linger_close(int fd, const struct rg_fd *e)
+{
+	struct rg_release r;
 
 	/* A vfork() child shares the parent's memory but holds copies of its
 	 * descriptors: what it lets go of before exec is the parent's socket
-	 * still, and its table entry, holder count and drainer are the
-	 * parent's too. */
+	 * still. */
 	if (rg_in_vfork_child())
-		return close_it ? rg_libc(close)(fd) : 0;
-	rg_fd_forget(fd);
-	if (!rg_graceful(fd, &conn, &shared) && shared && rg_lingers(&conn))
-		rg_log_shared_close(&conn, fd);
-	errno = saved;
-	return close_it ? rg_libc(close)(fd) : 0;
-}
-
-void rg_linger_drop(int fd, struct rg_fd *e)
-{
-	uint32_t share = e->share;
-
-	rg_fd_forget(fd);
-	rg_share_drop(share);
+		return rg_libc(close)(fd);
+	rg_release_begin(&r, fd, e, RG_RELEASE_SURE);
+	/* close() releases the number even when it fails (EINTR, EIO). */
+	int ret = rg_libc(close)(fd);
+	rg_release_end(&r, true);
+	return ret;
 }
 
 /* Every descriptor still open is looked at, not only those the program
@@ -139,7 +207,7 @@ static void rg_let_go_at_exit(int dirfd, int fd, void *ctx)
 		return;
 	e = rg_fd_socket(fd);
 	if (e)
-		rg_linger_let_go(fd, e, true);
+		rg_linger_close(fd, e);
 }
 
 static void rg_let_go_of_all(void)
@@ -148,13 +216,13 @@ static void rg_let_go_of_all(void)
 		return;
 	/* No /proc: the sockets the wrappers have met will do. */
 	for (int fd = 0; (fd = rg_fd_next(fd, RG_FD_MAX, RG_FD_SOCKET)) >= 0; fd++)
-		rg_linger_let_go(fd, rg_fd_peek(fd), true);
+		rg_linger_close(fd, rg_fd_peek(fd));
 }
 
 /* Connections a program never closed are closed by the kernel when it
  * exits, with the same RST as an explicit close; inetd-style services and
  * CGI programs routinely just exit.  (exit() has flushed stdio by now, see
- * init.c; _exit() by definition does not.) */
+ * lifecycle.c; _exit() by definition does not.) */
 void rg_linger_exit(void)
 {
 	if (rg_config.linger) {

@@ -6,18 +6,43 @@
 
 #include "fdtable.h"
 
-/* The program is letting go of socket descriptor fd (entry e): by close()
- * when close_it, or by a call that will close it itself (dup2 onto it,
- * close_range, fclose, exit).  When this is the last descriptor anywhere
- * and the peer could still be answered with RST, the socket is handed to
- * the drainer, which shuts it down for writing and drains it.  Returns what close()
- * returns. */
-int rg_linger_let_go(int fd, const struct rg_fd *e, bool close_it);
+struct rg_slot;
+
+/* The program is letting go of socket descriptor fd, whose entry was
+ * conn: what resetguard decided, between rg_release_begin() and the call
+ * that really releases the number, and rg_release_end() after it. */
+struct rg_release {
+	int fd;
+	struct rg_fd conn;
+	bool dropped;	      /* its holder count was taken down */
+	bool last;	      /* no other descriptor in the family holds the socket */
+	const char *plain;    /* why the close is plain, worth a debug record; or NULL */
+	struct rg_slot *slot; /* the drainer's copy, when it lingers */
+};
+
+enum rg_release_how {
+	RG_RELEASE_SURE,  /* the call cannot fail to release the number (close,
+			   * close_range, fclose): bindings are undone */
+	RG_RELEASE_TRY,	  /* it may fail (dup2, dup3): nothing is done that
+			   * rg_release_end() cannot take back, and a socket with
+			   * bindings gets the plain close */
+	RG_RELEASE_PLAIN, /* the plain close, whatever (an fclose() whose flush
+			   * failed retries it: no shutdown under it) */
+};
+
+/* Decides how the socket behind fd is closed and, when it lingers,
+ * reserves the drainer's copy. */
+void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
+		      enum rg_release_how how);
+/* released: the number is gone, the drainer may take the socket.  Else
+ * (the program's call failed) resetguard's state is as it was before. */
+void rg_release_end(struct rg_release *r, bool released);
+
+/* close() of a socket descriptor. */
+int rg_linger_close(int fd, const struct rg_fd *e);
 /* Clears SO_LINGER {1, 0} on a socket the drainer took over, so that its
  * last close sends FIN and not RST. */
 void rg_linger_cancel_abort(int fd);
-/* The plain close of a socket descriptor, with the holder count kept. */
-void rg_linger_drop(int fd, struct rg_fd *e);
 /* exit() and _exit(): every socket still open is let go of, then the
  * process waits for the drainer, bounded by the linger deadlines. */
 void rg_linger_exit(void);

@@ -14,6 +14,8 @@
 #ifndef RG_LOCK_H
 #define RG_LOCK_H
 
+#include "export.h"
+
 #include <signal.h>
 #include <stdbool.h>
 
@@ -28,7 +30,7 @@ enum rg_lock_id {
 /* True in resetguard's own threads (the drainer, the metrics writer):
  * born with every signal blocked, they never unblock one, so masking them
  * again around a lock or a write would only cost system calls. */
-extern __thread bool rg_thread_masked;
+extern RG_HIDDEN __thread bool rg_thread_masked;
 
 /* Takes the lock with every signal blocked in this thread, so that a
  * signal handler can never wait for a lock its own thread holds. */

@@ -211,6 +211,7 @@ static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, int fd, int s
 
 struct rg_error_ctx {
 	const struct rg_fd *e;
+	const struct rg_fd_life *life; /* the bytes of the socket the call was on */
 	int fd;
 	const char *op;
 	int err;
@@ -224,8 +225,8 @@ static void rg_error_fields(struct rg_line *l, const void *ctx)
 	rg_line_errno(l, c->err);
 	rg_line_cstr(l, "op", c->op);
 	rg_line_conn(l, e, c->fd, c->fd);
-	rg_line_u64(l, "tx_bytes", atomic_load_explicit(&e->tx_bytes, memory_order_relaxed));
-	rg_line_u64(l, "rx_bytes", atomic_load_explicit(&e->rx_bytes, memory_order_relaxed));
+	rg_line_u64(l, "tx_bytes", atomic_load_explicit(&c->life->tx_bytes, memory_order_relaxed));
+	rg_line_u64(l, "rx_bytes", atomic_load_explicit(&c->life->rx_bytes, memory_order_relaxed));
 	if (e->family == AF_UNIX)
 		rg_line_peer_cred(l, c->fd);
 	rg_line_u64(l, "conn_id", e->conn_id);
@@ -244,18 +245,37 @@ static const char *rg_event_name(int err)
 	return "error";
 }
 
-void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err)
+static void rg_log_error(const struct rg_error_ctx *ctx)
 {
-	struct rg_error_ctx ctx = { e, fd, op, err };
-	struct rg_event ev = { RG_LEVEL_WARN, rg_event_name(err), err, true, rg_error_fields, &ctx };
+	int err = ctx->err;
+	struct rg_event ev = { RG_LEVEL_WARN, rg_event_name(err), err, true, rg_error_fields, ctx };
 
 	rg_count(err == ECONNRESET ? &rg_stats.resets : err == EPIPE ? &rg_stats.pipes : &rg_stats.errors);
 	rg_log_event(&ev);
 }
 
-void rg_io_failed(const struct rg_fd *e, int fd, const char *op)
+void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err)
 {
-	rg_conn_failed(e, fd, op);
+	struct rg_error_ctx ctx = { e, atomic_load_explicit(&e->life, memory_order_relaxed), fd, op,
+				    err };
+
+	rg_log_error(&ctx);
+}
+
+/* The entry may have moved on to a new socket since the call began; the
+ * record names the one it was made on, as far as its life tells. */
+long rg_io_failed(const struct rg_fd_life *l, const char *op)
+{
+	int err = errno;
+	const struct rg_fd *e = rg_fd_of_life(l);
+
+	if (RG_UNLIKELY(rg_errno_logged(err))) {
+		struct rg_error_ctx ctx = { e, l, e->fd, op, err };
+
+		rg_log_error(&ctx);
+	}
+	errno = err;
+	return -1;
 }
 
 struct rg_linger_ctx {
@@ -303,20 +323,23 @@ void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const cha
 	rg_log_event(&ev);
 }
 
-static void rg_shared_fields(struct rg_line *l, const void *ctx)
+static void rg_plain_fields(struct rg_line *l, const void *ctx)
 {
 	const struct rg_linger_ctx *c = ctx;
 
-	rg_line_cstr(l, "outcome", "shared");
+	rg_line_cstr(l, "outcome", c->outcome);
 	rg_line_conn(l, c->conn, c->prog_fd, c->sock_fd);
 	rg_line_u64(l, "conn_id", c->conn->conn_id);
 }
 
-/* A socket another descriptor still refers to was closed plainly. */
-void rg_log_shared_close(const struct rg_fd *conn, int fd)
+/* A socket its peer could still have sent to was closed plainly, because
+ * lingering was not safe: why is shared (another descriptor still refers
+ * to it), bound (the program bound it to something its close would undo
+ * and resetguard cannot) or ring (an io_uring may still use it). */
+void rg_log_plain_close(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *why)
 {
-	struct rg_linger_ctx ctx = { conn, fd, fd, "shared", 0, 0 };
-	struct rg_event ev = { RG_LEVEL_DEBUG, "close", 0, true, rg_shared_fields, &ctx };
+	struct rg_linger_ctx ctx = { conn, prog_fd, sock_fd, why, 0, 0 };
+	struct rg_event ev = { RG_LEVEL_DEBUG, "close", 0, true, rg_plain_fields, &ctx };
 
 	rg_count(&rg_stats.shared_plain);
 	rg_log_event(&ev);

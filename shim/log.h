@@ -15,7 +15,7 @@ void rg_log_bad_setting(const char *name, const char *value, const char *expecte
 			const char *fallback);
 void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *outcome,
 		   uint64_t drained, int64_t ms);
-void rg_log_shared_close(const struct rg_fd *conn, int fd);
+void rg_log_plain_close(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *why);
 void rg_log_summary(void);
 void rg_log_start(void);
 

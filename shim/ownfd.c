@@ -1,12 +1,23 @@
+/* resetguard's own descriptors (ownfd.h).
+ *
+ * They are created, closed and moved under RG_LOCK_DRAINER, which the
+ * close_range() and closefrom() wrappers hold too while they close around
+ * them: a descriptor never appears or goes while a range is being closed.
+ * Each is marked in the fd table with its holder; a holder stops using its
+ * descriptor for a moment when asked (pause), so that a dup2() of the
+ * program's onto that number can move it elsewhere first. */
 #include <errno.h>
-#include <stdatomic.h>
 #include <fcntl.h>
-#include <unistd.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include "drainer.h"
 #include "fdtable.h"
+#include "lock.h"
 #include "ownfd.h"
 #include "real.h"
+#include "sink.h"
 
 /* From the top quarter of the descriptor numbers up, where programs, which
  * get the lowest free number, rarely reach; counted within the first 1024,
@@ -58,9 +69,7 @@ void rg_own_reserve(void)
 	errno = saved;
 }
 
-/* Takes fd over as resetguard's: moved high when there is room (it stays
- * where it is at the descriptor limit), close-on-exec either way. */
-int rg_own_adopt(int fd)
+void rg_own_take(struct rg_own *o, int fd)
 {
 	int saved = errno;
 	int high = rg_own_dup_high(fd);
@@ -69,41 +78,133 @@ int rg_own_adopt(int fd)
 		rg_libc(close)(fd);
 		fd = high;
 	} else {
-		rg_libc(fcntl)(fd, F_SETFD, FD_CLOEXEC);
+		rg_libc(fcntl)(fd, F_SETFD, FD_CLOEXEC); /* it stays where it is */
 	}
-	rg_fd_mark(fd, RG_FD_OWN);
+	rg_fd_mark_own(fd, o);
+	atomic_store_explicit(&o->fd, fd, memory_order_release);
 	errno = saved;
-	return fd;
 }
 
-/* A new own descriptor for what fd refers to; -1 when none is left. */
-int rg_own_dup(int fd)
+bool rg_own_dup(struct rg_own *o, int fd)
 {
 	int saved = errno;
 	int high = rg_own_dup_high(fd);
 
 	if (high >= 0)
-		rg_fd_mark(high, RG_FD_OWN);
+		rg_fd_mark_own(high, o);
+	atomic_store_explicit(&o->fd, high, memory_order_release);
 	errno = saved;
-	return high;
+	return high >= 0;
 }
 
-/* A copy of an own descriptor the program is about to overwrite with
- * dup2(); the old number is handed back to the program's side of the table.
- * Returns -1 when no descriptor is left for the copy. */
-int rg_own_move(int fd)
+/* Unmarked before it is closed: the number is never free in the kernel
+ * while the table still calls it resetguard's, where a close() of the
+ * program's could be taken for one of ours. */
+void rg_own_close_locked(struct rg_own *o)
 {
-	int high = rg_own_dup(fd);
+	int saved = errno;
+	int fd = atomic_exchange_explicit(&o->fd, -1, memory_order_acq_rel);
 
-	rg_fd_mark(fd, RG_FD_UNSEEN);
-	return high;
+	if (fd >= 0) {
+		rg_fd_mark(fd, RG_FD_UNSEEN);
+		rg_libc(close)(fd);
+	}
+	errno = saved;
 }
 
-void rg_own_release(int fd)
+void rg_own_close(struct rg_own *o)
+{
+	sigset_t saved;
+
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	rg_own_close_locked(o);
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+}
+
+/* Moves the own descriptor at n, whose holder is paused, to another
+ * number; when none is left, a lingering socket gives its up first. */
+static void rg_own_move(struct rg_own *o, int n)
+{
+	int high;
+
+	while ((high = rg_own_dup_high(n)) < 0 && errno == EMFILE && rg_drainer_release_other(o))
+		;
+	if (high >= 0)
+		rg_fd_mark_own(high, o);
+	/* With no number left, the holder loses its descriptor: the program's
+	 * call replaces it, as it would without resetguard. */
+	atomic_store_explicit(&o->fd, high, memory_order_release);
+	rg_fd_mark(n, RG_FD_UNSEEN);
+}
+
+/* One attempt; false when the holder was busy and the caller should let
+ * others run before it tries again. */
+static bool rg_own_try_evict(int n, bool *moved)
+{
+	sigset_t saved;
+	struct rg_fd *e;
+	bool done = true;
+
+	*moved = false;
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	if (rg_fd_known(n, &e) == RG_FD_OWN) {
+		struct rg_own *o = e->owner;
+
+		done = o->holder->pause(o);
+		if (done) {
+			rg_own_move(o, n);
+			o->holder->resume(o);
+			*moved = true;
+		}
+	}
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+	return done;
+}
+
+bool rg_own_evict(int n)
+{
+	bool moved;
+
+	while (!rg_own_try_evict(n, &moved))
+		sched_yield();
+	return moved;
+}
+
+void rg_own_evicted_failed(int n)
 {
 	int saved = errno;
 
-	rg_fd_mark(fd, RG_FD_UNSEEN);
-	rg_libc(close)(fd);
+	rg_libc(close)(n);
 	errno = saved;
+}
+
+void rg_own_lost(int n)
+{
+	sigset_t saved;
+	struct rg_fd *e;
+	int expected = n;
+
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	if (rg_fd_known(n, &e) == RG_FD_OWN) {
+		atomic_compare_exchange_strong(&e->owner->fd, &expected, -1);
+		rg_fd_mark(n, RG_FD_UNSEEN);
+	}
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+}
+
+bool rg_own_give_up_one(void)
+{
+	return rg_drainer_give_up_one() || rg_sink_give_up();
+}
+
+static __thread sigset_t rg_own_frozen_mask;
+
+void rg_own_freeze(void)
+{
+	rg_lock_take(RG_LOCK_DRAINER, &rg_own_frozen_mask);
+}
+
+void rg_own_thaw(void)
+{
+	rg_lock_give(RG_LOCK_DRAINER, &rg_own_frozen_mask);
 }

@@ -1,16 +1,76 @@
-/* resetguard's own descriptors: the log file, the drainer's epoll and
- * eventfd, and every lingering socket.  They live above the
- * numbers programs use, close-on-exec, and are marked in the fd table so
- * that close(), close_range(), closefrom() and dup2() from the program can
- * neither close them nor make resetguard write into a descriptor the
- * program has reused. */
+/* resetguard's own descriptors: the log, the drainer's epoll and eventfd,
+ * and every lingering socket.  They live above the numbers programs use,
+ * close-on-exec, and are marked in the fd table with their holder, so that
+ * close(), close_range(), closefrom() and dup2() from the program can
+ * neither close them nor make resetguard use a number the program has
+ * taken: one mechanism for all of them. */
 #ifndef RG_OWNFD_H
 #define RG_OWNFD_H
 
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct rg_own;
+
+/* How to keep a descriptor's holder off it for a moment, while the
+ * descriptor moves to another number.  pause() must not wait long: false
+ * means "busy, ask again", and the mover retries without its lock. */
+struct rg_own_holder {
+	bool (*pause)(struct rg_own *o);
+	void (*resume)(struct rg_own *o);
+};
+
+struct rg_own {
+	_Atomic int fd; /* -1: none */
+	const struct rg_own_holder *holder;
+};
+
 void rg_own_reserve(void);
-int rg_own_adopt(int fd);
-int rg_own_dup(int fd);
-int rg_own_move(int fd);
-void rg_own_release(int fd);
+/* fd, a descriptor resetguard just created, becomes o's: moved high,
+ * close-on-exec and marked.  With RG_LOCK_DRAINER held, so that no
+ * close_range() of the program's runs in between. */
+void rg_own_take(struct rg_own *o, int fd);
+/* A high copy of the program's fd for o; false when none is left.  With
+ * RG_LOCK_DRAINER held. */
+bool rg_own_dup(struct rg_own *o, int fd);
+/* Closes o's descriptor; the _locked form with RG_LOCK_DRAINER held. */
+void rg_own_close(struct rg_own *o);
+void rg_own_close_locked(struct rg_own *o);
+/* The program is about to dup2()/dup3() onto n.  An own descriptor there
+ * moves to another number first and true is returned: n then still refers
+ * to resetguard's file, which the program's call replaces; if that call
+ * fails, rg_own_evicted_failed(n) closes it. */
+bool rg_own_evict(int n);
+void rg_own_evicted_failed(int n);
+/* The own descriptor at n was closed behind resetguard's back (the
+ * program made a new descriptor with that number): its holder loses it. */
+void rg_own_lost(int n);
+/* Gives up one own descriptor for a program call that failed with EMFILE:
+ * a lingering socket, the idle drainer's, the log's; false when none is
+ * left to give. */
+bool rg_own_give_up_one(void);
+/* A call that creates a descriptor and failed with EMFILE is tried again
+ * as long as resetguard can give one of its own up: its descriptors must
+ * never cause an EMFILE the program would not have had. */
+#define RG_RETRY_EMFILE(call)                                                          \
+	({                                                                               \
+		__typeof__(call) rg_ret_;                                                \
+		while ((rg_ret_ = (call)) < 0 && errno == EMFILE && rg_own_give_up_one()) \
+			;                                                                \
+		rg_ret_;                                                                 \
+	})
+/* The same for calls that return a pointer (fopen, opendir, tmpfile). */
+#define RG_RETRY_EMFILE_PTR(call)                                                        \
+	({                                                                                 \
+		__typeof__(call) rg_ret_;                                                  \
+		while (!(rg_ret_ = (call)) && errno == EMFILE && rg_own_give_up_one())     \
+			;                                                                  \
+		rg_ret_;                                                                   \
+	})
+/* close_range() and closefrom() close around own descriptors: the lock
+ * that keeps new ones from appearing meanwhile. */
+void rg_own_freeze(void);
+void rg_own_thaw(void);
 
 #endif

@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,4 +36,30 @@ int rg_procfd_each(const char *dir, void (*visit)(int dirfd, int fd, void *ctx),
 	}
 	rg_libc(close)(dfd);
 	return n < 0 ? -1 : 0;
+}
+
+int rg_procfd_file_has(const char *path, const char *needle)
+{
+	char buf[4096];
+	size_t keep = 0, nlen = strlen(needle);
+	int fd = rg_libc(open)(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	int found = 0;
+
+	if (fd < 0 || nlen == 0 || nlen >= sizeof(buf) / 2) {
+		if (fd >= 0)
+			rg_libc(close)(fd);
+		return -1;
+	}
+	/* Read in pieces, each searched with the tail of the last one in
+	 * front, where a needle may begin. */
+	while (!found && (n = rg_libc(read)(fd, buf + keep, sizeof(buf) - keep)) > 0) {
+		size_t have = keep + (size_t)n;
+
+		found = memmem(buf, have, needle, nlen) != NULL;
+		keep = nlen - 1 < have ? nlen - 1 : have;
+		memmove(buf, buf + have - keep, keep);
+	}
+	rg_libc(close)(fd);
+	return found;
 }

@@ -8,4 +8,8 @@
  * read. */
 int rg_procfd_each(const char *dir, void (*visit)(int dirfd, int fd, void *ctx), void *ctx);
 
+/* Whether the file at path (a /proc file, read without stdio) contains
+ * needle: 1 or 0, -1 when it cannot be read. */
+int rg_procfd_file_has(const char *path, const char *needle);
+
 #endif

@@ -3,6 +3,7 @@
  * later: dlsym can take the loader lock and allocate, which must not happen
  * in a signal handler or between fork() and exec(). */
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -11,6 +12,7 @@
 #include "real.h"
 
 struct rg_real rg_real;
+struct rg_optional rg_optional_real;
 /* Set, with release, once every pointer above is stored. */
 static bool rg_real_ready;
 
@@ -56,4 +58,15 @@ const struct rg_real *rg_real_bound(void)
 {
 	rg_real_ensure();
 	return &rg_real;
+}
+
+void *rg_optional_find(void *_Atomic *slot, const char *name)
+{
+	void *sym = atomic_load_explicit(slot, memory_order_acquire);
+
+	if (!sym) {
+		sym = dlsym(RTLD_NEXT, name);
+		atomic_store_explicit(slot, sym, memory_order_release);
+	}
+	return sym;
 }

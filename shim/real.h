@@ -3,10 +3,13 @@
 #ifndef RG_REAL_H
 #define RG_REAL_H
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -52,6 +55,36 @@
 	X(__open64_2, int, (const char *, int))                                     \
 	X(__openat_2, int, (int, const char *, int))                                \
 	X(__openat64_2, int, (int, const char *, int))                              \
+	X(creat, int, (const char *, mode_t))                                       \
+	X(creat64, int, (const char *, mode_t))                                     \
+	X(open_by_handle_at, int, (int, struct file_handle *, int))                 \
+	X(eventfd, int, (unsigned int, int))                                        \
+	X(timerfd_create, int, (int, int))                                          \
+	X(signalfd, int, (int, const sigset_t *, int))                              \
+	X(inotify_init, int, (void))                                                \
+	X(inotify_init1, int, (int))                                                \
+	X(fanotify_init, int, (unsigned int, unsigned int))                         \
+	X(memfd_create, int, (const char *, unsigned int))                          \
+	X(pidfd_open, int, (pid_t, unsigned int))                                   \
+	X(pidfd_getfd, int, (int, int, unsigned int))                               \
+	X(posix_openpt, int, (int))                                                 \
+	X(mkstemp, int, (char *))                                                   \
+	X(mkstemp64, int, (char *))                                                 \
+	X(mkostemp, int, (char *, int))                                             \
+	X(mkostemp64, int, (char *, int))                                           \
+	X(mkstemps, int, (char *, int))                                             \
+	X(mkstemps64, int, (char *, int))                                           \
+	X(mkostemps, int, (char *, int, int))                                       \
+	X(mkostemps64, int, (char *, int, int))                                     \
+	X(fopen, FILE *, (const char *, const char *))                              \
+	X(fopen64, FILE *, (const char *, const char *))                            \
+	X(tmpfile, FILE *, (void))                                                  \
+	X(tmpfile64, FILE *, (void))                                                \
+	X(opendir, DIR *, (const char *))                                           \
+	X(epoll_create, int, (int))                                                 \
+	X(epoll_create1, int, (int))                                                \
+	X(epoll_ctl, int, (int, int, int, struct epoll_event *))                    \
+	X(ioctl, int, (int, unsigned long, ...))                                    \
 	X(pipe, int, (int[2]))                                                      \
 	X(pipe2, int, (int[2], int))                                                \
 	X(close_range, int, (unsigned int, unsigned int, int))                      \
@@ -90,6 +123,18 @@
 	X(system, int, (const char *))                                              \
 	X(popen, FILE *, (const char *, const char *))
 
+/* Calls of libraries other than libc that some programs link: looked up
+ * when first called, since such a library may be loaded after resetguard
+ * (dlopen), and never complained about. */
+struct io_uring;
+struct io_uring_params;
+#define RG_OPTIONAL_CALLS(X)                                                        \
+	X(io_uring_queue_init, int, (unsigned, struct io_uring *, unsigned))        \
+	X(io_uring_queue_init_params, int, (unsigned, struct io_uring *,           \
+					    struct io_uring_params *))               \
+	X(io_uring_queue_mmap, int, (int, struct io_uring_params *, struct io_uring *)) \
+	X(io_uring_setup, int, (unsigned, struct io_uring_params *))
+
 struct rg_real {
 /* NOLINTNEXTLINE(bugprone-macro-parentheses): a declarator, not an expression */
 #define RG_REAL_FIELD(name, ret, params) ret(*name) params;
@@ -97,7 +142,22 @@ struct rg_real {
 #undef RG_REAL_FIELD
 };
 
-extern struct rg_real rg_real;
+extern RG_HIDDEN struct rg_real rg_real;
+
+struct rg_optional {
+/* NOLINTNEXTLINE(bugprone-macro-parentheses): a declarator, not an expression */
+#define RG_OPTIONAL_FIELD(name, ret, params) ret(*_Atomic name) params;
+	RG_OPTIONAL_CALLS(RG_OPTIONAL_FIELD)
+#undef RG_OPTIONAL_FIELD
+};
+
+extern RG_HIDDEN struct rg_optional rg_optional_real;
+void *rg_optional_find(void *_Atomic *slot, const char *name);
+
+/* The next definition of an optional call, or NULL. */
+#define rg_optional(name)                                                        \
+	((__typeof__(rg_optional_real.name))rg_optional_find(                    \
+		(void *_Atomic *)&rg_optional_real.name, #name))
 
 void rg_real_bind(void);
 /* Binds them unless that is done already: no dlsym() after that. */

@@ -23,7 +23,7 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
  * then already in place for the real call. */
 static __attribute__((noinline)) ssize_t rg_read_socket(int fd, void *buf, size_t len, struct rg_fd *e)
 {
-	return rg_received(e, e->fd, "read", rg_libc_bound(read)(fd, buf, len));
+	return RG_RECEIVE(e, "read", rg_libc_bound(read)(fd, buf, len));
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_read_unseen(int fd, void *buf, size_t len)
@@ -50,7 +50,7 @@ RG_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 static __attribute__((noinline)) ssize_t rg_read_chk_socket(int fd, void *buf, size_t len, size_t buflen, struct rg_fd *e)
 {
-	return rg_received(e, e->fd, "read", rg_libc_bound(__read_chk)(fd, buf, len, buflen));
+	return RG_RECEIVE(e, "read", rg_libc_bound(__read_chk)(fd, buf, len, buflen));
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_read_chk_unseen(int fd, void *buf, size_t len, size_t buflen)
@@ -81,12 +81,12 @@ RG_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 
 	if (!e)
 		return rg_libc(readv)(fd, iov, iovcnt);
-	return rg_received(e, fd, "readv", rg_libc(readv)(fd, iov, iovcnt));
+	return RG_RECEIVE(e, "readv", rg_libc(readv)(fd, iov, iovcnt));
 }
 
 static __attribute__((noinline)) ssize_t rg_recv_socket(int fd, void *buf, size_t len, int flags, struct rg_fd *e)
 {
-	return rg_received(e, e->fd, "recv", rg_libc_bound(recv)(fd, buf, len, flags));
+	return RG_RECEIVE(e, "recv", rg_libc_bound(recv)(fd, buf, len, flags));
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_recv_unseen(int fd, void *buf, size_t len, int flags)
@@ -113,7 +113,7 @@ RG_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 
 static __attribute__((noinline)) ssize_t rg_recv_chk_socket(int fd, void *buf, size_t len, size_t buflen, int flags, struct rg_fd *e)
 {
-	return rg_received(e, e->fd, "recv", rg_libc_bound(__recv_chk)(fd, buf, len, buflen, flags));
+	return RG_RECEIVE(e, "recv", rg_libc_bound(__recv_chk)(fd, buf, len, buflen, flags));
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_recv_chk_unseen(int fd, void *buf, size_t len, size_t buflen, int flags)
@@ -145,8 +145,7 @@ RG_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sock
 
 	if (!e)
 		return rg_libc(recvfrom)(fd, buf, len, flags, from, fromlen);
-	return rg_received(e, fd, "recvfrom",
-			   rg_libc(recvfrom)(fd, buf, len, flags, from, fromlen));
+	return RG_RECEIVE(e, "recvfrom", rg_libc(recvfrom)(fd, buf, len, flags, from, fromlen));
 }
 
 RG_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
@@ -156,8 +155,8 @@ RG_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, i
 
 	if (!e)
 		return rg_libc(__recvfrom_chk)(fd, buf, len, buflen, flags, from, fromlen);
-	return rg_received(e, fd, "recvfrom",
-			   rg_libc(__recvfrom_chk)(fd, buf, len, buflen, flags, from, fromlen));
+	return RG_RECEIVE(e, "recvfrom", rg_libc(__recvfrom_chk)(fd, buf, len, buflen, flags, from,
+								  fromlen));
 }
 
 /* Descriptors received with SCM_RIGHTS take numbers whose table entries
@@ -181,26 +180,31 @@ static void rg_forget_passed_fds(const struct msghdr *msg)
 
 RG_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	ssize_t ret = rg_libc(recvmsg)(fd, msg, flags);
+	struct rg_fd *e = rg_fd_socket(fd);
+	ssize_t ret = e ? RG_RECEIVE(e, "recvmsg", rg_libc(recvmsg)(fd, msg, flags))
+			: rg_libc(recvmsg)(fd, msg, flags);
 
 	if (ret >= 0 && msg->msg_controllen)
 		rg_forget_passed_fds(msg);
-	return rg_received_on(fd, "recvmsg", ret);
+	return ret;
 }
 
 RG_EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags,
 		       struct timespec *timeout)
 {
+	struct rg_fd *e = rg_fd_socket(fd);
+	struct rg_fd_life *l = e ? rg_io_begin(e) : NULL;
 	int ret = rg_libc(recvmmsg)(fd, msgs, n, flags, timeout);
-	struct rg_fd *e = ret != 0 ? rg_fd_socket(fd) : NULL;
 
+	if (l)
+		rg_io_end(l);
 	for (int i = 0; i < ret; i++) {
 		if (msgs[i].msg_hdr.msg_controllen)
 			rg_forget_passed_fds(&msgs[i].msg_hdr);
-		if (e)
-			rg_fd_count(&e->rx_bytes, msgs[i].msg_len);
+		if (l)
+			rg_fd_count(&l->rx_bytes, msgs[i].msg_len);
 	}
-	if (e && ret < 0)
-		rg_conn_failed(e, fd, "recvmmsg");
+	if (l && ret < 0)
+		rg_io_failed(l, "recvmmsg");
 	return ret;
 }

@@ -16,39 +16,45 @@
 #include "share.h"
 #include "sigpipe.h"
 
-static int rg_send_flags(int flags)
-{
-	return rg_sigpipe_suppress() ? flags | MSG_NOSIGNAL : flags;
-}
+/* What write() was asked to write, kept on the stack for the rare heal
+ * below: in callee-saved registers it would cost the common path twice the
+ * instructions. */
+struct rg_write_args {
+	const void *buf;
+	size_t len;
+};
 
 /* write() on a socket whose send() failed.  ENOTSOCK means a stale entry:
  * the number was closed and reused behind the shim's back; heal it and do
  * what the program asked. */
-static __attribute__((noinline, cold)) ssize_t rg_write_failed(const void *buf, size_t len,
-								struct rg_fd *e)
+static __attribute__((noinline, cold)) ssize_t rg_write_failed(struct rg_fd_life *l,
+								const struct rg_write_args *a)
 {
-	int fd = e->fd;
+	int fd = rg_fd_of_life(l)->fd;
 
-	if (errno != ENOTSOCK) {
-		rg_io_failed(e, fd, "write");
-		return -1;
-	}
+	if (errno != ENOTSOCK)
+		return rg_io_failed(l, "write");
 	rg_fd_mark(fd, RG_FD_OTHER);
-	return rg_libc(write)(fd, buf, len);
+	return rg_libc(write)(fd, a->buf, a->len);
 }
 
-/* Out of line, like rg_write_unseen(): each of write()'s three outcomes is
- * then a tail call, and the pass-through needs no stack frame. */
+/* write() on a socket is send() with the flags sock_write_iter() would
+ * use (send_flags), plus MSG_NOSIGNAL while SIGPIPE would kill.  Out of
+ * line, like rg_write_unseen(): each of write()'s three outcomes is then a
+ * tail call, and the pass-through needs no stack frame. */
 static __attribute__((noinline)) ssize_t rg_write_socket(int fd, const void *buf, size_t len,
 							 struct rg_fd *e)
 {
-	if (!rg_sigpipe_suppress())
-		return rg_sent(e, e->fd, "write", rg_libc_bound(write)(fd, buf, len));
+	struct rg_write_args a = { buf, len };
+	struct rg_fd_life *l = rg_io_begin(e);
 
-	ssize_t ret = rg_libc_bound(send)(fd, buf, len, e->send_flags);
+	__asm__ volatile("" : : "m"(a)); /* in memory before the call */
+	ssize_t ret = rg_libc_bound(send)(fd, buf, len, rg_sigpipe_flags(e->send_flags));
+
+	rg_io_end(l);
 	if (RG_UNLIKELY(ret < 0))
-		return rg_write_failed(buf, len, e);
-	rg_fd_count(&e->tx_bytes, ret);
+		return rg_write_failed(l, &a);
+	rg_fd_count(&l->tx_bytes, ret);
 	return ret;
 }
 
@@ -90,15 +96,18 @@ static ssize_t rg_writev_socket(struct rg_fd *e, int fd, const struct iovec *iov
 	/* Out of range, writev() fails with EINVAL where sendmsg() would say
 	 * EMSGSIZE: let the real call give the real answer. */
 	if (!rg_sigpipe_suppress() || iovcnt < 0 || iovcnt > IOV_MAX || rg_iov_empty(iov, iovcnt))
-		return rg_sent(e, fd, "writev", rg_libc(writev)(fd, iov, iovcnt));
+		return RG_SEND(e, "writev", rg_libc(writev)(fd, iov, iovcnt));
 
 	struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
-	ssize_t ret = rg_libc(sendmsg)(fd, &msg, e->send_flags);
+	struct rg_fd_life *l = rg_io_begin(e);
+	ssize_t ret = rg_libc(sendmsg)(fd, &msg, rg_sigpipe_flags(e->send_flags));
+
+	rg_io_end(l);
 	if (RG_UNLIKELY(ret < 0 && errno == ENOTSOCK)) {
 		rg_fd_mark(fd, RG_FD_OTHER);
 		return rg_libc(writev)(fd, iov, iovcnt);
 	}
-	return rg_sent(e, fd, "writev", ret);
+	return rg_io_sent(l, "writev", ret);
 }
 
 RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
@@ -112,7 +121,7 @@ RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 static __attribute__((noinline)) ssize_t rg_send_socket(int fd, const void *buf, size_t len,
 							int flags, struct rg_fd *e)
 {
-	return rg_sent(e, e->fd, "send", rg_libc_bound(send)(fd, buf, len, rg_send_flags(flags)));
+	return RG_SEND(e, "send", rg_libc_bound(send)(fd, buf, len, rg_sigpipe_flags(flags)));
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_send_unseen(int fd, const void *buf, size_t len,
@@ -145,88 +154,96 @@ RG_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 
 	if (!e)
 		return rg_libc(sendto)(fd, buf, len, flags, to, tolen);
-	return rg_sent(e, fd, "sendto",
-		       rg_libc(sendto)(fd, buf, len, rg_send_flags(flags), to, tolen));
+	return RG_SEND(e, "sendto", rg_libc(sendto)(fd, buf, len, rg_sigpipe_flags(flags), to, tolen));
 }
 
 RG_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
 
-	if (e && msg && msg->msg_controllen)
+	if (!e)
+		return rg_libc(sendmsg)(fd, msg, flags);
+	if (msg && msg->msg_controllen)
 		rg_share_passing(msg);
-	ssize_t ret = rg_libc(sendmsg)(fd, msg, e ? rg_send_flags(flags) : flags);
-
-	return e ? rg_sent(e, fd, "sendmsg", ret) : ret;
+	return RG_SEND(e, "sendmsg", rg_libc(sendmsg)(fd, msg, rg_sigpipe_flags(flags)));
 }
 
 RG_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
 
-	for (unsigned int i = 0; e && i < n; i++)
+	if (!e)
+		return rg_libc(sendmmsg)(fd, msgs, n, flags);
+	for (unsigned int i = 0; i < n; i++)
 		if (msgs[i].msg_hdr.msg_controllen)
 			rg_share_passing(&msgs[i].msg_hdr);
-	int ret = rg_libc(sendmmsg)(fd, msgs, n, e ? rg_send_flags(flags) : flags);
+	struct rg_fd_life *l = rg_io_begin(e);
+	int ret = rg_libc(sendmmsg)(fd, msgs, n, rg_sigpipe_flags(flags));
 
-	if (e && ret > 0) {
-		for (int i = 0; i < ret; i++)
-			rg_fd_count(&e->tx_bytes, msgs[i].msg_len);
-	} else if (e && ret < 0) {
-		rg_conn_failed(e, fd, "sendmmsg");
-	}
+	rg_io_end(l);
+	for (int i = 0; i < ret; i++)
+		rg_fd_count(&l->tx_bytes, msgs[i].msg_len);
+	if (ret < 0)
+		rg_io_failed(l, "sendmmsg");
 	return ret;
 }
 
 /* sendfile() and splice() take no flags: guard them when the destination
  * is a socket and SIGPIPE would kill. */
-static struct rg_fd *rg_guard_begin(int out_fd, struct rg_sigpipe_guard *g)
-{
-	struct rg_fd *e = rg_fd_socket(out_fd);
+struct rg_guard {
+	struct rg_fd_life *out, *in; /* the sockets among the two ends, in flight */
+	struct rg_sigpipe_guard sigpipe;
+};
 
-	g->armed = false;
-	if (e && rg_sigpipe_suppress())
-		rg_sigpipe_hold(g, false);
-	return e;
+static void rg_guard_begin(struct rg_guard *g, int out_fd, int in_fd)
+{
+	struct rg_fd *out = rg_fd_socket(out_fd), *in = in_fd >= 0 ? rg_fd_socket(in_fd) : NULL;
+
+	g->out = out ? rg_io_begin(out) : NULL;
+	g->in = in ? rg_io_begin(in) : NULL;
+	g->sigpipe.armed = false;
+	if (out && rg_sigpipe_suppress())
+		rg_sigpipe_hold(&g->sigpipe, false);
 }
 
-static ssize_t rg_guard_end(struct rg_fd *e, int fd, const char *op,
-			    struct rg_sigpipe_guard *g, ssize_t ret)
+/* A reset can come from either end: the socket written to, or one being
+ * read from (into a pipe or a file). */
+static ssize_t rg_guard_end(struct rg_guard *g, const char *op, ssize_t ret)
 {
-	rg_sigpipe_release(g, ret < 0 && errno == EPIPE);
-	return e ? rg_sent(e, fd, op, ret) : ret;
+	if (g->out)
+		rg_io_end(g->out);
+	if (g->in)
+		rg_io_end(g->in);
+	rg_sigpipe_release(&g->sigpipe, ret < 0 && errno == EPIPE);
+	if (g->out)
+		return rg_io_sent(g->out, op, ret);
+	return g->in ? rg_io_received(g->in, op, ret) : ret;
 }
 
 RG_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-	struct rg_sigpipe_guard g;
-	struct rg_fd *e = rg_guard_begin(out_fd, &g);
+	struct rg_guard g;
 
-	return rg_guard_end(e, out_fd, "sendfile", &g,
+	rg_guard_begin(&g, out_fd, -1);
+	return rg_guard_end(&g, "sendfile",
 			    rg_libc(sendfile)(out_fd, in_fd, offset, count));
 }
 
 RG_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off64_t *offset, size_t count)
 {
-	struct rg_sigpipe_guard g;
-	struct rg_fd *e = rg_guard_begin(out_fd, &g);
+	struct rg_guard g;
 
-	return rg_guard_end(e, out_fd, "sendfile", &g,
+	rg_guard_begin(&g, out_fd, -1);
+	return rg_guard_end(&g, "sendfile",
 			    rg_libc(sendfile64)(out_fd, in_fd, offset, count));
 }
 
 RG_EXPORT ssize_t splice(int in_fd, off64_t *in_off, int out_fd, off64_t *out_off,
 			 size_t len, unsigned int flags)
 {
-	struct rg_sigpipe_guard g;
-	struct rg_fd *e = rg_guard_begin(out_fd, &g);
-	ssize_t ret = rg_libc(splice)(in_fd, in_off, out_fd, out_off, len, flags);
+	struct rg_guard g;
 
-	if (e)
-		return rg_guard_end(e, out_fd, "splice", &g, ret);
-	/* Out to a pipe or file: a reset can still come from a socket
-	 * being read. */
-	rg_sigpipe_release(&g, false);
-	e = ret < 0 ? rg_fd_socket(in_fd) : NULL;
-	return e ? rg_received(e, in_fd, "splice", ret) : ret;
+	rg_guard_begin(&g, out_fd, in_fd);
+	return rg_guard_end(&g, "splice",
+			    rg_libc(splice)(in_fd, in_off, out_fd, out_off, len, flags));
 }

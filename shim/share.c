@@ -8,10 +8,14 @@
  * exec()s keeps its share for good), and an upward error costs a graceful
  * close, never a connection: the socket is then closed plainly.
  *
+ * A slot's top bit says that a holder released a number under which
+ * bindings stay with the socket (bindings.h): the last close is then plain.
+ *
  * Sockets from outside the family (inherited across exec, received with
- * SCM_RIGHTS) have no slot; for those, rg_share_sole_holder() looks for the
+ * SCM_RIGHTS) have no slot; for those, rg_share_outside() looks for the
  * same socket among this process's descriptors and its parent's, the way
- * `ss -p` does, and anything it cannot read counts as shared. */
+ * `ss -p` does, and for epoll sets there that watch it; anything it cannot
+ * read counts as shared. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -22,12 +26,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bindings.h"
 #include "fdtable.h"
 #include "procfd.h"
 #include "real.h"
 #include "share.h"
 
 #define RG_SHARE_SLOTS (1u << 18)
+#define RG_SHARE_TAINT 0x80000000u
+#define RG_SHARE_COUNT 0x7fffffffu
 
 struct rg_share_map {
 	_Atomic uint32_t cursor;
@@ -70,9 +77,45 @@ void rg_share_hold(uint32_t id)
 		atomic_fetch_add_explicit(&rg_share->holders[id], 1, memory_order_relaxed);
 }
 
-bool rg_share_drop(uint32_t id)
+/* A slot whose count reaches zero is free again, its taint gone with it.
+ * A count already at zero (an upward error elsewhere cannot make one) is
+ * left alone. */
+struct rg_share_drop rg_share_drop(uint32_t id)
 {
-	return id && atomic_fetch_sub_explicit(&rg_share->holders[id], 1, memory_order_acq_rel) == 1;
+	struct rg_share_drop d = { false, false };
+	_Atomic uint32_t *word;
+	uint32_t old, next;
+
+	if (!id)
+		return d;
+	word = &rg_share->holders[id];
+	old = atomic_load_explicit(word, memory_order_acquire);
+	do {
+		if (!(old & RG_SHARE_COUNT))
+			return d;
+		next = (old & RG_SHARE_COUNT) == 1 ? 0 : old - 1;
+	} while (!atomic_compare_exchange_weak_explicit(word, &old, next, memory_order_acq_rel,
+							memory_order_acquire));
+	d.last = next == 0;
+	d.tainted = (old & RG_SHARE_TAINT) != 0;
+	return d;
+}
+
+/* Without a slot, only this process's other numbers for the socket can be
+ * told: they carry the taint in their entries. */
+void rg_share_taint(const struct rg_fd *conn)
+{
+	if (conn->share) {
+		atomic_fetch_or_explicit(&rg_share->holders[conn->share], RG_SHARE_TAINT,
+					 memory_order_acq_rel);
+		return;
+	}
+	for (int fd = 0; (fd = rg_fd_next(fd, RG_FD_MAX, RG_FD_SOCKET)) >= 0; fd++) {
+		struct rg_fd *e = rg_fd_peek(fd);
+
+		if (e->conn_id == conn->conn_id)
+			e->bind |= RG_BIND_TAINTED;
+	}
 }
 
 /* Every socket this process holds is about to be held by the child too. */
@@ -112,12 +155,29 @@ void rg_share_passing(const struct msghdr *msg)
 
 struct rg_share_search {
 	char want[32]; /* "socket:[<inode>]" */
+	char ino[24];  /* " ino:<hex> " as an epoll set's fdinfo lists its targets */
+	const char *pid_dir; /* /proc/<pid> */
+	const struct rg_fd *conn;
 	int skip_fd;
-	int found;
+	bool self;
+	bool holder, watched;
 };
+
+/* Whether the epoll set at fd in pid_dir watches the socket, and does so
+ * unknown to conn.  Its fdinfo has a line per target: "tfd: N events: ..
+ * data: .. pos:0 ino:<hex> sdev:..". */
+static void rg_share_epoll(struct rg_share_search *q, int fd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "%s/fdinfo/%d", q->pid_dir, fd);
+	if (rg_procfd_file_has(path, q->ino) != 0 && !(q->self && rg_bindings_knows(q->conn, fd)))
+		q->watched = true;
+}
 
 static void rg_share_visit(int dirfd, int fd, void *ctx)
 {
+	static const char epoll[] = "anon_inode:[eventpoll]";
 	struct rg_share_search *q = ctx;
 	char name[16], link[64];
 	ssize_t len;
@@ -126,33 +186,43 @@ static void rg_share_visit(int dirfd, int fd, void *ctx)
 		return;
 	snprintf(name, sizeof(name), "%d", fd);
 	len = readlinkat(dirfd, name, link, sizeof(link) - 1);
-	if (len > 0 && (size_t)len == strlen(q->want) && memcmp(link, q->want, (size_t)len) == 0)
-		q->found++;
+	if (len <= 0)
+		return;
+	if ((size_t)len == strlen(q->want) && memcmp(link, q->want, (size_t)len) == 0)
+		q->holder = true;
+	else if ((size_t)len == sizeof(epoll) - 1 && memcmp(link, epoll, (size_t)len) == 0)
+		rg_share_epoll(q, fd);
 }
 
-/* How many descriptors in dir (a /proc/<pid>/fd) other than skip_fd are
- * socket ino; -1 when dir cannot be read. */
-static int rg_share_count_in(const char *dir, ino_t ino, int skip_fd)
+/* Looks at /proc/<pid>; false when it cannot be read. */
+static bool rg_share_search_in(struct rg_share_search *q, const char *pid_dir, bool self)
 {
-	struct rg_share_search q = { .skip_fd = skip_fd };
+	char dir[40];
 
-	snprintf(q.want, sizeof(q.want), "socket:[%lu]", (unsigned long)ino);
-	return rg_procfd_each(dir, rg_share_visit, &q) < 0 ? -1 : q.found;
+	q->pid_dir = pid_dir;
+	q->self = self;
+	snprintf(dir, sizeof(dir), "%s/fd", pid_dir);
+	return rg_procfd_each(dir, rg_share_visit, q) == 0;
 }
 
-bool rg_share_sole_holder(int fd)
+enum rg_outside rg_share_outside(int fd, const struct rg_fd *conn)
 {
+	struct rg_share_search q = { .conn = conn, .skip_fd = fd };
+	char parent[32];
 	struct stat st;
 	int saved = errno;
-	bool sole = false;
+	bool read;
 
-	if (fstat(fd, &st) == 0) {
-		char parent[32];
-
-		snprintf(parent, sizeof(parent), "/proc/%d/fd", (int)getppid());
-		sole = rg_share_count_in("/proc/self/fd", st.st_ino, fd) == 0 &&
-		       rg_share_count_in(parent, st.st_ino, -1) == 0;
-	}
+	if (fstat(fd, &st) < 0)
+		return RG_OUTSIDE_SHARED;
+	snprintf(q.want, sizeof(q.want), "socket:[%lu]", (unsigned long)st.st_ino);
+	snprintf(q.ino, sizeof(q.ino), " ino:%lx ", (unsigned long)st.st_ino);
+	snprintf(parent, sizeof(parent), "/proc/%d", (int)getppid());
+	read = rg_share_search_in(&q, "/proc/self", true);
+	q.skip_fd = -1;
+	read = read && rg_share_search_in(&q, parent, false);
 	errno = saved;
-	return sole;
+	if (!read || q.holder)
+		return RG_OUTSIDE_SHARED;
+	return q.watched ? RG_OUTSIDE_WATCHED : RG_OUTSIDE_SOLE;
 }

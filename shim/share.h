@@ -1,6 +1,7 @@
 /* Who else holds a socket.  shutdown() acts on the socket, not on the
  * descriptor, so resetguard may only shut down and drain a socket when the
- * descriptor being closed is the last one anywhere. */
+ * descriptor being closed is the last one anywhere; and whatever another
+ * holder bound to it under a number it has since released stays bound. */
 #ifndef RG_SHARE_H
 #define RG_SHARE_H
 
@@ -8,14 +9,31 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "fdtable.h"
+
 void rg_share_init(void);
 uint32_t rg_share_new(void);
 void rg_share_hold(uint32_t id);
-/* One descriptor fewer; true when it was the last in the fork family. */
-bool rg_share_drop(uint32_t id);
+
+/* What dropping one descriptor found. */
+struct rg_share_drop {
+	bool last;    /* it was the last in the fork family */
+	bool tainted; /* a holder left bindings behind (rg_share_taint) */
+};
+struct rg_share_drop rg_share_drop(uint32_t id);
+/* A holder released a number under which bindings stay (bindings.h): the
+ * socket's last close must be plain. */
+void rg_share_taint(const struct rg_fd *conn);
 void rg_share_fork_prepare(void);
 void rg_share_spawn(void);
 void rg_share_passing(const struct msghdr *msg);
-bool rg_share_sole_holder(int fd);
+
+/* For a socket from outside the family (no slot), what /proc says. */
+enum rg_outside {
+	RG_OUTSIDE_SOLE,    /* no other descriptor here or in the parent */
+	RG_OUTSIDE_SHARED,  /* another holder, or nothing could be read */
+	RG_OUTSIDE_WATCHED, /* an epoll set here or in the parent watches it unknown to conn */
+};
+enum rg_outside rg_share_outside(int fd, const struct rg_fd *conn);
 
 #endif

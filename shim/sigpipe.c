@@ -6,6 +6,7 @@
  * its own handler keeps getting its signal. */
 #include <errno.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "lock.h"
@@ -15,7 +16,7 @@
 /* Still in glibc, no longer in its headers. */
 sighandler_t bsd_signal(int sig, sighandler_t handler);
 
-_Atomic bool rg_sigpipe_suppressed;
+_Atomic int rg_sigpipe_nosignal;
 
 void rg_sigpipe_hold(struct rg_sigpipe_guard *g, bool all_signals)
 {
@@ -60,9 +61,9 @@ void rg_sigpipe_release(struct rg_sigpipe_guard *g, bool failed_epipe)
 
 static void rg_sigpipe_note(sighandler_t handler)
 {
-	atomic_store_explicit(&rg_sigpipe_suppressed,
-			      rg_config.sigpipe == RG_SIGPIPE_SOCKET && handler == SIG_DFL,
-			      memory_order_relaxed);
+	bool kills = rg_config.sigpipe == RG_SIGPIPE_SOCKET && handler == SIG_DFL;
+
+	atomic_store_explicit(&rg_sigpipe_nosignal, kills ? MSG_NOSIGNAL : 0, memory_order_relaxed);
 }
 
 RG_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)

@@ -3,20 +3,28 @@
 #ifndef RG_SIGPIPE_H
 #define RG_SIGPIPE_H
 
+#include "export.h"
+
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
 #include "config.h"
 
-/* True in the default mode while the program leaves SIGPIPE at SIG_DFL,
- * i.e. while a broken socket would kill it; kept current by the
- * sigaction()/signal() wrappers.  One load on the hot path. */
-extern _Atomic bool rg_sigpipe_suppressed;
+/* MSG_NOSIGNAL in the default mode while the program leaves SIGPIPE at
+ * SIG_DFL, i.e. while a broken socket would kill it, else 0; kept current
+ * by the sigaction()/signal() wrappers.  One load on the hot path, and
+ * or-ed straight into the flags of a send. */
+extern RG_HIDDEN _Atomic int rg_sigpipe_nosignal;
+
+static inline int rg_sigpipe_flags(int flags)
+{
+	return flags | atomic_load_explicit(&rg_sigpipe_nosignal, memory_order_relaxed);
+}
 
 static inline bool rg_sigpipe_suppress(void)
 {
-	return atomic_load_explicit(&rg_sigpipe_suppressed, memory_order_relaxed);
+	return atomic_load_explicit(&rg_sigpipe_nosignal, memory_order_relaxed) != 0;
 }
 
 struct rg_sigpipe_guard {

@@ -29,7 +29,12 @@
 #include "stats.h"
 
 static __thread sigset_t rg_sink_saved_mask; /* while this thread holds it */
-static int rg_sink_fd = -1;		     /* file or datagram socket: an own descriptor */
+static bool rg_sink_pause(struct rg_own *o);
+static void rg_sink_resume(struct rg_own *o);
+static const struct rg_own_holder rg_sink_holder = { rg_sink_pause, rg_sink_resume };
+/* The file or datagram socket; -1 also after it was given up for a program
+ * short of descriptors, then opened again for the next record. */
+static struct rg_own rg_sink_own = { -1, &rg_sink_holder };
 static dev_t rg_sink_dev;		     /* what a file sink must still be */
 static ino_t rg_sink_ino;
 static int64_t rg_sink_checked_ns;	     /* when the file's path was last looked at */
@@ -44,6 +49,37 @@ static void rg_lock(void)
 static void rg_unlock(void)
 {
 	rg_lock_give(RG_LOCK_SINK, &rg_sink_saved_mask);
+}
+
+/* Everything that uses the descriptor holds the lock: a mover that gets
+ * it without waiting may move the descriptor. */
+static bool rg_sink_pause(struct rg_own *o)
+{
+	(void)o;
+	return rg_lock_try(RG_LOCK_SINK, &rg_sink_saved_mask);
+}
+
+static void rg_sink_resume(struct rg_own *o)
+{
+	(void)o;
+	rg_unlock();
+}
+
+static int rg_sink_fd(void)
+{
+	return atomic_load_explicit(&rg_sink_own.fd, memory_order_acquire);
+}
+
+/* A new descriptor of the sink's becomes an own one: under the drainer's
+ * lock, as every own descriptor's birth (ownfd.h). */
+static void rg_sink_take(int fd)
+{
+	sigset_t saved;
+
+	rg_own_close(&rg_sink_own);
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	rg_own_take(&rg_sink_own, fd);
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
 }
 
 static const char *rg_sink_name(void)
@@ -91,9 +127,7 @@ static void rg_sink_fall_back(const char *what, int err)
 	rg_line_raw(&l, "; logging to stderr");
 	rg_line_finish(&l);
 	rg_sink_stderr(&l);
-	if (rg_sink_fd >= 0)
-		rg_own_release(rg_sink_fd);
-	rg_sink_fd = -1;
+	rg_own_close(&rg_sink_own);
 	/* Atomic: records are filtered on it without the lock (log.c). */
 	__atomic_store_n(&rg_config.log, RG_LOG_STDERR, __ATOMIC_RELAXED);
 }
@@ -113,7 +147,30 @@ static bool rg_sink_remember_path(const char *path)
 	return used + strlen(path) < sizeof(rg_sink_path);
 }
 
-static void rg_sink_open_file(void)
+/* Opening fails with EMFILE only when the program took every descriptor,
+ * after resetguard gave its own up: this record goes to stderr, the next
+ * one tries again.  Said once. */
+static bool rg_sink_short(int err)
+{
+	static bool said;
+	struct rg_line l;
+
+	if (err != EMFILE)
+		return false;
+	if (!said) {
+		said = true;
+		rg_line_init(&l, RG_FMT_LOGFMT);
+		rg_line_raw(&l, "resetguard: cannot open RESETGUARD_LOG=");
+		rg_line_value(&l, rg_sink_name(), strlen(rg_sink_name()));
+		rg_line_raw(&l, ": Too many open files; records that meet the descriptor limit go to stderr");
+		rg_line_finish(&l);
+		rg_sink_stderr(&l);
+	}
+	return true;
+}
+
+/* False when the record must go to stderr this time. */
+static bool rg_sink_open_file(void)
 {
 	struct stat st;
 	/* O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of
@@ -127,27 +184,27 @@ static void rg_sink_open_file(void)
 
 		if (fd >= 0)
 			rg_libc(close)(fd);
-		rg_sink_fall_back("open", err);
-		return;
+		if (!rg_sink_short(err))
+			rg_sink_fall_back("open", err);
+		return false;
 	}
-	if (rg_sink_fd >= 0)
-		rg_own_release(rg_sink_fd);
-	rg_sink_fd = rg_own_adopt(fd);
+	rg_sink_take(fd);
 	rg_sink_dev = st.st_dev;
 	rg_sink_ino = st.st_ino;
 	rg_sink_checked_ns = rg_monotonic_ns();
+	return true;
 }
 
 /* A path too long for sun_path is not cut short: that would be another
- * socket's path. */
-static void rg_sink_connect(const char *path)
+ * socket's path.  False when the record must go to stderr this time. */
+static bool rg_sink_connect(const char *path)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	int fd;
 
 	if (strlen(path) >= sizeof(addr.sun_path)) {
 		rg_sink_fall_back("reach", ENAMETOOLONG);
-		return;
+		return false;
 	}
 	memcpy(addr.sun_path, path, strlen(path));
 	fd = rg_libc(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -156,10 +213,12 @@ static void rg_sink_connect(const char *path)
 
 		if (fd >= 0)
 			rg_libc(close)(fd);
-		rg_sink_fall_back("reach", err);
-		return;
+		if (!rg_sink_short(err))
+			rg_sink_fall_back("reach", err);
+		return false;
 	}
-	rg_sink_fd = rg_own_adopt(fd);
+	rg_sink_take(fd);
+	return true;
 }
 
 void rg_sink_open(void)
@@ -188,23 +247,30 @@ bool rg_sink_is_journal(void)
 	return __atomic_load_n(&rg_config.log, __ATOMIC_RELAXED) == RG_LOG_JOURNAL;
 }
 
-/* Reopens the file when the program closed ours behind the shim's back
- * (a raw close_range, say) and the number now is something else, and when
- * logrotate moved or removed it: then a new file at the configured path. */
-static void rg_sink_check_file(void)
+/* Opens the file again when it was given up for a program short of
+ * descriptors; when the program closed ours behind the shim's back (a raw
+ * close_range, say) and the number now is something else, which is then
+ * the program's and left alone; and when logrotate moved or removed it:
+ * then a new file at the configured path.  False when the record must go
+ * to stderr this time. */
+static bool rg_sink_check_file(void)
 {
 	struct stat st;
+	int fd = rg_sink_fd();
 	int64_t now = rg_monotonic_ns();
 
-	if (fstat(rg_sink_fd, &st) < 0 || st.st_dev != rg_sink_dev || st.st_ino != rg_sink_ino) {
-		rg_sink_open_file();
-		return;
+	if (fd < 0)
+		return rg_sink_open_file();
+	if (fstat(fd, &st) < 0 || st.st_dev != rg_sink_dev || st.st_ino != rg_sink_ino) {
+		rg_own_lost(fd);
+		return rg_sink_open_file();
 	}
 	if (now - rg_sink_checked_ns < 1000000000)
-		return;
+		return true;
 	rg_sink_checked_ns = now;
 	if (stat(rg_sink_path, &st) < 0 || st.st_dev != rg_sink_dev || st.st_ino != rg_sink_ino)
-		rg_sink_open_file();
+		return rg_sink_open_file();
+	return true;
 }
 
 static const int rg_severity[] = {
@@ -231,23 +297,24 @@ static size_t rg_syslog_header(char *out, size_t cap, enum rg_log_level level, c
 /* One datagram, without blocking: a full socket drops the record (counted
  * as suppressed); a listener that went away gets one reconnection and the
  * record again, and after that stderr takes over. */
-static void rg_sink_datagram(const struct msghdr *msg, const char *path)
+static bool rg_sink_datagram(const struct msghdr *msg, const char *path)
 {
-	if (rg_libc(sendmsg)(rg_sink_fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
-		return;
+	if (rg_sink_fd() < 0 && !rg_sink_connect(path))
+		return false;
+	if (rg_libc(sendmsg)(rg_sink_fd(), msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+		return true;
 	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
 		rg_count(&rg_stats.suppressed);
-		return;
+		return true;
 	}
-	rg_own_release(rg_sink_fd);
-	rg_sink_fd = -1;
-	rg_sink_connect(path);
-	if (rg_sink_fd >= 0 &&
-	    rg_libc(sendmsg)(rg_sink_fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (!rg_sink_connect(path))
+		return false;
+	if (rg_libc(sendmsg)(rg_sink_fd(), msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		rg_count(&rg_stats.suppressed);
+	return true;
 }
 
-static void rg_sink_syslog(enum rg_log_level level, const char *msgid, const struct rg_line *line)
+static bool rg_sink_syslog(enum rg_log_level level, const char *msgid, const struct rg_line *line)
 {
 	char head[256];
 	struct iovec iov[2] = {
@@ -256,10 +323,10 @@ static void rg_sink_syslog(enum rg_log_level level, const char *msgid, const str
 	};
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 
-	rg_sink_datagram(&msg, rg_config.syslog_path);
+	return rg_sink_datagram(&msg, rg_config.syslog_path);
 }
 
-static void rg_sink_journal(enum rg_log_level level, int err, const struct rg_line *line,
+static bool rg_sink_journal(enum rg_log_level level, int err, const struct rg_line *line,
 			    const struct rg_line *fields)
 {
 	char tail[80];
@@ -276,7 +343,38 @@ static void rg_sink_journal(enum rg_log_level level, int err, const struct rg_li
 	};
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 4 };
 
-	rg_sink_datagram(&msg, rg_config.journal_path);
+	return rg_sink_datagram(&msg, rg_config.journal_path);
+}
+
+/* Sends the record to the configured sink; false when it must go to
+ * stderr instead (a sink that failed, or one short of a descriptor). */
+static bool rg_sink_deliver(enum rg_log_level level, const char *msgid, int err,
+			    const struct rg_line *line, const struct rg_line *fields)
+{
+	switch (rg_config.log) {
+	case RG_LOG_FILE:
+		if (!rg_sink_check_file())
+			return false;
+		/* A file that cannot take the record (a full disk, /dev/full,
+		 * an I/O error) is given up like one that cannot be opened,
+		 * not left to lose every record in silence. */
+		if (rg_write_guarded(rg_sink_fd(), line->buf, line->len))
+			return true;
+		if (errno != EAGAIN) {
+			rg_sink_fall_back("write", errno);
+			return false;
+		}
+		rg_count(&rg_stats.suppressed);
+		return true;
+	case RG_LOG_SYSLOG:
+		return rg_sink_syslog(level, msgid, line);
+	case RG_LOG_JOURNAL:
+		return rg_sink_journal(level, err, line, fields);
+	case RG_LOG_OFF:
+		return true;
+	default:
+		return false;
+	}
 }
 
 void rg_sink_send(enum rg_log_level level, const char *msgid, int err, const struct rg_line *line,
@@ -285,42 +383,21 @@ void rg_sink_send(enum rg_log_level level, const char *msgid, int err, const str
 	int saved = errno;
 
 	rg_lock();
-	switch (rg_config.log) {
-	case RG_LOG_FILE:
-		rg_sink_check_file();
-		break;
-	case RG_LOG_SYSLOG:
-		rg_sink_syslog(level, msgid, line);
-		break;
-	case RG_LOG_JOURNAL:
-		rg_sink_journal(level, err, line, fields);
-		break;
-	default:
-		break;
-	}
-	/* The file sink, and whatever fell back to stderr above.  A file that
-	 * cannot take the record (a full disk, /dev/full, an I/O error) is
-	 * given up like one that cannot be opened, not left to lose every
-	 * record in silence. */
-	if (rg_config.log == RG_LOG_FILE && !rg_write_guarded(rg_sink_fd, line->buf, line->len)) {
-		if (errno == EAGAIN)
-			rg_count(&rg_stats.suppressed);
-		else
-			rg_sink_fall_back("write", errno);
-	}
-	if (rg_config.log == RG_LOG_STDERR)
+	if (!rg_sink_deliver(level, msgid, err, line, fields))
 		rg_sink_stderr(line);
 	rg_unlock();
 	errno = saved;
 }
 
-void rg_sink_evict(int fd)
+bool rg_sink_give_up(void)
 {
+	bool given = false;
+
 	rg_lock();
-	if (fd == rg_sink_fd) {
-		rg_sink_fd = rg_own_move(fd);
-		if (rg_sink_fd < 0)
-			rg_sink_fall_back("keep", EMFILE);
+	if (rg_sink_fd() >= 0) {
+		rg_own_close(&rg_sink_own);
+		given = true;
 	}
 	rg_unlock();
+	return given;
 }

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "drainer.h"
+#include "ownfd.h"
 #include "io.h"
 #include "real.h"
 
@@ -95,11 +95,17 @@ RG_EXPORT int accept4(int listener, struct sockaddr *addr, socklen_t *addrlen, i
 
 RG_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	int ret = rg_libc(connect)(fd, addr, len);
-	int err = errno;
 	struct rg_fd *e = rg_fd_socket(fd);
 
-	if (!e || (ret < 0 && err == EFAULT))
+	if (!e)
+		return rg_libc(connect)(fd, addr, len);
+
+	struct rg_fd_life *l = rg_io_begin(e);
+	int ret = rg_libc(connect)(fd, addr, len);
+	int err = errno;
+
+	rg_io_end(l);
+	if (ret < 0 && err == EFAULT)
 		return ret;
 	/* Remembered even while a non-blocking connect is in progress, or
 	 * after it failed: the log names whom it tried to reach. */

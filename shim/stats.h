@@ -2,6 +2,8 @@
 #ifndef RG_STATS_H
 #define RG_STATS_H
 
+#include "export.h"
+
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -12,7 +14,7 @@ struct rg_stats {
 	_Atomic uint64_t suppressed;   /* records dropped: rate limit, full socket */
 };
 
-extern struct rg_stats rg_stats;
+extern RG_HIDDEN struct rg_stats rg_stats;
 
 static inline void rg_count(_Atomic uint64_t *counter)
 {

@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "io.h"
+#include "lifecycle.h"
 #include "linger.h"
 #include "log.h"
 #include "real.h"
@@ -29,6 +31,7 @@ void rg_stdio_begin(struct rg_stdio *s, FILE *fp)
 
 	s->fd = fp ? fileno_unlocked(fp) : -1;
 	s->e = s->fd >= 0 ? rg_fd_socket(s->fd) : NULL;
+	s->life = s->e ? rg_io_begin(s->e) : NULL;
 	s->guard.armed = false;
 	if (s->e && rg_sigpipe_suppress())
 		rg_sigpipe_hold(&s->guard, false);
@@ -39,10 +42,12 @@ void rg_stdio_end(struct rg_stdio *s, const char *op, bool failed)
 {
 	int err = errno;
 
+	if (s->life)
+		rg_io_end(s->life);
 	rg_sigpipe_release(&s->guard, failed && err == EPIPE);
-	if (failed && s->e) {
+	if (failed && s->life) {
 		errno = err;
-		rg_conn_failed(s->e, s->fd, op);
+		rg_io_failed(s->life, op);
 	}
 	errno = err;
 }
@@ -222,16 +227,22 @@ RG_EXPORT int fflush(FILE *fp) /* NOLINT(misc-no-recursion) */
 RG_EXPORT int fclose(FILE *fp)
 {
 	struct rg_stdio s;
+	struct rg_release r;
+	bool releasing = false;
 	int ret;
 
 	rg_stdio_begin(&s, fp);
-	if (s.e && rg_libc(fflush)(fp) == 0)
-		rg_linger_let_go(s.fd, s.e, false);
-	else if (s.e)
-		rg_linger_drop(s.fd, s.e);
-	else if (s.fd >= 0)
+	if (s.e && !rg_in_vfork_child()) {
+		bool flushed = rg_libc(fflush)(fp) == 0;
+
+		rg_release_begin(&r, s.fd, s.e, flushed ? RG_RELEASE_SURE : RG_RELEASE_PLAIN);
+		releasing = true;
+	} else if (s.fd >= 0 && !rg_in_vfork_child()) {
 		rg_fd_forget(s.fd);
+	}
 	ret = rg_libc(fclose)(fp);
+	if (releasing)
+		rg_release_end(&r, true);
 	rg_stdio_end(&s, "fclose", ret == EOF);
 	return ret;
 }

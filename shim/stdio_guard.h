@@ -11,6 +11,7 @@
 struct rg_stdio {
 	int fd;
 	struct rg_fd *e; /* NULL unless the stream is on a socket */
+	struct rg_fd_life *life; /* in flight on it (io.h) */
 	struct rg_sigpipe_guard guard;
 };
 

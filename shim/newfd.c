@@ -1,0 +1,261 @@
+/* Calls that make a new descriptor and are not about sockets (those are in
+ * socket.c, epoll's in bindings.c, dup's in dup.c).  Each is wrapped for
+ * two reasons: an EMFILE that resetguard's own descriptors caused is undone
+ * (RG_RETRY_EMFILE, ownfd.h), and the new number's table entry starts
+ * afresh (rg_fd_created), whatever a close resetguard did not see left in
+ * it.  Everything else passes straight through. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "ownfd.h"
+#include "real.h"
+
+/* Declared by glibc only in fortified builds. */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+
+#define RG_NEW_FD(call) rg_fd_created(RG_RETRY_EMFILE(call))
+
+static FILE *rg_new_stream(FILE *fp)
+{
+	if (fp)
+		rg_fd_created(fileno(fp));
+	return fp;
+}
+
+static int rg_new_pair(int ret, const int fds[2])
+{
+	if (ret == 0) {
+		rg_fd_created(fds[0]);
+		rg_fd_created(fds[1]);
+	}
+	return ret;
+}
+
+/* open()'s mode argument exists only when the flags create a file.  The
+ * analyzer takes the va_list started inside the if for an uninitialised
+ * one, hence the NOLINTs where it is used. */
+#define RG_OPEN_MODE(flags, mode)                                                  \
+	do {                                                                       \
+		if ((flags) & O_CREAT || ((flags) & O_TMPFILE) == O_TMPFILE) {      \
+			va_list ap;                                                \
+			va_start(ap, flags);                                       \
+			(mode) = va_arg(ap, mode_t);                               \
+			va_end(ap);                                                \
+		}                                                                  \
+	} while (0)
+
+RG_EXPORT int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	RG_OPEN_MODE(flags, mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	return RG_NEW_FD(rg_libc(open)(path, flags, mode));
+}
+
+RG_EXPORT int open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	RG_OPEN_MODE(flags, mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	return RG_NEW_FD(rg_libc(open64)(path, flags, mode));
+}
+
+RG_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	RG_OPEN_MODE(flags, mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	return RG_NEW_FD(rg_libc(openat)(dirfd, path, flags, mode));
+}
+
+RG_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	RG_OPEN_MODE(flags, mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	return RG_NEW_FD(rg_libc(openat64)(dirfd, path, flags, mode));
+}
+
+RG_EXPORT int __open_2(const char *path, int flags)
+{
+	return RG_NEW_FD(rg_libc(__open_2)(path, flags));
+}
+
+RG_EXPORT int __open64_2(const char *path, int flags)
+{
+	return RG_NEW_FD(rg_libc(__open64_2)(path, flags));
+}
+
+RG_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	return RG_NEW_FD(rg_libc(__openat_2)(dirfd, path, flags));
+}
+
+RG_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+{
+	return RG_NEW_FD(rg_libc(__openat64_2)(dirfd, path, flags));
+}
+
+RG_EXPORT int creat(const char *path, mode_t mode)
+{
+	return RG_NEW_FD(rg_libc(creat)(path, mode));
+}
+
+RG_EXPORT int creat64(const char *path, mode_t mode)
+{
+	return RG_NEW_FD(rg_libc(creat64)(path, mode));
+}
+
+RG_EXPORT int open_by_handle_at(int mount_fd, struct file_handle *handle, int flags)
+{
+	return RG_NEW_FD(rg_libc(open_by_handle_at)(mount_fd, handle, flags));
+}
+
+RG_EXPORT int pipe(int fds[2])
+{
+	return rg_new_pair(RG_RETRY_EMFILE(rg_libc(pipe)(fds)), fds);
+}
+
+RG_EXPORT int pipe2(int fds[2], int flags)
+{
+	return rg_new_pair(RG_RETRY_EMFILE(rg_libc(pipe2)(fds, flags)), fds);
+}
+
+RG_EXPORT int eventfd(unsigned int count, int flags)
+{
+	return RG_NEW_FD(rg_libc(eventfd)(count, flags));
+}
+
+RG_EXPORT int timerfd_create(int clock, int flags)
+{
+	return RG_NEW_FD(rg_libc(timerfd_create)(clock, flags));
+}
+
+/* With fd -1 it makes a new descriptor; with an existing one it changes
+ * that one's mask and returns it. */
+RG_EXPORT int signalfd(int fd, const sigset_t *mask, int flags)
+{
+	if (fd != -1)
+		return rg_libc(signalfd)(fd, mask, flags);
+	return RG_NEW_FD(rg_libc(signalfd)(fd, mask, flags));
+}
+
+RG_EXPORT int inotify_init(void)
+{
+	return RG_NEW_FD(rg_libc(inotify_init)());
+}
+
+RG_EXPORT int inotify_init1(int flags)
+{
+	return RG_NEW_FD(rg_libc(inotify_init1)(flags));
+}
+
+RG_EXPORT int fanotify_init(unsigned int flags, unsigned int event_flags)
+{
+	return RG_NEW_FD(rg_libc(fanotify_init)(flags, event_flags));
+}
+
+RG_EXPORT int memfd_create(const char *name, unsigned int flags)
+{
+	return RG_NEW_FD(rg_libc(memfd_create)(name, flags));
+}
+
+RG_EXPORT int pidfd_open(pid_t pid, unsigned int flags)
+{
+	return RG_NEW_FD(rg_libc(pidfd_open)(pid, flags));
+}
+
+RG_EXPORT int pidfd_getfd(int pidfd, int targetfd, unsigned int flags)
+{
+	return RG_NEW_FD(rg_libc(pidfd_getfd)(pidfd, targetfd, flags));
+}
+
+RG_EXPORT int posix_openpt(int flags)
+{
+	return RG_NEW_FD(rg_libc(posix_openpt)(flags));
+}
+
+RG_EXPORT int mkstemp(char *template)
+{
+	return RG_NEW_FD(rg_libc(mkstemp)(template));
+}
+
+RG_EXPORT int mkstemp64(char *template)
+{
+	return RG_NEW_FD(rg_libc(mkstemp64)(template));
+}
+
+RG_EXPORT int mkostemp(char *template, int flags)
+{
+	return RG_NEW_FD(rg_libc(mkostemp)(template, flags));
+}
+
+RG_EXPORT int mkostemp64(char *template, int flags)
+{
+	return RG_NEW_FD(rg_libc(mkostemp64)(template, flags));
+}
+
+RG_EXPORT int mkstemps(char *template, int suffixlen)
+{
+	return RG_NEW_FD(rg_libc(mkstemps)(template, suffixlen));
+}
+
+RG_EXPORT int mkstemps64(char *template, int suffixlen)
+{
+	return RG_NEW_FD(rg_libc(mkstemps64)(template, suffixlen));
+}
+
+RG_EXPORT int mkostemps(char *template, int suffixlen, int flags)
+{
+	return RG_NEW_FD(rg_libc(mkostemps)(template, suffixlen, flags));
+}
+
+RG_EXPORT int mkostemps64(char *template, int suffixlen, int flags)
+{
+	return RG_NEW_FD(rg_libc(mkostemps64)(template, suffixlen, flags));
+}
+
+RG_EXPORT FILE *fopen(const char *path, const char *mode)
+{
+	return rg_new_stream(RG_RETRY_EMFILE_PTR(rg_libc(fopen)(path, mode)));
+}
+
+RG_EXPORT FILE *fopen64(const char *path, const char *mode)
+{
+	return rg_new_stream(RG_RETRY_EMFILE_PTR(rg_libc(fopen64)(path, mode)));
+}
+
+RG_EXPORT FILE *tmpfile(void)
+{
+	return rg_new_stream(RG_RETRY_EMFILE_PTR(rg_libc(tmpfile)()));
+}
+
+RG_EXPORT FILE *tmpfile64(void)
+{
+	return rg_new_stream(RG_RETRY_EMFILE_PTR(rg_libc(tmpfile64)()));
+}
+
+RG_EXPORT DIR *opendir(const char *path)
+{
+	DIR *dir = RG_RETRY_EMFILE_PTR(rg_libc(opendir)(path));
+
+	if (dir)
+		rg_fd_created(dirfd(dir));
+	return dir;
+}
