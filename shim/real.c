@@ -60,13 +60,13 @@ const struct rg_real *rg_real_bound(void)
 	return &rg_real;
 }
 
-void *rg_optional_find(void *_Atomic *slot, const char *name)
+void *rg_optional_find(void **slot, const char *name)
 {
-	void *sym = atomic_load_explicit(slot, memory_order_acquire);
+	void *sym = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 
 	if (!sym) {
 		sym = dlsym(RTLD_NEXT, name);
-		atomic_store_explicit(slot, sym, memory_order_release);
+		__atomic_store_n(slot, sym, __ATOMIC_RELEASE);
 	}
 	return sym;
 }

@@ -146,18 +146,18 @@ extern RG_HIDDEN struct rg_real rg_real;
 
 struct rg_optional {
 /* NOLINTNEXTLINE(bugprone-macro-parentheses): a declarator, not an expression */
-#define RG_OPTIONAL_FIELD(name, ret, params) ret(*_Atomic name) params;
+#define RG_OPTIONAL_FIELD(name, ret, params) ret(*name) params;
 	RG_OPTIONAL_CALLS(RG_OPTIONAL_FIELD)
 #undef RG_OPTIONAL_FIELD
 };
 
 extern RG_HIDDEN struct rg_optional rg_optional_real;
-void *rg_optional_find(void *_Atomic *slot, const char *name);
+void *rg_optional_find(void **slot, const char *name);
 
 /* The next definition of an optional call, or NULL. */
 #define rg_optional(name)                                                        \
 	((__typeof__(rg_optional_real.name))rg_optional_find(                    \
-		(void *_Atomic *)&rg_optional_real.name, #name))
+		(void **)&rg_optional_real.name, #name))
 
 void rg_real_bind(void);
 /* Binds them unless that is done already: no dlsym() after that. */
