@@ -1,6 +1,8 @@
 #include <time.h>
+#include <unistd.h>
 
 #include "../shim/fdtable.h"
+#include "../shim/lifecycle.h"
 #include "../shim/sink.h"
 #include "capture.h"
 
@@ -36,4 +38,9 @@ void rg_sink_stderr(const struct rg_line *line)
 {
 	fz_captured.complaints++;
 	fz_captured.complaint = *line;
+}
+
+pid_t rg_process_pid(void)
+{
+	return getpid();
 }

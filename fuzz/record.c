@@ -84,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size--;
 	}
 	memset(&e, 0, sizeof(e));
+	e.life = &e.lives[0];
 	e.role = (unsigned char)(flags >> 2 & 3);
 	e.peer.len = (socklen_t)(size ? data[0] % (sizeof(e.peer.u) + 1) : 0);
 	memcpy(&e.peer.u, data, size < sizeof(e.peer.u) ? size : sizeof(e.peer.u));
@@ -110,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_check_sent(before++, prog);
 	rg_log_linger(&e, -1, -1, flags & 128 ? "eof" : "timeout", 1, 2);
 	fz_check_sent(before++, prog);
-	rg_log_shared_close(&e, -1);
+	rg_log_plain_close(&e, -1, -1, "shared");
 	fz_check_sent(before++, prog);
 	rg_log_start();
 	fz_check_sent(before++, prog);

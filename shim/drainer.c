@@ -243,9 +243,21 @@ static int64_t rg_slot_begin(struct rg_slot *s)
 	return rg_slot_deadline(s);
 }
 
+/* In the heir (heir.c) the program is gone, and with it its calls.  A
+ * slot another thread of the program held BUSY when the heir was made is
+ * one the heir can never claim: it leaves by the last deadline whatever
+ * is left. */
+static bool rg_drainer_is_heir;
+static int64_t rg_heir_until;
+
+static bool rg_heir_time_left(void)
+{
+	return rg_monotonic_ns() < rg_heir_until;
+}
+
 static bool rg_slot_in_flight(const struct rg_slot *s)
 {
-	return atomic_load_explicit(&s->life->inflight, memory_order_acquire) != 0;
+	return !rg_drainer_is_heir && atomic_load_explicit(&s->life->inflight, memory_order_acquire) != 0;
 }
 
 /* What one look at the slots found. */
@@ -472,36 +484,37 @@ static int64_t rg_drainer_turn(struct rg_pass *p, int64_t *hot_until, bool *idle
 	return rg_drainer_wake_at(now, p, *hot_until, idle);
 }
 
-static void *rg_drainer_main(void *arg)
+/* The thread's loop; gen says which thread it is.  In the heir it runs
+ * until nothing lingers, with nobody to pause for and no ring to fear. */
+static void rg_drainer_loop(unsigned int gen)
 {
 	struct epoll_event events[64];
-	struct rg_pass pass = { INT64_MAX, 0 };
+	/* The heir starts with slots begun by the thread: it looks at them
+	 * all at once. */
+	struct rg_pass pass = { rg_drainer_is_heir ? 0 : INT64_MAX, 0 };
 	int64_t hot_until = 0;
-	unsigned int gen = (unsigned int)(uintptr_t)arg;
 
-	rg_thread_masked = true;
-	rg_drainer_yield_to_program();
-	/* A ring made through raw system calls is seen only here: before any
-	 * socket is touched, and then once a second. */
-	rg_rings_scan(true);
 	for (;;) {
 		int64_t wake_at, awake = 0;
 		bool idle;
 
-		if (rg_drainer_obey(gen))
-			return NULL;
-		rg_rings_scan(false);
+		if (!rg_drainer_is_heir && rg_drainer_obey(gen))
+			return;
+		if (!rg_drainer_is_heir)
+			rg_rings_scan(false);
 		/* Seen by a commit that queues after the take below: it makes
 		 * the exchange further down fail instead of waking us. */
 		atomic_store_explicit(&rg_drainer_wake_ns, 0, memory_order_seq_cst);
 		wake_at = rg_drainer_turn(&pass, &hot_until, &idle);
+		if (rg_drainer_is_heir && (atomic_load(&rg_lingering) <= 0 || !rg_heir_time_left()))
+			return;
 		if (!atomic_compare_exchange_strong(&rg_drainer_wake_ns, &awake, wake_at))
 			continue; /* a socket came in meanwhile */
 		if (atomic_load(&rg_epoll.fd) < 0) {
 			/* The program took every descriptor, this one too. */
 			rg_drainer_abandon();
-			if (rg_drainer_retire())
-				return NULL;
+			if (rg_drainer_is_heir || rg_drainer_retire())
+				return;
 			sched_yield();
 			continue;
 		}
@@ -509,10 +522,21 @@ static void *rg_drainer_main(void *arg)
 		int64_t now = rg_monotonic_ns();
 		int n = epoll_wait(atomic_load(&rg_epoll.fd), events, 64,
 				   wake_at > now ? (int)((wake_at - now + 999999) / 1000000) : 0);
-		if (n == 0 && idle && rg_drainer_retire())
-			return NULL;
+		if (n == 0 && idle && !rg_drainer_is_heir && rg_drainer_retire())
+			return;
 		rg_drainer_events(events, n);
 	}
+}
+
+static void *rg_drainer_main(void *arg)
+{
+	rg_thread_masked = true;
+	rg_drainer_yield_to_program();
+	/* A ring made through raw system calls is seen only here: before any
+	 * socket is touched, and then once a second. */
+	rg_rings_scan(true);
+	rg_drainer_loop((unsigned int)(uintptr_t)arg);
+	return NULL;
 }
 
 /* At most a quarter of the descriptor limit by default, so lingering
@@ -803,4 +827,50 @@ void rg_drainer_fork_child(void)
 	atomic_store_explicit(&rg_lingering, 0, memory_order_relaxed);
 	atomic_store_explicit(&rg_drainer_wake_ns, 0, memory_order_relaxed);
 	atomic_store_explicit(&rg_park, RG_PARK_NONE, memory_order_relaxed);
+}
+
+bool rg_drainer_settle(int64_t budget_ns)
+{
+	int64_t give_up = rg_monotonic_ns() + budget_ns;
+	int n;
+
+	while ((n = atomic_load_explicit(&rg_lingering, memory_order_acquire)) > 0) {
+		int64_t left = give_up - rg_monotonic_ns();
+		struct timespec slice = { 0, left };
+
+		if (left <= 0)
+			return false;
+		rg_futex(&rg_lingering, FUTEX_WAIT_PRIVATE, n, &slice);
+	}
+	return true;
+}
+
+bool rg_drainer_hold(void)
+{
+	sigset_t saved;
+	bool held;
+
+	for (;;) {
+		rg_lock_take(RG_LOCK_DRAINER, &saved);
+		held = rg_drainer_started && atomic_load(&rg_lingering) > 0;
+		if (!held || rg_thread_pause(NULL))
+			break;
+		rg_lock_give(RG_LOCK_DRAINER, &saved);
+		sched_yield();
+	}
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+	return held;
+}
+
+void rg_drainer_resume(void)
+{
+	rg_thread_resume(NULL);
+}
+
+void rg_drainer_heir(void)
+{
+	rg_drainer_is_heir = true;
+	rg_heir_until = rg_monotonic_ns() + rg_ms_ns(rg_config.linger_time_ms) + rg_ms_ns(1000);
+	rg_thread_masked = true;
+	rg_drainer_loop(0);
 }

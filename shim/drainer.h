@@ -7,6 +7,7 @@
 #define RG_DRAINER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "fdtable.h"
 
@@ -34,6 +35,17 @@ bool rg_drainer_give_up_one(void);
  * RG_LOCK_DRAINER held: never exclusive's own. */
 struct rg_own;
 bool rg_drainer_release_other(const struct rg_own *exclusive);
+
+/* Waits at most budget_ns for nothing to linger; false when something
+ * still does. */
+bool rg_drainer_settle(int64_t budget_ns);
+/* Stops the thread where it is, its slots as they are, until
+ * rg_drainer_resume(), for the heir to take them over (heir.c); false when
+ * nothing lingers. */
+bool rg_drainer_hold(void);
+void rg_drainer_resume(void);
+/* In the heir: drains every slot to its end. */
+void rg_drainer_heir(void);
 
 /* The child of fork() has no drainer thread: it drops its copies of the
  * lingering sockets (the parent keeps draining them). */

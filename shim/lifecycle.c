@@ -15,6 +15,7 @@
 #include "config.h"
 #include "drainer.h"
 #include "fdtable.h"
+#include "heir.h"
 #include "lifecycle.h"
 #include "linger.h"
 #include "lock.h"
@@ -29,6 +30,11 @@
 #include "stdio_guard.h"
 
 static pid_t rg_pid;
+
+pid_t rg_process_pid(void)
+{
+	return rg_pid;
+}
 
 bool rg_in_vfork_child(void)
 {
@@ -118,34 +124,42 @@ static void rg_before_exec(void)
 		rg_linger_exec();
 }
 
+/* Only a failed exec returns. */
+static int rg_after_exec(int ret)
+{
+	if (!rg_in_vfork_child())
+		rg_heir_exec_failed();
+	return ret;
+}
+
 RG_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	rg_before_exec();
-	return rg_libc(execve)(path, argv, envp);
+	return rg_after_exec(rg_libc(execve)(path, argv, envp));
 }
 
 RG_EXPORT int execv(const char *path, char *const argv[])
 {
 	rg_before_exec();
-	return rg_libc(execv)(path, argv);
+	return rg_after_exec(rg_libc(execv)(path, argv));
 }
 
 RG_EXPORT int execvp(const char *file, char *const argv[])
 {
 	rg_before_exec();
-	return rg_libc(execvp)(file, argv);
+	return rg_after_exec(rg_libc(execvp)(file, argv));
 }
 
 RG_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
 	rg_before_exec();
-	return rg_libc(execvpe)(file, argv, envp);
+	return rg_after_exec(rg_libc(execvpe)(file, argv, envp));
 }
 
 RG_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	rg_before_exec();
-	return rg_libc(fexecve)(fd, argv, envp);
+	return rg_after_exec(rg_libc(fexecve)(fd, argv, envp));
 }
 
 /* The execl family: count the arguments up to and including the NULL,

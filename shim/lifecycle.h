@@ -4,11 +4,16 @@
 #define RG_LIFECYCLE_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 /* True in the child of a vfork() (or any clone sharing our memory), where
  * the parent's state must not be touched: its descriptors are copies of
  * the parent's, its table entries, holder counts and drainer are the
  * parent's. */
 bool rg_in_vfork_child(void);
+
+/* The process the records are about: this one's pid, which the heir
+ * (heir.c), finishing its graceful closes, keeps. */
+pid_t rg_process_pid(void);
 
 #endif

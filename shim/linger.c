@@ -28,6 +28,7 @@
 #include "bindings.h"
 #include "config.h"
 #include "drainer.h"
+#include "heir.h"
 #include "lifecycle.h"
 #include "linger.h"
 #include "log.h"
@@ -227,11 +228,13 @@ void rg_linger_exit(void)
 {
 	if (rg_config.linger) {
 		rg_let_go_of_all();
-		rg_drainer_wait();
+		if (!rg_heir_take_over(false))
+			rg_drainer_wait();
 	}
 }
 
 void rg_linger_exec(void)
 {
-	rg_drainer_wait();
+	if (!rg_heir_take_over(true))
+		rg_drainer_wait();
 }

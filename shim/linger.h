@@ -43,10 +43,10 @@ int rg_linger_close(int fd, const struct rg_fd *e);
 /* Clears SO_LINGER {1, 0} on a socket the drainer took over, so that its
  * last close sends FIN and not RST. */
 void rg_linger_cancel_abort(int fd);
-/* exit() and _exit(): every socket still open is let go of, then the
- * process waits for the drainer, bounded by the linger deadlines. */
+/* exit() and _exit(): every socket still open is let go of; what still
+ * lingers after a moment goes to the heir (heir.h). */
 void rg_linger_exit(void);
-/* exec(): the drainer's thread does not survive it; let it finish. */
+/* exec(): the drainer's thread does not survive it: the same. */
 void rg_linger_exec(void);
 
 #endif

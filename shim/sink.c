@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lifecycle.h"
 #include "lock.h"
 #include "ownfd.h"
 #include "real.h"
@@ -290,7 +291,7 @@ static size_t rg_syslog_header(char *out, size_t cap, enum rg_log_level level, c
 	rg_format_time(ts);
 	n = snprintf(out, cap, "<%d>1 %s %s resetguard %d %s - ",
 		     rg_config.syslog_facility * 8 + rg_severity[level], ts,
-		     rg_hostname[0] ? rg_hostname : "-", (int)getpid(), msgid);
+		     rg_hostname[0] ? rg_hostname : "-", (int)rg_process_pid(), msgid);
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

@@ -162,6 +162,8 @@ time.sleep(60)' "$SERVER_PORT" "$1" "$2" 3>&- &
 	RESETGUARD_LINGER_TIMEOUT=300ms RESETGUARD_LOG=$LOG WRAP=$RG start_lingerserver -n 1
 	start_idle_peer 10000 idle
 	wait_server
+	# The server has exited; its heir closes the socket.
+	wait_log 'event=linger outcome=timeout'
 	kill "$PEER_PID"
 	local close_us
 	close_us=$(sed -n 's/^close_us=//p' "$BATS_TEST_TMPDIR/server.out")
@@ -177,6 +179,7 @@ time.sleep(60)' "$SERVER_PORT" "$1" "$2" 3>&- &
 	RESETGUARD_LINGER_TIME=1s RESETGUARD_LOG=$LOG WRAP=$RG start_lingerserver -n 1
 	start_idle_peer 10000 stream
 	wait_server
+	wait_log 'event=linger outcome=timeout'
 	# The peer may already have died of the broken connection.
 	kill "$PEER_PID" 2>/dev/null || true
 	run grep -o 'event=linger outcome=timeout .* ms=[0-9]*' "$LOG"

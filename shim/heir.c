@@ -1,0 +1,196 @@
+/* The heir: a process that outlives the program to finish its graceful
+ * closes, so that exit and exec are not held up by peers.
+ *
+ * The drainer thread survives neither exit nor exec, and waiting for it
+ * would hold the program up until the slowest peer read its last byte or
+ * the deadline came: a client that exits after its answer while the
+ * server keeps the connection, a tcpserver handler that answers and exits,
+ * a daemon that execs.  So at exit and exec resetguard waits a little
+ * (RG_HEIR_BUDGET_NS: peers that read and close are done by then) and
+ * hands whatever still lingers to a process of its own: a copy of this one,
+ * keeping only resetguard's own descriptors, which drains them to their
+ * end and leaves.
+ *
+ * It must be invisible to the program: it is not the program's child (it
+ * is made by a short-lived child that exits at once, so init or the
+ * nearest subreaper adopts it), that child has no exit signal and is reaped
+ * here at once, and neither runs any of the program's code (no atfork
+ * handler, no signal handler, no atexit).  It holds none of the program's
+ * descriptors: whoever reads its stdout or stderr sees EOF as soon as the
+ * program is gone.  And it touches no socket before the program is gone:
+ * it waits for a pipe whose writing end only the program holds, close-on-
+ * exec; EOF says the program exited or its exec succeeded (its other
+ * threads are gone by then, and their calls with them), a byte says the
+ * exec failed and the sockets are the program's again. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "drainer.h"
+#include "fdtable.h"
+#include "heir.h"
+#include "lock.h"
+#include "real.h"
+
+#define RG_HEIR_BUDGET_NS 10000000
+#define RG_HEIR_STACK (64 * 1024)
+
+/* The program's end of the pipe, while an heir waits for the exec. */
+static int rg_heir_pipe = -1;
+
+static void rg_heir_leave(void)
+{
+	syscall(SYS_exit_group, 0);
+}
+
+/* No handler of the program's may run here, and an operator's kill or a
+ * terminal's interrupt ends the heir like any process; a log FIFO whose
+ * reader went away does not. */
+static void rg_heir_signals(void)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, ign = { .sa_handler = SIG_IGN };
+	sigset_t ends;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			rg_libc(sigaction)(sig, sig == SIGPIPE ? &ign : &dfl, NULL);
+	sigemptyset(&ends);
+	sigaddset(&ends, SIGTERM);
+	sigaddset(&ends, SIGINT);
+	sigaddset(&ends, SIGHUP);
+	sigaddset(&ends, SIGQUIT);
+	pthread_sigmask(SIG_UNBLOCK, &ends, NULL);
+}
+
+/* Closes every descriptor but resetguard's own and keep, with raw
+ * close_range() between them. */
+static void rg_heir_close_rest(int keep)
+{
+	unsigned int first = 0;
+
+	for (;;) {
+		int own = rg_fd_next((int)first, RG_FD_MAX, RG_FD_OWN);
+		unsigned int next = own < 0 ? ~0u : (unsigned int)own;
+
+		if (keep >= 0 && (unsigned int)keep >= first && (unsigned int)keep < next)
+			next = (unsigned int)keep;
+		if (next > first)
+			syscall(SYS_close_range, first, next - 1, 0);
+		if (next == ~0u)
+			return;
+		first = next + 1;
+	}
+}
+
+/* True once the program is gone: EOF on the pipe. */
+static bool rg_heir_program_gone(int pipe_in)
+{
+	struct pollfd p = { .fd = pipe_in, .events = POLLIN };
+	char byte;
+
+	if (poll(&p, 1, rg_config.linger_time_ms + 1000) != 1)
+		return false;
+	return rg_libc(read)(pipe_in, &byte, 1) == 0;
+}
+
+static int rg_heir_main(void *arg)
+{
+	int pipe_in = (int)(intptr_t)arg;
+
+	rg_locks_give_all(); /* taken for the copy (rg_heir_take_over) */
+	rg_heir_signals();
+	prctl(PR_SET_NAME, "resetguard");
+	/* The program's stderr is closed here: records it would get are not
+	 * written. */
+	if (rg_config.log == RG_LOG_STDERR)
+		rg_config.log = RG_LOG_OFF;
+	rg_heir_close_rest(pipe_in);
+	if (rg_heir_program_gone(pipe_in))
+		rg_drainer_heir();
+	rg_heir_leave();
+	return 0;
+}
+
+/* The short-lived child: it shares the program's memory (CLONE_VM) and
+ * stack-less state, makes the heir, a copy of the program's memory as it
+ * is now, and exits, releasing the program's thread (CLONE_VFORK). */
+struct rg_heir_birth {
+	void *heir_stack;
+	int pipe_in;
+	pid_t heir;
+};
+
+static int rg_heir_midwife(void *arg)
+{
+	struct rg_heir_birth *b = arg;
+
+	b->heir = clone(rg_heir_main, (char *)b->heir_stack + RG_HEIR_STACK, 0,
+			(void *)(intptr_t)b->pipe_in);
+	return 0;
+}
+
+/* Makes the heir with every lock taken, so that its copy of each is in a
+ * known state; false when it could not be made. */
+static bool rg_heir_spawn(int pipe_in)
+{
+	size_t size = 2 * RG_HEIR_STACK;
+	char *stacks = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct rg_heir_birth b = { stacks + RG_HEIR_STACK, pipe_in, -1 };
+	pid_t midwife;
+
+	if (stacks == MAP_FAILED)
+		return false;
+	rg_locks_take_all();
+	midwife = clone(rg_heir_midwife, stacks + RG_HEIR_STACK, CLONE_VM | CLONE_VFORK, &b);
+	rg_locks_give_all();
+	if (midwife > 0)
+		waitpid(midwife, NULL, __WALL);
+	munmap(stacks, size);
+	return midwife > 0 && b.heir > 0;
+}
+
+bool rg_heir_take_over(bool exec)
+{
+	int saved = errno, fds[2];
+	bool heir = false;
+
+	if (rg_drainer_settle(RG_HEIR_BUDGET_NS) || !rg_drainer_hold())
+		goto out;
+	if (rg_libc(pipe2)(fds, O_CLOEXEC) < 0) {
+		rg_drainer_resume();
+		goto out;
+	}
+	heir = rg_heir_spawn(fds[0]);
+	rg_libc(close)(fds[0]);
+	if (heir && exec) {
+		rg_heir_pipe = fds[1];
+	} else {
+		rg_libc(close)(fds[1]);
+		if (!heir)
+			rg_drainer_resume();
+	}
+out:
+	errno = saved;
+	return heir;
+}
+
+void rg_heir_exec_failed(void)
+{
+	int saved = errno;
+
+	if (rg_heir_pipe >= 0) {
+		(void)!rg_libc(write)(rg_heir_pipe, "x", 1);
+		rg_libc(close)(rg_heir_pipe);
+		rg_heir_pipe = -1;
+		rg_drainer_resume();
+	}
+	errno = saved;
+}
