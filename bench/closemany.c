@@ -5,9 +5,14 @@
  * one lingers: this puts COUNT sockets in the drainer at once, however
  * slowly the clients connected.
  *
- * usage: closemany COUNT
+ * usage: closemany [-e] [-D] COUNT
+ * -e registers every socket in an epoll set (level-triggered EPOLLIN, as
+ * an event loop waits for a request) before the closes, and closes them
+ * without EPOLL_CTL_DEL; -D (implies -e) makes one EPOLL_CTL_DEL call just
+ * before each close and times it apart: the price of one epoll_ctl.
  * Prints "listening PORT" when ready, then, after the last close,
- * "closed=N close_us_median=M close_us_p99=P close_us_max=X close_ms_total=T".
+ * "closed=N close_us_median=M close_us_p99=P close_us_max=X close_ms_total=T
+ * close_ns_median=C" and, with -D, " del_ns_median=D".
  * main() then returns: with resetguard, exit waits for the lingering
  * sockets (bounded by RESETGUARD_LINGER_TIMEOUT). */
 #include <arpa/inet.h>
@@ -15,9 +20,12 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+static int epoll_set = -1;
 
 static long now_us(void)
 {
@@ -25,6 +33,30 @@ static long now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+static long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* Puts every socket in a new epoll set, as an event loop would have. */
+static void register_all(const int *fds, int count)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		err(2, "epoll_create1");
+	for (int i = 0; i < count; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[i] };
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+			err(2, "epoll_ctl ADD");
+	}
+	epoll_set = ep;
 }
 
 static int cmp_long(const void *a, const void *b)
@@ -36,15 +68,26 @@ static int cmp_long(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	int count = argc > 1 ? atoi(argv[1]) : 10000, one = 1;
+	int opt, in_set = 0, del = 0, one = 1;
+
+	while ((opt = getopt(argc, argv, "eD")) != -1) {
+		if (opt == 'e')
+			in_set = 1;
+		else if (opt == 'D')
+			in_set = del = 1;
+		else
+			return 2;
+	}
+	int count = optind < argc ? atoi(argv[optind]) : 10000;
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof(a);
 
 	if (count < 1)
-		errx(2, "usage: closemany COUNT");
+		errx(2, "usage: closemany [-e] [-D] COUNT");
 	int *fds = calloc((size_t)count, sizeof(*fds));
-	long *us = calloc((size_t)count, sizeof(*us));
-	if (!fds || !us)
+	long *us = calloc((size_t)count, sizeof(*us)), *ns = calloc((size_t)count, sizeof(*ns));
+	long *del_ns = calloc((size_t)count, sizeof(*del_ns));
+	if (!fds || !us || !ns || !del_ns)
 		err(2, "calloc");
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -61,20 +104,39 @@ int main(int argc, char **argv)
 		if ((fds[i] = accept(listener, NULL, NULL)) < 0)
 			err(2, "accept %d", i);
 	close(listener);
+	if (in_set)
+		register_all(fds, count);
 
 	long start = now_us();
 	for (int i = 0; i < count; i++) {
-		long t = now_us();
+		if (del) {
+			long d = now_ns();
+
+			if (epoll_ctl(epoll_set, EPOLL_CTL_DEL, fds[i], NULL) < 0)
+				err(2, "epoll_ctl DEL");
+			del_ns[i] = now_ns() - d;
+		}
+		long t = now_ns();
 
 		close(fds[i]);
-		us[i] = now_us() - t;
+		ns[i] = now_ns() - t;
+		us[i] = ns[i] / 1000;
 	}
 	long total = now_us() - start;
 
 	qsort(us, (size_t)count, sizeof(*us), cmp_long);
-	printf("closed=%d close_us_median=%ld close_us_p99=%ld close_us_max=%ld close_ms_total=%.1f\n",
-	       count, us[count / 2], us[(long)count * 99 / 100], us[count - 1], (double)total / 1000);
+	qsort(ns, (size_t)count, sizeof(*ns), cmp_long);
+	qsort(del_ns, (size_t)count, sizeof(*del_ns), cmp_long);
+	printf("closed=%d close_us_median=%ld close_us_p99=%ld close_us_max=%ld close_ms_total=%.1f "
+	       "close_ns_median=%ld",
+	       count, us[count / 2], us[(long)count * 99 / 100], us[count - 1], (double)total / 1000,
+	       ns[count / 2]);
+	if (del)
+		printf(" del_ns_median=%ld", del_ns[count / 2]);
+	printf("\n");
 	fflush(stdout);
+	free(del_ns);
+	free(ns);
 	free(us);
 	free(fds);
 	return 0;

@@ -4,7 +4,11 @@
  *   hold  never reads and never closes: the worst peer for a lingering
  *         close, which must not make the server's close() wait;
  *   read  reads the answer to EOF (or an error) and closes, as a well
- *         behaved client does.
+ *         behaved client does;
+ *   late  waits for each answer without reading it, and once the last one
+ *         is in reads them all to EOF and closes, in turn: the server has
+ *         closed every connection by then, and all of them wait for these
+ *         peers at once.
  * -a waits, in hold mode, until each answer is readable (poll, no read)
  * before the next connection, for a server that answers one at a time
  * (tests/progs/lingerserver) and would otherwise overflow its backlog.
@@ -13,8 +17,9 @@
  * peak), its CPU time (all threads), the CPU time of its threads named
  * "resetguard" (the drainer), and its peak descriptor count.
  *
- * usage: holdconns -P PORT -n COUNT -b BYTES [-m hold|read] [-a] [-p PID]
- * Prints "connected=N" and, with -p, "rss_start_kb= rss_peak_kb=
+ * usage: holdconns -P PORT -n COUNT -b BYTES [-m hold|read|late] [-a] [-p PID]
+ * Prints "connected=N resets=R" (R: connections whose send or read failed
+ * with ECONNRESET or EPIPE) and, with -p, "rss_start_kb= rss_peak_kb=
  * cpu_ms= drainer_cpu_ms= drainer_threads= fds_peak= held_ms=". */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -44,6 +49,18 @@ static long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* Reads to EOF and closes; 1 when the connection was reset instead. */
+static int read_to_eof(int fd)
+{
+	char answer[4096];
+	ssize_t n;
+
+	while ((n = read(fd, answer, sizeof(answer))) > 0)
+		;
+	close(fd);
+	return n < 0 && errno == ECONNRESET;
 }
 
 static int read_file(const char *path, char *buf, size_t size)
@@ -148,7 +165,7 @@ static int sample(void)
 
 int main(int argc, char **argv)
 {
-	int opt, port = 0, count = 1, bytes = 10240, await = 0, reading = 0;
+	int opt, port = 0, count = 1, bytes = 10240, await = 0, reading = 0, late = 0;
 	long last_sample = 0;
 
 	while ((opt = getopt(argc, argv, "P:n:b:m:ap:")) != -1) {
@@ -156,43 +173,51 @@ int main(int argc, char **argv)
 		case 'P': port = atoi(optarg); break;
 		case 'n': count = atoi(optarg); break;
 		case 'b': bytes = atoi(optarg); break;
-		case 'm': reading = !strcmp(optarg, "read"); break;
+		case 'm':
+			reading = !strcmp(optarg, "read");
+			late = !strcmp(optarg, "late");
+			await |= late;
+			break;
 		case 'a': await = 1; break;
 		case 'p': server_pid = atoi(optarg); break;
 		default: return 2;
 		}
 	}
 	if (!port || count < 1 || bytes < 0)
-		errx(2, "usage: holdconns -P PORT -n COUNT -b BYTES [-m hold|read] [-a] [-p PID]");
+		errx(2, "usage: holdconns -P PORT -n COUNT -b BYTES [-m hold|read|late] [-a] [-p PID]");
 
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	char *body = calloc(1, (size_t)bytes + 1), answer[4096];
+	char *body = calloc(1, (size_t)bytes + 1);
+	int *fds = calloc((size_t)count, sizeof(*fds)), *reset = calloc((size_t)count, sizeof(*reset));
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 
+	if (!body || !reset || !fds)
+		err(2, "calloc");
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	memset(body, 'x', (size_t)bytes);
 	sample();
 
-	int connected = 0;
+	int connected = 0, resets = 0;
 	for (int i = 0; i < count; i++) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		ssize_t n = 0;
 
 		if (fd < 0)
 			err(1, "socket %d", i);
 		if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 			err(1, "connect %d", i);
 		connected++;
-		for (ssize_t off = 0, n; off < bytes; off += n)
+		for (ssize_t off = 0; off < bytes; off += n)
 			if ((n = send(fd, body + off, (size_t)(bytes - off), MSG_NOSIGNAL)) <= 0)
 				break; /* reset already: nothing more to send */
+		reset[i] = n < 0 && (errno == ECONNRESET || errno == EPIPE);
+		fds[i] = fd;
 		if (reading) {
-			while (read(fd, answer, sizeof(answer)) > 0)
-				;
-			close(fd);
+			reset[i] |= read_to_eof(fd);
 		} else if (await) {
 			struct pollfd p = { fd, POLLIN, 0 };
 
@@ -204,8 +229,14 @@ int main(int argc, char **argv)
 			sample();
 		}
 	}
+	for (int i = 0; late && i < count; i++)
+		reset[i] |= read_to_eof(fds[i]);
+	for (int i = 0; i < count; i++)
+		resets += reset[i];
+	free(fds);
+	free(reset);
 	free(body);
-	printf("connected=%d\n", connected);
+	printf("connected=%d resets=%d\n", connected, resets);
 	fflush(stdout);
 	if (!server_pid)
 		return 0;
