@@ -1,5 +1,8 @@
 /* Shared by the test programs: a connected pair of sockets whose server end
- * is reset, and a way to wait until the client end has seen it. */
+ * is reset, and a way to wait until the client end has seen it; loopback
+ * listeners and connections, a close out of resetguard's reach, and a
+ * barrier that waits until resetguard's drainer has begun every socket
+ * handed to it. */
 #ifndef RG_TEST_COMMON_H
 #define RG_TEST_COMMON_H
 
@@ -15,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 struct conn {
@@ -98,6 +102,75 @@ static inline void conn_reset(struct conn *c)
 	syscall(SYS_close, c->server);
 	if (poll(&p, 1, 10000) != 1)
 		errx(2, "the reset never arrived");
+}
+
+/* A close out of resetguard's reach, for the ends that stand for remote
+ * peers: resetguard would otherwise linger them too. */
+static inline void raw_close(int fd)
+{
+	syscall(SYS_close, fd);
+}
+
+static inline long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* A listening TCP socket on 127.0.0.1 with a port of the kernel's choice,
+ * which *port receives. */
+static inline int listen_loopback(unsigned short *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, len) < 0 || listen(fd, 1024) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		err(2, "listen");
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static inline int connect_loopback(unsigned short port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		err(2, "connect");
+	return fd;
+}
+
+/* Waits up to ms for fd to become readable; 1 if it did. */
+static inline int readable_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* Returns once resetguard's drainer, if there is one, has begun (shut
+ * down) every socket handed to it before the call.  Two graceful closes in
+ * a row, each awaited at its peer: the first proves the drainer took the
+ * batch it was queued in, the second, queued after that batch was taken,
+ * that it finished the batch.  Without resetguard both are plain closes
+ * and their EOFs come at once. */
+static inline void drainer_barrier(void)
+{
+	for (int i = 0; i < 2; i++) {
+		struct conn b;
+		char byte;
+
+		conn_open(&b, "inet", "");
+		close(b.server); /* the peer has not sent EOF: it lingers */
+		if (!readable_within(b.client, 10000) || recv(b.client, &byte, 1, 0) != 0)
+			errx(2, "drainer barrier: no EOF");
+		close(b.client);
+	}
 }
 
 #endif
