@@ -9,7 +9,8 @@
  * descriptor for the socket (ownfd.h), what was known of the connection,
  * and the program's in-flight count for it; the thread's epoll set and
  * eventfd.  A slot's state word decides who may touch its descriptor:
- * FREE; NEW, handed over and not yet seen by the thread; WAITING, seen,
+ * FREE; NEW, handed over and not yet seen by the thread (DROPPED when it
+ * was given up for the program before the thread came to it); WAITING, seen,
  * but a call of the program's is still in flight on the socket (another
  * thread's blocking send or recv must end as it would without resetguard,
  * so the socket is neither shut down nor read until it returns); ACTIVE,
@@ -64,7 +65,14 @@
  * lock and asks again (ownfd.c). */
 #define RG_PAUSE_WAIT_NS 2000000
 
-enum rg_slot_state { RG_SLOT_FREE, RG_SLOT_NEW, RG_SLOT_WAITING, RG_SLOT_ACTIVE, RG_SLOT_BUSY };
+enum rg_slot_state {
+	RG_SLOT_FREE,
+	RG_SLOT_NEW,
+	RG_SLOT_WAITING,
+	RG_SLOT_ACTIVE,
+	RG_SLOT_BUSY,
+	RG_SLOT_DROPPED, /* closed while NEW: free once the thread has passed it in the queue */
+};
 
 struct rg_slot {
 	_Atomic int state;
@@ -159,8 +167,9 @@ static void rg_slot_resume(struct rg_own *o)
 	rg_slot_put(s, s->paused_from);
 }
 
-/* Closes a slot the caller holds BUSY, logs the outcome and frees it. */
-static void rg_slot_finish_as(struct rg_slot *s, const char *outcome, bool locked)
+/* Closes a slot the caller holds BUSY, logs the outcome and frees it; one
+ * still on the queue of new slots is freed by the thread as it passes. */
+static void rg_slot_finish_as(struct rg_slot *s, const char *outcome, bool locked, bool queued)
 {
 	rg_log_linger(&s->conn, s->conn.fd, rg_slot_fd(s), outcome, s->drained,
 		      (rg_monotonic_ns() - s->start_ns) / 1000000);
@@ -168,14 +177,14 @@ static void rg_slot_finish_as(struct rg_slot *s, const char *outcome, bool locke
 		rg_own_close_locked(&s->own);
 	else
 		rg_own_close(&s->own);
-	rg_slot_put(s, RG_SLOT_FREE);
+	rg_slot_put(s, queued ? RG_SLOT_DROPPED : RG_SLOT_FREE);
 	if (atomic_fetch_sub_explicit(&rg_lingering, 1, memory_order_acq_rel) == 1)
 		rg_futex(&rg_lingering, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 }
 
 static void rg_slot_finish(struct rg_slot *s, const char *outcome)
 {
-	rg_slot_finish_as(s, outcome, false);
+	rg_slot_finish_as(s, outcome, false, false);
 }
 
 /* Gives up a slot the thread holds BUSY and has not touched: the plain
@@ -304,6 +313,8 @@ static void rg_drainer_take_new(struct rg_pass *p, int64_t now)
 			sched_yield();
 		if (from == RG_SLOT_NEW)
 			rg_slot_start(s, p, now);
+		else if (from == RG_SLOT_DROPPED)
+			rg_slot_put(s, RG_SLOT_FREE);
 	}
 }
 
@@ -747,33 +758,68 @@ void rg_drainer_wait(void)
 	}
 }
 
-/* The oldest lingering slot other than exclusive's, claimed; NULL if none. */
-static struct rg_slot *rg_slot_oldest(const struct rg_own *exclusive)
+/* The oldest lingering slot other than exclusive's, claimed; NULL if none.
+ * *from says whether it is still on the queue of new ones.  A slot busy
+ * for a moment (the thread reading it, a close handing it over) is waited
+ * for: it may be the one the program needs. */
+static struct rg_slot *rg_slot_oldest(const struct rg_own *exclusive, int *from)
 {
-	struct rg_slot *oldest = NULL;
-	unsigned int high = __atomic_load_n(&rg_slot_high, __ATOMIC_ACQUIRE);
-	int from;
+	const unsigned int lingering = 1u << RG_SLOT_NEW | 1u << RG_SLOT_WAITING | 1u << RG_SLOT_ACTIVE;
 
-	for (unsigned int i = 0; i < high; i++) {
-		struct rg_slot *s = &rg_slots[i];
-		int state = atomic_load_explicit(&s->state, memory_order_acquire);
+	for (int tries = 0; tries < 1000; tries++) {
+		struct rg_slot *oldest = NULL;
+		unsigned int high = __atomic_load_n(&rg_slot_high, __ATOMIC_ACQUIRE);
+		bool busy = false;
 
-		if ((state == RG_SLOT_WAITING || state == RG_SLOT_ACTIVE) && &s->own != exclusive &&
-		    (!oldest || s->start_ns < oldest->start_ns))
-			oldest = s;
+		for (unsigned int i = 0; i < high; i++) {
+			struct rg_slot *s = &rg_slots[i];
+			int state = atomic_load_explicit(&s->state, memory_order_acquire);
+
+			if (&s->own == exclusive)
+				continue;
+			busy |= state == RG_SLOT_BUSY;
+			if ((lingering & (1u << state)) && (!oldest || s->start_ns < oldest->start_ns))
+				oldest = s;
+		}
+		if (oldest && rg_slot_claim(oldest, lingering, from))
+			return oldest;
+		if (!oldest && !busy)
+			return NULL;
+		sched_yield();
 	}
-	if (oldest && !rg_slot_claim(oldest, 1u << RG_SLOT_WAITING | 1u << RG_SLOT_ACTIVE, &from))
-		return NULL;
-	return oldest;
+	return NULL;
+}
+
+/* A lingering slot given up for the program: the plain close, as the
+ * program's own close would have been. */
+static bool rg_slot_give_up(const struct rg_own *exclusive, bool locked)
+{
+	int from;
+	struct rg_slot *s = rg_slots ? rg_slot_oldest(exclusive, &from) : NULL;
+
+	if (s)
+		rg_slot_finish_as(s, "cap", locked, from == RG_SLOT_NEW);
+	return s != NULL;
 }
 
 bool rg_drainer_release_other(const struct rg_own *exclusive)
 {
-	struct rg_slot *s = rg_slots ? rg_slot_oldest(exclusive) : NULL;
+	return rg_slot_give_up(exclusive, true);
+}
 
-	if (s)
-		rg_slot_finish_as(s, "cap", true);
-	return s != NULL;
+/* Frees the dropped slots still on the queue, for a paused thread that
+ * will not pass them itself; with nothing lingering, nothing else is on
+ * it. */
+static void rg_drainer_pass_dropped(void)
+{
+	int next = atomic_exchange_explicit(&rg_new_head, -1, memory_order_acquire);
+
+	while (next >= 0) {
+		struct rg_slot *s = &rg_slots[next];
+
+		next = s->next_new;
+		rg_slot_put(s, RG_SLOT_FREE);
+	}
 }
 
 /* With nothing lingering, the idle thread's two descriptors go, and the
@@ -784,8 +830,8 @@ static bool rg_drainer_retire_now(void)
 	bool retired = false;
 
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
-	if (rg_drainer_started && atomic_load(&rg_lingering) == 0 &&
-	    atomic_load(&rg_new_head) < 0 && rg_thread_pause(NULL)) {
+	if (rg_drainer_started && atomic_load(&rg_lingering) == 0 && rg_thread_pause(NULL)) {
+		rg_drainer_pass_dropped();
 		atomic_fetch_add(&rg_thread_gen, 1);
 		rg_drainer_close_thread_fds();
 		atomic_store(&rg_park, RG_PARK_NONE);
@@ -798,13 +844,7 @@ static bool rg_drainer_retire_now(void)
 
 bool rg_drainer_give_up_one(void)
 {
-	struct rg_slot *s = rg_slots ? rg_slot_oldest(NULL) : NULL;
-
-	if (s) {
-		rg_slot_finish(s, "cap");
-		return true;
-	}
-	return rg_drainer_retire_now();
+	return rg_slot_give_up(NULL, false) || rg_drainer_retire_now();
 }
 
 /* The child of fork() holds every lock (lifecycle.c) and has no thread:

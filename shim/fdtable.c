@@ -12,6 +12,7 @@
 
 union rg_fd_cell *_Atomic rg_fd_dir[RG_FD_DIR];
 static _Atomic uint64_t rg_conn_ids;
+_Atomic int rg_fd_program_high = -1;
 
 /* Handed out when another thread is rewriting the real entry; see
  * rg_fd_classify().  Aligned like a cell, for rg_fd_of_life(). */
@@ -275,7 +276,12 @@ void rg_fd_copy(int newfd, int oldfd)
 int rg_fd_created(int fd)
 {
 	struct rg_fd *e = fd >= 0 ? rg_fd_peek(fd) : NULL;
+	int high = atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed);
 
+	while (fd > high && !atomic_compare_exchange_weak_explicit(&rg_fd_program_high, &high, fd,
+								   memory_order_relaxed,
+								   memory_order_relaxed))
+		;
 	if (e && rg_fd_kind_of(e) == RG_FD_OWN)
 		rg_own_lost(fd);
 	rg_fd_forget(fd);

@@ -187,6 +187,9 @@ void rg_fd_forget(int fd);
  * that an entry left by a close resetguard did not see (a raw system
  * call) is never taken for it.  Returns fd. */
 int rg_fd_created(int fd);
+/* The highest number the program was seen to get from a call that makes a
+ * descriptor: where its descriptors reach. */
+extern RG_HIDDEN _Atomic int rg_fd_program_high;
 /* Undoes rg_fd_forget() for a number whose release failed after all. */
 void rg_fd_revive(int fd, const struct rg_fd *was);
 void rg_fd_forget_range(unsigned int first, unsigned int last);

@@ -7,9 +7,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
+#include <pty.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
@@ -191,44 +194,119 @@ RG_EXPORT int posix_openpt(int flags)
 	return RG_NEW_FD(rg_libc(posix_openpt)(flags));
 }
 
+/* mkstemp() and its kin replace the template's XXXXXX before they try
+ * to open: a retry after EMFILE needs them back. */
+struct rg_template {
+	char *x;
+	char saved[6];
+};
+
+static void rg_template_keep(struct rg_template *t, char *template, int suffixlen)
+{
+	size_t len = strlen(template);
+
+	t->x = len >= (size_t)suffixlen + 6 && suffixlen >= 0 ? template + len - suffixlen - 6 : NULL;
+	if (t->x)
+		memcpy(t->saved, t->x, 6);
+}
+
+static bool rg_template_again(const struct rg_template *t)
+{
+	if (errno != EMFILE || !t->x || !rg_own_give_up_one())
+		return false;
+	memcpy(t->x, t->saved, 6);
+	return true;
+}
+
+#define RG_NEW_TEMP(template, suffixlen, call)                 \
+	({                                                     \
+		struct rg_template rg_t_;                      \
+		int rg_fd_;                                    \
+		rg_template_keep(&rg_t_, template, suffixlen); \
+		while ((rg_fd_ = (call)) < 0 && rg_template_again(&rg_t_)) \
+			;                                      \
+		rg_fd_created(rg_fd_);                         \
+	})
+
 RG_EXPORT int mkstemp(char *template)
 {
-	return RG_NEW_FD(rg_libc(mkstemp)(template));
+	return RG_NEW_TEMP(template, 0, rg_libc(mkstemp)(template));
 }
 
 RG_EXPORT int mkstemp64(char *template)
 {
-	return RG_NEW_FD(rg_libc(mkstemp64)(template));
+	return RG_NEW_TEMP(template, 0, rg_libc(mkstemp64)(template));
 }
 
 RG_EXPORT int mkostemp(char *template, int flags)
 {
-	return RG_NEW_FD(rg_libc(mkostemp)(template, flags));
+	return RG_NEW_TEMP(template, 0, rg_libc(mkostemp)(template, flags));
 }
 
 RG_EXPORT int mkostemp64(char *template, int flags)
 {
-	return RG_NEW_FD(rg_libc(mkostemp64)(template, flags));
+	return RG_NEW_TEMP(template, 0, rg_libc(mkostemp64)(template, flags));
 }
 
 RG_EXPORT int mkstemps(char *template, int suffixlen)
 {
-	return RG_NEW_FD(rg_libc(mkstemps)(template, suffixlen));
+	return RG_NEW_TEMP(template, suffixlen, rg_libc(mkstemps)(template, suffixlen));
 }
 
 RG_EXPORT int mkstemps64(char *template, int suffixlen)
 {
-	return RG_NEW_FD(rg_libc(mkstemps64)(template, suffixlen));
+	return RG_NEW_TEMP(template, suffixlen, rg_libc(mkstemps64)(template, suffixlen));
 }
 
 RG_EXPORT int mkostemps(char *template, int suffixlen, int flags)
 {
-	return RG_NEW_FD(rg_libc(mkostemps)(template, suffixlen, flags));
+	return RG_NEW_TEMP(template, suffixlen, rg_libc(mkostemps)(template, suffixlen, flags));
 }
 
 RG_EXPORT int mkostemps64(char *template, int suffixlen, int flags)
 {
-	return RG_NEW_FD(rg_libc(mkostemps64)(template, suffixlen, flags));
+	return RG_NEW_TEMP(template, suffixlen, rg_libc(mkostemps64)(template, suffixlen, flags));
+}
+
+RG_EXPORT int shm_open(const char *name, int flags, mode_t mode)
+{
+	return RG_NEW_FD(rg_libc(shm_open)(name, flags, mode));
+}
+
+/* Its mode and attributes exist only with O_CREAT. */
+RG_EXPORT mqd_t mq_open(const char *name, int flags, ...)
+{
+	mode_t mode = 0;
+	struct mq_attr *attr = NULL;
+
+	if (flags & O_CREAT) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		attr = va_arg(ap, struct mq_attr *);
+		va_end(ap);
+	}
+	return RG_NEW_FD(rg_libc(mq_open)(name, flags, mode, attr));
+}
+
+RG_EXPORT int getpt(void)
+{
+	return RG_NEW_FD(rg_libc(getpt)());
+}
+
+RG_EXPORT int openpty(int *amaster, int *aslave, char *name, const struct termios *termp,
+		      const struct winsize *winp)
+{
+	int fds[2];
+	int ret = RG_RETRY_EMFILE(rg_libc(openpty)(amaster, aslave, name, termp, winp));
+
+	if (ret == 0) {
+		fds[0] = *amaster;
+		fds[1] = *aslave;
+		rg_new_pair(ret, fds);
+	}
+	return ret;
 }
 
 RG_EXPORT FILE *fopen(const char *path, const char *mode)

@@ -121,13 +121,29 @@ void rg_own_close(struct rg_own *o)
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
 }
 
+/* When the program has taken every number from the floor up, the highest
+ * free one below it: the program asked for those numbers, and a descriptor
+ * already in use must go somewhere.  A new one is not made there. */
+static int rg_own_dup_below(int fd)
+{
+	for (int below = atomic_load_explicit(&rg_own_floor, memory_order_relaxed) - 1; below > 2;
+	     below--) {
+		int moved = rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, below);
+
+		if (moved >= 0 || errno != EMFILE)
+			return moved;
+	}
+	return -1;
+}
+
 /* Moves the own descriptor at n, whose holder is paused, to another
  * number; when none is left, a lingering socket gives its up first. */
 static void rg_own_move(struct rg_own *o, int n)
 {
 	int high;
 
-	while ((high = rg_own_dup_high(n)) < 0 && errno == EMFILE && rg_drainer_release_other(o))
+	while ((high = rg_own_dup_high(n)) < 0 && errno == EMFILE &&
+	       (high = rg_own_dup_below(n)) < 0 && rg_drainer_release_other(o))
 		;
 	if (high >= 0)
 		rg_fd_mark_own(high, o);
@@ -195,6 +211,16 @@ void rg_own_lost(int n)
 bool rg_own_give_up_one(void)
 {
 	return rg_drainer_give_up_one() || rg_sink_give_up();
+}
+
+void rg_own_make_room(int n)
+{
+	int own;
+
+	while ((own = rg_fd_next(0, RG_FD_MAX, RG_FD_OWN)) >= 0 &&
+	       own <= atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed) + n &&
+	       rg_own_give_up_one())
+		;
 }
 
 static __thread sigset_t rg_own_frozen_mask;

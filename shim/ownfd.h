@@ -68,6 +68,10 @@ bool rg_own_give_up_one(void);
 			;                                                                  \
 		rg_ret_;                                                                   \
 	})
+/* The program is about to receive up to n descriptors it cannot ask for
+ * again (SCM_RIGHTS, which the kernel drops when no number is left): own
+ * descriptors where its numbers reach give way first. */
+void rg_own_make_room(int n);
 /* close_range() and closefrom() close around own descriptors: the lock
  * that keeps new ones from appearing meanwhile. */
 void rg_own_freeze(void);

@@ -5,6 +5,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <mqueue.h>
+#include <pty.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -76,6 +78,11 @@
 	X(mkstemps64, int, (char *, int))                                           \
 	X(mkostemps, int, (char *, int, int))                                       \
 	X(mkostemps64, int, (char *, int, int))                                     \
+	X(shm_open, int, (const char *, int, mode_t))                               \
+	X(mq_open, mqd_t, (const char *, int, ...))                                 \
+	X(getpt, int, (void))                                                       \
+	X(openpty, int, (int *, int *, char *, const struct termios *,              \
+			 const struct winsize *))                                    \
 	X(fopen, FILE *, (const char *, const char *))                              \
 	X(fopen64, FILE *, (const char *, const char *))                            \
 	X(tmpfile, FILE *, (void))                                                  \

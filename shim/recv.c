@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "ownfd.h"
 #include "real.h"
 
 /* Declared by glibc only in fortified builds. */
@@ -159,8 +160,8 @@ RG_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, i
 								  fromlen));
 }
 
-/* Descriptors received with SCM_RIGHTS take numbers whose table entries
- * may be stale; forget them so they are classified on first use. */
+/* Descriptors received with SCM_RIGHTS are new descriptors of the
+ * program's (rg_fd_created): classified on first use. */
 static void rg_forget_passed_fds(const struct msghdr *msg)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
@@ -173,14 +174,23 @@ static void rg_forget_passed_fds(const struct msghdr *msg)
 			int fd;
 
 			__builtin_memcpy(&fd, data + i * sizeof(int), sizeof(int));
-			rg_fd_forget(fd);
+			rg_fd_created(fd);
 		}
 	}
+}
+
+/* How many descriptors a control buffer could bring. */
+static int rg_passable(const struct msghdr *msg)
+{
+	return msg && msg->msg_control ? (int)(msg->msg_controllen / sizeof(int)) : 0;
 }
 
 RG_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
+
+	if (e && rg_passable(msg))
+		rg_own_make_room(rg_passable(msg));
 	ssize_t ret = e ? RG_RECEIVE(e, "recvmsg", rg_libc(recvmsg)(fd, msg, flags))
 			: rg_libc(recvmsg)(fd, msg, flags);
 
@@ -193,6 +203,13 @@ RG_EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags,
 		       struct timespec *timeout)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
+	int passable = 0;
+
+	for (unsigned int i = 0; e && i < n; i++)
+		passable += rg_passable(&msgs[i].msg_hdr);
+	if (passable)
+		rg_own_make_room(passable);
+
 	struct rg_fd_life *l = e ? rg_io_begin(e) : NULL;
 	int ret = rg_libc(recvmmsg)(fd, msgs, n, flags, timeout);
 
