@@ -121,12 +121,12 @@ RG_EXPORT int ioctl(int fd, unsigned long request, ...)
 	va_end(ap);
 
 	int ret = rg_libc(ioctl)(fd, request, arg);
-	struct rg_fd *e;
 
 	if (ret == 0 && (request == FIOASYNC || request == FIOSETOWN || request == SIOCSPGRP)) {
 		int saved = errno;
+		struct rg_fd *e = rg_fd_socket(fd);
 
-		if ((e = rg_fd_socket(fd)))
+		if (e)
 			e->bind |= RG_BIND_ASYNC;
 		errno = saved;
 	}

@@ -41,7 +41,7 @@
 #include "real.h"
 
 #define RG_HEIR_BUDGET_NS 10000000
-#define RG_HEIR_STACK (64 * 1024)
+#define RG_HEIR_STACK ((size_t)64 * 1024)
 
 /* The program's end of the pipe, while an heir waits for the exec. */
 static int rg_heir_pipe = -1;
@@ -168,12 +168,14 @@ bool rg_heir_take_over(bool exec)
 		rg_drainer_resume();
 		goto out;
 	}
-	heir = rg_heir_spawn(fds[0]);
-	rg_libc(close)(fds[0]);
+	int pipe_in = fds[0], pipe_out = fds[1];
+
+	heir = rg_heir_spawn(pipe_in);
+	rg_libc(close)(pipe_in);
 	if (heir && exec) {
-		rg_heir_pipe = fds[1];
+		rg_heir_pipe = pipe_out;
 	} else {
-		rg_libc(close)(fds[1]);
+		rg_libc(close)(pipe_out);
 		if (!heir)
 			rg_drainer_resume();
 	}

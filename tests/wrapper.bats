@@ -193,6 +193,14 @@ chained() {
 	assert_success
 }
 
+@test "every lock the library can hold is in lock.c's one list, which the fork handlers take" {
+	# fork() copies a lock held by another thread into a child that has no
+	# such thread: a lock outside the list would hang forked children.
+	local shim=$BATS_TEST_DIRNAME/../shim
+	run grep -lE '\brg_lock_t\b|pthread_(mutex|spin|rwlock)_|\bsem_t\b' "$shim"/*.c "$shim"/*.h
+	assert_output "$shim/lock.c"
+}
+
 @test "--version and --help" {
 	run "$RG" --version
 	assert_success
