@@ -122,8 +122,8 @@ check-asan:
 
 # ThreadSanitizer over the tests that run the library's threads: the
 # drainer, the metrics thread, program threads logging and closing at once,
-# fork while draining.
-TSAN_BATS ?= tests/linger.bats tests/logging.bats
+# fork while draining, calls in flight in another thread, event loops.
+TSAN_BATS ?= tests/linger.bats tests/logging.bats tests/noharm.bats tests/eventloops.bats
 check-tsan:
 	$(MAKE) --no-print-directory CC=$(SAN_CC) BUILD=build-tsan SANITIZE=thread all programs
 	tests/run-sanitized build-tsan $(TSAN_BATS)
