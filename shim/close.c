@@ -31,36 +31,78 @@ RG_EXPORT int close(int fd)
 	}
 }
 
-/* Each socket in the range is closed as close() would, before the kernel
- * closes the rest. */
-static void rg_close_sockets(unsigned int first, unsigned int last)
-{
-	if (first >= RG_FD_MAX || rg_in_vfork_child())
-		return;
-	for (int fd = (int)first; (fd = rg_fd_next(fd, last, RG_FD_SOCKET)) >= 0; fd++)
-		rg_linger_close(fd, rg_fd_peek(fd));
-}
-
 /* The lowest own descriptor in [first, last], or -1. */
 static int rg_next_own(unsigned int first, unsigned int last)
 {
 	return first < RG_FD_MAX ? rg_fd_next((int)first, last, RG_FD_OWN) : -1;
 }
 
-/* The pieces of [first, last] between own descriptors, with close_range();
- * its first failure, or 0. */
-static int rg_close_around(unsigned int first, unsigned int last, int flags)
+/* [first, last] for closefrom(), which cannot fail: where close_range() is
+ * refused, one by one, as glibc's own fallback does. */
+static int rg_close_piece(unsigned int first, unsigned int last, int flags, bool infallible)
+{
+	if (!infallible)
+		return rg_libc(close_range)(first, last, flags);
+	if (last == UINT_MAX) {
+		rg_libc(closefrom)((int)first);
+		return 0;
+	}
+	if (rg_libc(close_range)(first, last, 0) != 0)
+		for (unsigned int fd = first; fd <= last; fd++)
+			rg_libc(close)((int)fd);
+	return 0;
+}
+
+/* The pieces of [first, last] between own descriptors; the first failure,
+ * or 0.  With the own descriptors frozen: none appears or goes meanwhile. */
+static int rg_close_around(unsigned int first, unsigned int last, int flags, bool infallible)
 {
 	int own, ret = 0;
 
+	rg_own_freeze();
+	if (!((unsigned int)flags & CLOSE_RANGE_CLOEXEC) && !rg_in_vfork_child())
+		rg_fd_forget_range(first, last);
 	while ((own = rg_next_own(first, last)) >= 0) {
 		if ((unsigned int)own > first)
-			ret = rg_libc(close_range)(first, (unsigned int)own - 1, flags);
+			ret = rg_close_piece(first, (unsigned int)own - 1, flags, infallible);
 		if (ret < 0 || (unsigned int)own == last)
-			return ret;
+			break;
 		first = (unsigned int)own + 1;
 	}
-	return rg_libc(close_range)(first, last, flags);
+	if (ret == 0 && (own < 0 || (unsigned int)own != last))
+		ret = rg_close_piece(first, last, flags, infallible);
+	rg_own_thaw();
+	return ret;
+}
+
+/* The sockets of a range are let go of in batches: a batch's releases
+ * begin, the kernel closes the numbers up to its last socket (each socket
+ * with them, exactly once: a number another thread reuses at once is never
+ * closed a second time), and the releases end. */
+#define RG_RANGE_BATCH 16
+
+static int rg_close_sockets_around(unsigned int first, unsigned int last, bool infallible)
+{
+	struct rg_release batch[RG_RANGE_BATCH];
+	int ret;
+
+	for (;;) {
+		int n = 0, fd = (int)first;
+
+		while (n < RG_RANGE_BATCH && first < RG_FD_MAX && !rg_in_vfork_child() &&
+		       (fd = rg_fd_next(fd, last, RG_FD_SOCKET)) >= 0) {
+			rg_release_begin(&batch[n++], fd, rg_fd_peek(fd), RG_RELEASE_SURE);
+			fd++;
+		}
+		unsigned int upto = n == RG_RANGE_BATCH ? (unsigned int)batch[n - 1].fd : last;
+
+		ret = rg_close_around(first, upto, 0, infallible);
+		for (int i = 0; i < n; i++)
+			rg_release_end(&batch[i], true);
+		if (ret < 0 || upto == last)
+			return ret;
+		first = upto + 1;
+	}
 }
 
 /* Whether close_range() would refuse these arguments: then it closes
@@ -74,46 +116,17 @@ static bool rg_close_range_plain(unsigned int first, unsigned int last, int flag
 
 RG_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
-	int ret;
-
 	if (rg_close_range_plain(first, last, flags))
 		return rg_libc(close_range)(first, last, flags);
-	if (!((unsigned int)flags & CLOSE_RANGE_CLOEXEC))
-		rg_close_sockets(first, last);
-	rg_own_freeze();
-	if (!((unsigned int)flags & CLOSE_RANGE_CLOEXEC) && !rg_in_vfork_child())
-		rg_fd_forget_range(first, last);
-	ret = rg_close_around(first, last, flags);
-	rg_own_thaw();
-	return ret;
-}
-
-/* closefrom() cannot fail, so neither may the pieces below an own
- * descriptor: where close_range() is refused, close them one by one, as
- * glibc's own fallback does. */
-static void rg_close_span(unsigned int first, unsigned int last)
-{
-	if (rg_libc(close_range)(first, last, 0) == 0)
-		return;
-	for (unsigned int fd = first; fd <= last; fd++)
-		rg_libc(close)((int)fd);
+	if ((unsigned int)flags & CLOSE_RANGE_CLOEXEC)
+		return rg_close_around(first, last, flags, false);
+	return rg_close_sockets_around(first, last, false);
 }
 
 RG_EXPORT void closefrom(int lowfd)
 {
-	int saved = errno, own;
-	unsigned int first = lowfd < 0 ? 0 : (unsigned int)lowfd;
+	int saved = errno;
 
-	rg_close_sockets(first, UINT_MAX);
-	rg_own_freeze();
-	if (!rg_in_vfork_child())
-		rg_fd_forget_range(first, UINT_MAX);
-	while ((own = rg_next_own(first, UINT_MAX)) >= 0) {
-		if ((unsigned int)own > first)
-			rg_close_span(first, (unsigned int)own - 1);
-		first = (unsigned int)own + 1;
-	}
-	rg_libc(closefrom)((int)first);
-	rg_own_thaw();
+	rg_close_sockets_around(lowfd < 0 ? 0 : (unsigned int)lowfd, UINT_MAX, true);
 	errno = saved;
 }
