@@ -87,6 +87,8 @@ static bool rg_partner_here(const struct rg_fd *conn)
 	return p && rg_fd_kind_of(p) == RG_FD_SOCKET && p->conn_id == conn->pair_conn_id;
 }
 
+static const char rg_shared[] = "shared";
+
 /* Why the last descriptor of a socket, still open as fd, cannot linger:
  * NULL when it can; "" for a close that nobody could answer with RST (no
  * record); else the reason a debug record gives. */
@@ -103,7 +105,7 @@ static const char *rg_unsafe(int fd, struct rg_fd *conn, bool tainted)
 		 * may be bound to is unknown, so undo all there is. */
 		switch (rg_share_outside(fd, conn)) {
 		case RG_OUTSIDE_SHARED:
-			return "shared";
+			return rg_shared;
 		case RG_OUTSIDE_WATCHED:
 			return "bound";
 		case RG_OUTSIDE_SOLE:
@@ -126,7 +128,7 @@ static void rg_release_leaves(const struct rg_release *r)
 	if (rg_bindings_left(&r->conn) || atomic_load(&life->inflight))
 		rg_share_taint(&r->conn);
 	if (rg_lingers(&r->conn))
-		rg_log_plain_close(&r->conn, r->fd, r->fd, "shared");
+		rg_log_plain_close(&r->conn, r->fd, r->fd, rg_shared);
 }
 
 void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
@@ -145,8 +147,14 @@ void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
 	d = rg_share_drop(r->conn.share);
 	r->dropped = r->conn.share != 0;
 	r->last = d.last || !r->conn.share;
+	/* An entry handed out while another thread rewrote the real one
+	 * (rg_fd_classify) lives in that thread's memory: no lingering. */
+	if (e != rg_fd_peek(fd))
+		how = RG_RELEASE_PLAIN;
 	if (r->last && how != RG_RELEASE_PLAIN) {
 		r->plain = rg_unsafe(fd, &r->conn, d.tainted);
+		/* From outside the family, /proc found another holder. */
+		r->last = r->plain != rg_shared;
 		if (!r->plain && how == RG_RELEASE_TRY && rg_bindings_left(&r->conn))
 			r->plain = "bound";
 		if (!r->plain && how == RG_RELEASE_SURE && !rg_bindings_undo(fd, &r->conn))

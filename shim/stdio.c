@@ -32,17 +32,25 @@ void rg_stdio_begin(struct rg_stdio *s, FILE *fp)
 	s->fd = fp ? fileno_unlocked(fp) : -1;
 	s->e = s->fd >= 0 ? rg_fd_socket(s->fd) : NULL;
 	s->life = s->e ? rg_io_begin(s->e) : NULL;
+	s->in_flight = s->life != NULL;
 	s->guard.armed = false;
 	if (s->e && rg_sigpipe_suppress())
 		rg_sigpipe_hold(&s->guard, false);
 	errno = saved;
 }
 
+static void rg_stdio_landed(struct rg_stdio *s)
+{
+	if (s->in_flight)
+		rg_io_end(s->life);
+	s->in_flight = false;
+}
+
 void rg_stdio_end(struct rg_stdio *s, const char *op, bool failed)
 {
 	int err = errno;
 
-	if (s->life)
+	if (s->in_flight)
 		rg_io_end(s->life);
 	rg_sigpipe_release(&s->guard, failed && err == EPIPE);
 	if (failed && s->life) {
@@ -235,6 +243,9 @@ RG_EXPORT int fclose(FILE *fp)
 	if (s.e && !rg_in_vfork_child()) {
 		bool flushed = rg_libc(fflush)(fp) == 0;
 
+		/* The flush is over: this thread's mark must not count as a
+		 * call in flight on the socket it lets go of. */
+		rg_stdio_landed(&s);
 		rg_release_begin(&r, s.fd, s.e, flushed ? RG_RELEASE_SURE : RG_RELEASE_PLAIN);
 		releasing = true;
 	} else if (s.fd >= 0 && !rg_in_vfork_child()) {

@@ -11,7 +11,8 @@
 struct rg_stdio {
 	int fd;
 	struct rg_fd *e; /* NULL unless the stream is on a socket */
-	struct rg_fd_life *life; /* in flight on it (io.h) */
+	struct rg_fd_life *life; /* its socket's, marked in flight (io.h) while in_flight */
+	bool in_flight;
 	struct rg_sigpipe_guard guard;
 };
 
