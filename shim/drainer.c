@@ -114,6 +114,9 @@ enum { RG_PARK_NONE, RG_PARK_ASKED, RG_PARK_PAUSED };
 static _Atomic int rg_park;
 /* Which thread is the drainer: one told to leave sees it is not. */
 static _Atomic unsigned int rg_thread_gen;
+/* Paused for the heir (rg_drainer_hold): movers find it paused already,
+ * and do not let it go on.  Changed under the lock. */
+static bool rg_drainer_held;
 
 static int64_t rg_ms_ns(int ms)
 {
@@ -375,7 +378,7 @@ static bool rg_thread_pause(struct rg_own *o)
 	int asked = RG_PARK_ASKED;
 
 	(void)o;
-	if (!rg_drainer_started)
+	if (!rg_drainer_started || rg_drainer_held)
 		return true;
 	atomic_store(&rg_park, RG_PARK_ASKED);
 	rg_thread_wake();
@@ -386,7 +389,7 @@ static bool rg_thread_pause(struct rg_own *o)
 static void rg_thread_resume(struct rg_own *o)
 {
 	(void)o;
-	if (!rg_drainer_started)
+	if (!rg_drainer_started || rg_drainer_held)
 		return;
 	atomic_store(&rg_park, RG_PARK_NONE);
 	rg_futex(&rg_park, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
@@ -867,6 +870,7 @@ void rg_drainer_fork_child(void)
 	atomic_store_explicit(&rg_lingering, 0, memory_order_relaxed);
 	atomic_store_explicit(&rg_drainer_wake_ns, 0, memory_order_relaxed);
 	atomic_store_explicit(&rg_park, RG_PARK_NONE, memory_order_relaxed);
+	rg_drainer_held = false;
 }
 
 bool rg_drainer_settle(int64_t budget_ns)
@@ -898,13 +902,19 @@ bool rg_drainer_hold(void)
 		rg_lock_give(RG_LOCK_DRAINER, &saved);
 		sched_yield();
 	}
+	rg_drainer_held = held;
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
 	return held;
 }
 
 void rg_drainer_resume(void)
 {
+	sigset_t saved;
+
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	rg_drainer_held = false;
 	rg_thread_resume(NULL);
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
 }
 
 void rg_drainer_heir(void)
