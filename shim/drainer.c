@@ -830,18 +830,23 @@ static void rg_drainer_pass_dropped(void)
 static bool rg_drainer_retire_now(void)
 {
 	sigset_t saved;
-	bool retired = false;
+	bool retired = false, wanted = true;
 
-	rg_lock_take(RG_LOCK_DRAINER, &saved);
-	if (rg_drainer_started && atomic_load(&rg_lingering) == 0 && rg_thread_pause(NULL)) {
-		rg_drainer_pass_dropped();
-		atomic_fetch_add(&rg_thread_gen, 1);
-		rg_drainer_close_thread_fds();
-		atomic_store(&rg_park, RG_PARK_NONE);
-		rg_futex(&rg_park, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
-		retired = true;
+	/* A thread slow to pause (a busy machine, a lock a mover holds) is
+	 * asked again: the program's call waits for the descriptors. */
+	for (int tries = 0; wanted && !retired && tries < 100; tries++) {
+		rg_lock_take(RG_LOCK_DRAINER, &saved);
+		wanted = rg_drainer_started && !rg_drainer_held && atomic_load(&rg_lingering) == 0;
+		if (wanted && rg_thread_pause(NULL)) {
+			rg_drainer_pass_dropped();
+			atomic_fetch_add(&rg_thread_gen, 1);
+			rg_drainer_close_thread_fds();
+			atomic_store(&rg_park, RG_PARK_NONE);
+			rg_futex(&rg_park, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+			retired = true;
+		}
+		rg_lock_give(RG_LOCK_DRAINER, &saved);
 	}
-	rg_lock_give(RG_LOCK_DRAINER, &saved);
 	return retired;
 }
 
