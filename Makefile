@@ -46,6 +46,10 @@ TEST_SRC := $(wildcard tests/progs/*.c)
 # __read_chk) and plain.
 TEST_BIN := $(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%) \
 	$(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%.plain)
+# The differential oracle (tests/oracle/): one program, fortified as Debian
+# builds, run without and with the library.
+ORACLE_SRC := $(wildcard tests/oracle/*.c)
+ORACLE := $(BUILD)/oracle/oracle
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
@@ -54,7 +58,7 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 all: $(LIB) $(CMD)
 
 # Everything else that is compiled: test programs, examples, benchmarks.
-programs: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/bench/hotpath
+programs: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/bench/hotpath $(ORACLE)
 
 $(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
 	@mkdir -p $(@D)
@@ -75,6 +79,10 @@ $(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h
 $(BUILD)/tests/%.plain: tests/progs/%.c tests/progs/common.h
 	@mkdir -p $(@D)
 	$(CC) $(BASE) -O0 -U_FORTIFY_SOURCE -g -pthread -o $@ $< $(LDFLAGS)
+
+$(ORACLE): $(ORACLE_SRC) $(wildcard tests/oracle/*.h) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE) -O2 -D_FORTIFY_SOURCE=2 -g -pthread -o $@ $(ORACLE_SRC) $(LDFLAGS)
 
 $(BUILD)/examples/%: examples/%.c
 	@mkdir -p $(@D)
