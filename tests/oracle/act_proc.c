@@ -404,7 +404,7 @@ static char **env_without_preload(void)
 	int n = 0;
 
 	for (char **e = environ; *e && n < 511; e++)
-		if (strncmp(*e, "LD_PRELOAD=", 11))
+		if (strncmp(*e, "LD_PRELOAD=", 11) != 0)
 			env[n++] = *e;
 	env[n] = NULL;
 	return env;

@@ -221,14 +221,14 @@ void act_recv(const struct step *st, int i)
 	static uint8_t buf[65536];
 	int flags = st->b == RM_EXACT ? MSG_WAITALL : st->b == RM_EMPTY ? MSG_DONTWAIT : 0;
 	struct line l;
-	ssize_t n;
 
 	line_start(&l, cur_ctx, i, recv_names[st->a]);
 	line_add(&l, " fd=%d mode=%s", st->fd, mode_names[st->b]);
 	if (st->b == RM_END) {
 		recv_to_end(st, &l, buf);
 	} else {
-		n = recv_how(st, buf, (size_t)st->n, flags);
+		ssize_t n = recv_how(st, buf, (size_t)st->n, flags);
+
 		line_ret(&l, (long)n, errno);
 		line_add(&l, " ok=%d", took(st->conn, buf, n));
 	}

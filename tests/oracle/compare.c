@@ -75,7 +75,7 @@ static bool equal_except(const char *a, const char *b, const char *const *keys)
 	for (;;) {
 		a = next_token(a, &la, keys);
 		b = next_token(b, &lb, keys);
-		if (la != lb || strncmp(a, b, la))
+		if (la != lb || strncmp(a, b, la) != 0)
 			return false;
 		if (!la)
 			return true;
@@ -117,7 +117,7 @@ static enum verdict no_sigpipe_death(const char *a, const char *b)
  * read): what it got without must be a prefix of what it got with. */
 static enum verdict peer_eof_not_reset(const char *a, const char *b)
 {
-	if (strncmp(a, "peer ", 5) || strncmp(b, "peer ", 5) || num(a, "c") != num(b, "c"))
+	if (strncmp(a, "peer ", 5) != 0 || strncmp(b, "peer ", 5) != 0 || num(a, "c") != num(b, "c"))
 		return DIFF;
 	if (!has(a, "end", "reset") || !has(b, "end", "eof") || !has(a, "ok", "1") ||
 	    !has(b, "ok", "1") || num(b, "rx") < num(a, "rx"))
@@ -138,7 +138,7 @@ static enum verdict peer_after_close(const char *a, const char *b)
 	static const char *const keys[] = { "ret", "errno", "end", NULL };
 	char ea[64] = "", eb[64] = "";
 
-	if (strncmp(a, b, strcspn(a, " ")) || !has(a, "closed", "1") ||
+	if (strncmp(a, b, strcspn(a, " ")) != 0 || !has(a, "closed", "1") ||
 	    (!verb_is(a, "peer-send") && !verb_is(a, "peer-close")))
 		return DIFF;
 	if (!equal_except(a, b, keys))
@@ -148,7 +148,7 @@ static enum verdict peer_after_close(const char *a, const char *b)
 		return DIFF;
 	field(a, "end", ea, sizeof(ea));
 	field(b, "end", eb, sizeof(eb));
-	if (strcmp(ea, eb) && !(!strcmp(eb, "eof") && !strcmp(ea, "reset")))
+	if (strcmp(ea, eb) != 0 && !(!strcmp(eb, "eof") && !strcmp(ea, "reset")))
 		return DIFF;
 	return SAME;
 }
@@ -178,7 +178,9 @@ static const struct {
 
 static void where(const char *line, char *out, size_t size)
 {
-	if (line && (line[0] == 'm' || line[0] == 'c' || line[0] == 't' || line[0] == 'r'))
+	if (!line)
+		snprintf(out, size, "the end");
+	else if (line[0] == 'm' || line[0] == 'c' || line[0] == 't' || line[0] == 'r')
 		snprintf(out, size, "step %ld", strtol(line + 1, NULL, 10));
 	else
 		snprintf(out, size, "%s", !strncmp(line, "peer", 4) ? "the peers' records"
@@ -202,7 +204,7 @@ int compare_runs(uint64_t seed, char **a, int na, char **b, int nb, bool verbose
 
 	snprintf(lab, sizeof(lab), "%s:", label_b);
 	for (; k < na && k < nb; k++) {
-		enum verdict v = strcmp(a[k], b[k]) ? DIFF : SAME;
+		enum verdict v = strcmp(a[k], b[k]) != 0 ? DIFF : SAME;
 
 		for (size_t r = 0; r < NRULES && v == DIFF; r++)
 			if ((v = allowed[r].judge(a[k], b[k])) != DIFF)

@@ -171,6 +171,16 @@ void do_close(struct model *m, int fd)
 	fd_release(m, fd);
 }
 
+/* Every descriptor of the connection, closed one by one. */
+void do_close_conn(struct model *m, int c)
+{
+	int16_t list[MAX_LIST];
+	int n = c < 0 ? 0 : conn_aliases(m, c, list, MAX_LIST);
+
+	for (int i = 0; i < n; i++)
+		do_close(m, list[i]);
+}
+
 void do_epoll_wait(struct model *m, int e)
 {
 	struct step *st;

@@ -119,10 +119,11 @@ static void ep_release(struct model *m, int e)
 
 void fd_release(struct model *m, int fd)
 {
-	struct mfd was = m->fd[fd];
+	struct mfd was;
 
 	if (fd < FD_FIRST || fd >= MAX_FDS)
 		return;
+	was = m->fd[fd];
 	m->fd[fd] = (struct mfd){ .kind = MK_FREE, .conn = -1, .ep = -1 };
 	if (was.kind == MK_CONN && !conn_held(m, was.conn))
 		conn_release(m, was.conn);
@@ -172,7 +173,7 @@ bool conn_quiet(const struct model *m, int c)
 
 int pick_conn(struct model *m, bool (*ok)(const struct model *, int))
 {
-	int cand[MAX_CONNS], n = 0;
+	int cand[MAX_CONNS] = { 0 }, n = 0;
 
 	for (int c = 0; c < m->nconn; c++)
 		if (ok(m, c))
@@ -182,7 +183,7 @@ int pick_conn(struct model *m, bool (*ok)(const struct model *, int))
 
 int pick_fd(struct model *m, int kind)
 {
-	int cand[64], n = 0;
+	int cand[64] = { 0 }, n = 0;
 
 	for (int fd = FD_FIRST; fd < MAX_FDS && n < 64; fd++)
 		if (m->fd[fd].kind == kind)
@@ -193,7 +194,7 @@ int pick_fd(struct model *m, int kind)
 /* A number nothing holds, in [lo, hi). */
 int pick_free_below(struct model *m, int lo, int hi)
 {
-	int cand[64], n = 0;
+	int cand[64] = { 0 }, n = 0;
 
 	if (hi > m->limit)
 		hi = m->limit;

@@ -113,6 +113,7 @@ void do_peer_send(struct model *m, int c, uint32_t n);
 void do_peer_recv(struct model *m, int c, uint32_t n);
 void do_peer_close(struct model *m, int c, int how);
 void do_close(struct model *m, int fd);
+void do_close_conn(struct model *m, int c);
 void do_epoll_wait(struct model *m, int e);
 
 #endif

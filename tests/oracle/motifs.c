@@ -190,14 +190,9 @@ void motif_dup2_high(struct model *m)
 {
 	int gone = pick_conn(m, can_talk), c, fd, target;
 	struct step *st;
-	int16_t list[MAX_LIST];
 
-	if (gone >= 0 && !m->in_child) {
-		int n = conn_aliases(m, gone, list, MAX_LIST);
-
-		for (int i = 0; i < n; i++)
-			do_close(m, list[i]);
-	}
+	if (gone >= 0 && !m->in_child)
+		do_close_conn(m, gone);
 	c = pick_conn(m, can_talk);
 	if (c < 0)
 		return;
@@ -256,7 +251,6 @@ static void close_range_step(struct model *m)
 void motif_close(struct model *m)
 {
 	int c = pick_conn(m, can_talk), pick = (int)rng_below(&m->r, 10);
-	int16_t list[MAX_LIST];
 
 	if (c < 0 && pick < 7) {
 		motif_conn(m);
@@ -265,10 +259,7 @@ void motif_close(struct model *m)
 	if (pick < 4) {
 		do_close(m, conn_alias(m, c));
 	} else if (pick < 7) {
-		int n = conn_aliases(m, c, list, MAX_LIST);
-
-		for (int i = 0; i < n; i++)
-			do_close(m, list[i]);
+		do_close_conn(m, c);
 	} else if (pick < 8) {
 		close_range_step(m);
 	} else if (pick < 9) {
@@ -309,9 +300,11 @@ static bool can_pump(const struct model *m, int c)
 {
 	const struct mconn *k = &m->conn[c];
 
-	/* MSG_WAITALL waits only on a blocking file. */
+	/* MSG_WAITALL waits only on a blocking file.  After the program's
+	 * FIN, the peer reads EOF even past a reset, and only the pump's send
+	 * would see the reset, if it still runs: a matter of time. */
 	return conn_live(m, c) && !k->pumped && !k->async && k->regs == 0 && !k->peer_fin &&
-	       !k->lost && !k->nonblock && !m->in_child;
+	       !k->lost && !k->nonblock && !k->prog_shut_wr && !m->in_child;
 }
 
 /* The peer sends a lot in the background and never reads; the program
@@ -324,7 +317,6 @@ void motif_pump(struct model *m)
 	int c = pick_conn(m, can_pump), reads = (int)rng_below(&m->r, 3);
 	struct mconn *k;
 	struct step *st;
-	int16_t list[MAX_LIST];
 
 	if (c < 0)
 		return;
@@ -337,8 +329,7 @@ void motif_pump(struct model *m)
 	for (int i = 0; i < reads; i++)
 		do_recv(m, c, conn_alias(m, c));
 	if (rng_chance(&m->r, 40)) {
-		for (int i = 0, n = conn_aliases(m, c, list, MAX_LIST); i < n; i++)
-			do_close(m, list[i]);
+		do_close_conn(m, c);
 		return;
 	}
 	add_step(m, OP_PEER_STOP)->conn = (int16_t)c;

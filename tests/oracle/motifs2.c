@@ -135,7 +135,6 @@ static void epoll_ctl_step(struct model *m, const struct mreg *r, int op, uint32
 void motif_epoll_close(struct model *m)
 {
 	int i = reg_pick(m), e, c;
-	int16_t list[MAX_LIST];
 
 	if (m->in_child || i < 0) {
 		motif_epoll(m);
@@ -148,8 +147,7 @@ void motif_epoll_close(struct model *m)
 		m->reg[i].live = false;
 		m->conn[c].regs--;
 	}
-	for (int k = 0, n = conn_aliases(m, c, list, MAX_LIST); k < n; k++)
-		do_close(m, list[k]);
+	do_close_conn(m, c);
 	if (rng_chance(&m->r, 60))
 		do_peer_send(m, c, rng_range(&m->r, 1, 8000));
 	else if (rng_chance(&m->r, 50))
@@ -210,7 +208,6 @@ void motif_async(struct model *m)
 {
 	int c = pick_conn(m, can_signal);
 	struct step *st;
-	int16_t list[MAX_LIST];
 
 	if (c < 0)
 		return;
@@ -221,8 +218,7 @@ void motif_async(struct model *m)
 	m->conn[c].async = true;
 	do_peer_send(m, c, rng_range(&m->r, 1, 4000));
 	if (rng_chance(&m->r, 50)) {
-		for (int k = 0, n = conn_aliases(m, c, list, MAX_LIST); k < n; k++)
-			do_close(m, list[k]);
+		do_close_conn(m, c);
 		do_peer_send(m, c, rng_range(&m->r, 1, 4000));
 		if (rng_chance(&m->r, 50))
 			do_peer_close(m, c, PC_DRAIN_FIN);
@@ -357,7 +353,6 @@ static void rlimit_step(struct model *m, int limit)
 void motif_rlimit(struct model *m)
 {
 	int closes = (int)rng_below(&m->r, 3), fills = (int)rng_range(&m->r, 1, 3);
-	int16_t list[MAX_LIST];
 
 	if (m->in_child)
 		return;
@@ -366,12 +361,8 @@ void motif_rlimit(struct model *m)
 		return;
 	}
 	rlimit_step(m, fd_max_used(m, 512) + 1 + (int)rng_range(&m->r, 6, 20));
-	for (int i = 0; i < closes; i++) {
-		int c = pick_conn(m, conn_live);
-
-		for (int k = 0, n = c < 0 ? 0 : conn_aliases(m, c, list, MAX_LIST); k < n; k++)
-			do_close(m, list[k]);
-	}
+	for (int i = 0; i < closes; i++)
+		do_close_conn(m, pick_conn(m, conn_live));
 	for (int i = 0; i < fills; i++)
 		add_step(m, OP_FILL)->a = rng_chance(&m->r, 60) ? rng_below(&m->r, 4)
 								 : rng_below(&m->r, FK_COUNT);
@@ -420,12 +411,13 @@ void motif_final(struct model *m)
 
 	/* Only where the program's last close is a FIN: with bytes left
 	 * unread, whether the peer sees the FIN or the reset first would be a
-	 * matter of time. */
+	 * matter of time; and not after the program's own shutdown, which
+	 * the peer would answer by closing at a time of its own. */
 	for (int c = 0; c < m->nconn; c++) {
 		const struct mconn *k = &m->conn[c];
 
 		if (!conn_live(m, c) || k->to_prog || k->pumped || k->lost || k->async ||
-		    !rng_chance(&m->r, 50))
+		    k->prog_shut_wr || !rng_chance(&m->r, 50))
 			continue;
 		add_step(m, OP_PEER_AUTO)->conn = (int16_t)c;
 		m->conn[c].auto_close = true;

@@ -51,8 +51,9 @@ static void peer_close(struct pconn *p)
 	p->auto_close = false;
 }
 
-/* One read; false once the stream has ended (EOF or an error). */
-static bool read_some(int c, size_t max)
+/* One read: the bytes it got, or -1 once the stream has ended (EOF or
+ * an error). */
+static ssize_t read_some(int c, size_t max)
 {
 	struct pconn *p = &conns[c];
 	ssize_t n = recv(p->fd, buf, max < sizeof(buf) ? max : sizeof(buf), MSG_DONTWAIT);
@@ -60,32 +61,34 @@ static bool read_some(int c, size_t max)
 	if (n > 0) {
 		p->ok &= pattern_check(buf, (size_t)n, c, 0, p->rx);
 		p->rx += (uint64_t)n;
-		return true;
+		return n;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return true;
+		return 0;
 	set_end(p, n == 0 ? END_EOF : END_ERROR, n == 0 ? 0 : errno);
-	return false;
+	return -1;
 }
 
 /* Reads until `want` more bytes came, the stream ended, or the deadline. */
 static uint64_t read_until(int c, uint64_t want, int64_t deadline)
 {
 	struct pconn *p = &conns[c];
-	uint64_t start = p->rx;
+	uint64_t got = 0;
 
 	/* Past an error already seen (a pump's failed send) too: what is
 	 * still queued counts, whichever call saw the reset first. */
-	while (p->fd >= 0 && p->rx - start < want) {
+	while (p->fd >= 0 && got < want) {
 		struct pollfd pf = { .fd = p->fd, .events = POLLIN };
 		int64_t left = (deadline - now_ns()) / 1000000;
+		ssize_t n;
 
 		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
 			break;
-		if (!read_some(c, want - (p->rx - start)))
+		if ((n = read_some(c, want - got)) < 0)
 			break;
+		got += (uint64_t)n;
 	}
-	return p->rx - start;
+	return got;
 }
 
 static void tcp_nodelay(int fd)
@@ -230,7 +233,7 @@ static void background(const struct pollfd *pf, const int *who, int n)
 		if (pf[k].revents & POLLOUT && p->pump_left)
 			pump(who[k]);
 		if (pf[k].revents & (POLLIN | POLLHUP | POLLERR) && p->auto_close &&
-		    !read_some(who[k], sizeof(buf)))
+		    read_some(who[k], sizeof(buf)) < 0)
 			peer_close(p);
 	}
 }

@@ -51,7 +51,7 @@ static void other_kind(struct line *l, int fd, const struct stat *sb)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = readlink(path, link, sizeof(link) - 1);
 	link[n > 0 ? n : 0] = '\0';
-	line_add(l, " kind=%s", strncmp(link, "anon_inode:", 11) ? "other" : link + 11);
+	line_add(l, " kind=%s", strncmp(link, "anon_inode:", 11) != 0 ? "other" : link + 11);
 }
 
 static void report_fd(int step, int fd)

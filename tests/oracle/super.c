@@ -3,6 +3,7 @@
  * without, for --selfcheck), each time with a fresh peer process, and
  * compares the two sets of observations (compare.c).  It never runs under
  * the library itself.  Exit status: 0 same, 1 different, 2 trouble. */
+#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +29,7 @@ struct side {
 	char **errs; /* the program's stderr, compared after its lines */
 	int nerr, caperr;
 	int64_t exit_mark; /* the program's last "T exit" */
-	char dir[64];
+	char dir[128];
 	char partial[2][4096];
 };
 
@@ -82,7 +83,7 @@ static int drain(struct side *s, int fd, int which)
 
 static void set_env(const char *lib, const char *dir)
 {
-	char log[128];
+	char log[160];
 
 	unsetenv("LD_PRELOAD");
 	if (!lib)
@@ -149,10 +150,11 @@ static pid_t spawn_prog(struct side *s, uint64_t seed, const char *lib, const in
 	int null = open("/dev/null", O_RDONLY);
 	const int map[][2] = { { null, 0 },	   { fds[0], FD_OBS }, { fds[1], 2 },
 			       { fds[2], FD_CMD }, { fds[3], FD_REPLY } };
-	char seedtxt[32];
 	pid_t pid = fork();
 
 	if (pid == 0) {
+		char seedtxt[32];
+
 		setpgid(0, 0);
 		child_setup(map, 5);
 		set_env(lib, s->dir);
@@ -241,13 +243,19 @@ static void make_pipes(int p[][2], int n)
 			err(2, "pipe");
 }
 
+/* The side's directory holds only sockets and the log: no subdirectory. */
 static void remove_dir(const char *dir)
 {
-	char cmd[128];
+	DIR *d = opendir(dir);
+	struct dirent *de;
 
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
-	if (system(cmd) != 0)
-		warnx("could not remove %s", dir);
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, 0);
+	if (d)
+		closedir(d);
+	if (rmdir(dir) < 0)
+		warn("rmdir %s", dir);
 }
 
 /* One run of the scenario; the side gets every observation. */
@@ -259,7 +267,10 @@ static void run_side(struct side *s, uint64_t seed, const char *lib, bool keep)
 	pid_t peer, prog;
 	int status;
 
-	snprintf(s->dir, sizeof(s->dir), "%s/oracle.XXXXXX", tmp ? tmp : "/tmp");
+	/* Socket paths must fit in sun_path (108 bytes). */
+	if (!tmp || strlen(tmp) > 80)
+		tmp = "/tmp";
+	snprintf(s->dir, sizeof(s->dir), "%s/oracle.XXXXXX", tmp);
 	if (!mkdtemp(s->dir))
 		err(2, "mkdtemp");
 	make_pipes(p, 5);

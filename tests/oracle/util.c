@@ -77,19 +77,18 @@ void line_start(struct line *l, char ctx, int step, const char *verb)
 	line_add(l, "%c%d %s", ctx, step, verb);
 }
 
+/* Appends, leaving room for the newline; a line too long is cut. */
 void line_add(struct line *l, const char *fmt, ...)
 {
+	size_t room = l->len < sizeof(l->buf) - 1 ? sizeof(l->buf) - 1 - l->len : 0;
 	va_list ap;
 	int n;
 
-	if (l->len >= sizeof(l->buf) - 2)
-		return;
 	va_start(ap, fmt);
-	n = vsnprintf(l->buf + l->len, sizeof(l->buf) - 1 - l->len, fmt, ap);
+	n = vsnprintf(l->buf + l->len, room, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		l->len += (size_t)n < sizeof(l->buf) - 1 - l->len ? (size_t)n
-								 : sizeof(l->buf) - 2 - l->len;
+	if (n > 0 && room > 1)
+		l->len += (size_t)n < room ? (size_t)n : room - 1;
 }
 
 void line_ret(struct line *l, long ret, int err)
