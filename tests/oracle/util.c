@@ -80,12 +80,14 @@ void line_start(struct line *l, char ctx, int step, const char *verb)
 /* Appends, leaving room for the newline; a line too long is cut. */
 void line_add(struct line *l, const char *fmt, ...)
 {
-	size_t room = l->len < sizeof(l->buf) - 1 ? sizeof(l->buf) - 1 - l->len : 0;
 	va_list ap;
+	size_t room;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(l->buf + l->len, room, fmt, ap);
+	room = l->len < sizeof(l->buf) - 1 ? sizeof(l->buf) - 1 - l->len : 0;
+	/* The analyzer loses track of va_start through line_ret()'s call. */
+	n = vsnprintf(l->buf + l->len, room, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
 	va_end(ap);
 	if (n > 0 && room > 1)
 		l->len += (size_t)n < room ? (size_t)n : room - 1;
