@@ -13,6 +13,18 @@
  *                       reports what it inherited
  *   oracle show SEED    prints the scenario
  *
+ * What is observed, and why each: every call's return value and errno, and
+ * every descriptor number (the library must change none of them); epoll
+ * events as (registration tag, mask), never raw pointers (a closed
+ * socket's registration must be gone, as the kernel's last close removes
+ * it); I/O signals as (number, si_fd, band) (no signal may name a closed
+ * socket); how forked children end, and how long their exit took; what an
+ * exec'd image inherited; the program's stderr; from the peers, the bytes
+ * each connection brought (count, and whether each was the expected one,
+ * in order) and how it ended; the delay of exec and exit, compared only
+ * against a generous bound.  What the library may change is in one table,
+ * allowed[] in compare.c.
+ *
  * The scenario (gen.c) is a list of steps with concrete descriptor numbers:
  * the generator simulates the descriptor table of the run without the
  * library (lowest free number first), so a replay prints exactly what will
