@@ -128,7 +128,7 @@ uint32_t rng_below(struct rng *r, uint32_t n);
 bool rng_chance(struct rng *r, int percent);
 uint32_t rng_range(struct rng *r, uint32_t lo, uint32_t hi);
 
-/* gen.c: the scenario for a seed; false when the seed makes none. */
+/* gen.c: the scenario for a seed. */
 void gen_scenario(struct scenario *sc, uint64_t seed);
 void show_step(const struct step *st, int index, char *buf, size_t size);
 const char *op_name(int op);
