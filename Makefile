@@ -52,6 +52,12 @@ TEST_BIN := $(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%) \
 ifneq ($(wildcard /usr/include/liburing.h),)
 TEST_BIN += $(BUILD)/tests/iouring-liburing
 endif
+# The differential oracle (tests/oracle/): one program, fortified as Debian
+# builds, run without and with the library.
+ORACLE_SRC := $(wildcard tests/oracle/*.c)
+ORACLE := $(BUILD)/oracle/oracle
+# A deliberately wrong preload library the oracle must catch (oracle.bats).
+ORACLE_NAIVE := $(BUILD)/oracle/naive.so
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
@@ -60,7 +66,7 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 all: $(LIB) $(CMD)
 
 # Everything else that is compiled: test programs, examples, benchmarks.
-programs: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/bench/hotpath
+programs: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/bench/hotpath $(ORACLE) $(ORACLE_NAIVE)
 
 $(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
 	@mkdir -p $(@D)
@@ -85,6 +91,13 @@ $(BUILD)/tests/%.plain: tests/progs/%.c tests/progs/common.h
 $(BUILD)/tests/iouring-liburing: tests/progs/iouring.c tests/progs/common.h
 	@mkdir -p $(@D)
 	$(CC) $(BASE) -O2 -D_FORTIFY_SOURCE=2 -g -pthread -DRG_LIBURING -o $@ $< $(LDFLAGS) -luring
+$(ORACLE): $(ORACLE_SRC) $(wildcard tests/oracle/*.h) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE) -O2 -D_FORTIFY_SOURCE=2 -g -pthread -o $@ $(ORACLE_SRC) $(LDFLAGS)
+
+$(ORACLE_NAIVE): tests/oracle/naive/naive.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE) -O2 -fPIC -shared -o $@ $< $(LDFLAGS) -ldl
 
 $(BUILD)/examples/%: examples/%.c
 	@mkdir -p $(@D)
@@ -179,7 +192,8 @@ fuzz-regress: $(FUZZ_BIN)
 # Static analysis: cppcheck and clang-tidy (.clang-tidy says which checks
 # and why) over every C file, with the Makefile's own flags; any finding
 # fails.  Inline suppressions carry their reason.
-LINT_SRC := $(wildcard shim/*.c cli/*.c tests/progs/*.c bench/*.c examples/*.c fuzz/*.c)
+LINT_SRC := $(wildcard shim/*.c cli/*.c tests/progs/*.c tests/oracle/*.c tests/oracle/naive/*.c \
+	bench/*.c examples/*.c fuzz/*.c)
 LINT_DEFS := -D_GNU_SOURCE -DRG_VERSION='"$(VERSION)"' -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"'
 CLANG_TIDY ?= clang-tidy
 CPPCHECK ?= cppcheck

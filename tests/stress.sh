@@ -3,6 +3,9 @@
 # at once, without resetguard and with it, then the checks of
 # tests/helpers/stress_check.py on what they printed and what was logged.
 #
+# Then the differential oracle (tests/oracle/run) for as long again, on
+# fresh random seeds; a failing seed is printed with its replay command.
+#
 # STRESS_SECONDS (60) how long each process under resetguard runs,
 # STRESS_SEED (the time) the random seed, printed on failure,
 # STRESS_PROCS (3) processes of STRESS_THREADS (8) threads each.
@@ -85,3 +88,8 @@ python3 "$root/tests/helpers/stress_check.py" "$tmp/log.json" "$timeout_ms" "$ti
 	fail "see above"
 echo "stress: $(cat "${outs[@]}" | awk -F= '/^ops=/ { n += $2 } END { print n }') connections," \
 	"$(wc -l <"$log") log lines, all checks passed"
+
+# The differential oracle: fresh seeds, without and with the library.
+echo "stress: the differential oracle, fresh seeds for ${seconds}s"
+BUILD=$B "$root/tests/oracle/run" --seconds "$seconds" --jobs 2 --lib "$B/libresetguard.so" ||
+	fail "the differential oracle found a difference (FAIL lines above, each with its replay)"
