@@ -87,11 +87,15 @@ struct rg_slot {
 
 static bool rg_slot_pause(struct rg_own *o);
 static void rg_slot_resume(struct rg_own *o);
+static enum rg_give rg_slot_give_up(struct rg_own *o);
 static bool rg_thread_pause(struct rg_own *o);
 static void rg_thread_resume(struct rg_own *o);
+static enum rg_give rg_thread_give_up(struct rg_own *o);
 
-static const struct rg_own_holder rg_slot_holder = { rg_slot_pause, rg_slot_resume };
-static const struct rg_own_holder rg_thread_holder = { rg_thread_pause, rg_thread_resume };
+static const struct rg_own_holder rg_slot_holder = { rg_slot_pause, rg_slot_resume,
+						     rg_slot_give_up };
+static const struct rg_own_holder rg_thread_holder = { rg_thread_pause, rg_thread_resume,
+						       rg_thread_give_up };
 
 /* Changed under the lock only. */
 static bool rg_drainer_started;
@@ -793,21 +797,29 @@ static struct rg_slot *rg_slot_oldest(const struct rg_own *exclusive, int *from)
 	return NULL;
 }
 
-/* A lingering slot given up for the program: the plain close, as the
- * program's own close would have been. */
-static bool rg_slot_give_up(const struct rg_own *exclusive, bool locked)
+bool rg_drainer_release_other(const struct rg_own *exclusive)
 {
 	int from;
 	struct rg_slot *s = rg_slots ? rg_slot_oldest(exclusive, &from) : NULL;
 
 	if (s)
-		rg_slot_finish_as(s, "cap", locked, from == RG_SLOT_NEW);
+		rg_slot_finish_as(s, "cap", true, from == RG_SLOT_NEW);
 	return s != NULL;
 }
 
-bool rg_drainer_release_other(const struct rg_own *exclusive)
+/* A lingering socket given up for a program short of descriptors: the
+ * plain close, as the program's own close would have been. */
+static enum rg_give rg_slot_give_up(struct rg_own *o)
 {
-	return rg_slot_give_up(exclusive, true);
+	const unsigned int lingering = 1u << RG_SLOT_NEW | 1u << RG_SLOT_WAITING | 1u << RG_SLOT_ACTIVE;
+	struct rg_slot *s = rg_slot_of(o);
+	int from;
+
+	if (rg_slot_claim(s, lingering, &from)) {
+		rg_slot_finish_as(s, "cap", false, from == RG_SLOT_NEW);
+		return RG_GAVE;
+	}
+	return from == RG_SLOT_BUSY ? RG_BUSY : RG_CANNOT;
 }
 
 /* Frees the dropped slots still on the queue, for a paused thread that
@@ -850,9 +862,13 @@ static bool rg_drainer_retire_now(void)
 	return retired;
 }
 
-bool rg_drainer_give_up_one(void)
+/* The thread's descriptors go only with nothing lingering. */
+static enum rg_give rg_thread_give_up(struct rg_own *o)
 {
-	return rg_slot_give_up(NULL, false) || rg_drainer_retire_now();
+	(void)o;
+	if (atomic_load(&rg_lingering) > 0)
+		return RG_CANNOT;
+	return rg_drainer_retire_now() ? RG_GAVE : RG_CANNOT;
 }
 
 /* The child of fork() holds every lock (lifecycle.c) and has no thread:

@@ -27,10 +27,6 @@ int rg_slot_fd(const struct rg_slot *s);
 
 /* Waits until nothing lingers any more, at most until the last deadline. */
 void rg_drainer_wait(void);
-/* Gives up one of resetguard's own descriptors for a program call that
- * failed with EMFILE: the oldest lingering socket (closed plainly), else
- * the idle thread's epoll and eventfd; false when there is nothing. */
-bool rg_drainer_give_up_one(void);
 /* The same while moving exclusive's descriptor (ownfd.c), with
  * RG_LOCK_DRAINER held: never exclusive's own. */
 struct rg_own;

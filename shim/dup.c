@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 #include "bindings.h"
 #include "fdtable.h"
@@ -17,8 +18,21 @@
 #include "ownfd.h"
 #include "real.h"
 
+/* resetguard's own descriptors are not the program's to copy: a number
+ * it never opened, as without resetguard, is EBADF. */
+static bool rg_not_open(int fd)
+{
+	if (!rg_fd_is_own(fd) || rg_in_vfork_child())
+		return false;
+	errno = EBADF;
+	return true;
+}
+
 RG_EXPORT int dup(int oldfd)
 {
+	if (rg_not_open(oldfd))
+		return -1;
+
 	int fd = RG_RETRY_EMFILE(rg_libc(dup)(oldfd));
 
 	if (fd >= 0)
@@ -70,6 +84,8 @@ RG_EXPORT int dup2(int oldfd, int newfd)
 {
 	struct rg_replace p;
 
+	if (rg_not_open(oldfd))
+		return -1;
 	rg_replace_begin(&p, oldfd, newfd);
 	return rg_replace_end(&p, oldfd, newfd, rg_libc(dup2)(oldfd, newfd));
 }
@@ -78,6 +94,8 @@ RG_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
 	struct rg_replace p;
 
+	if (rg_not_open(oldfd))
+		return -1;
 	rg_replace_begin(&p, oldfd, newfd);
 	return rg_replace_end(&p, oldfd, newfd, rg_libc(dup3)(oldfd, newfd, flags));
 }
@@ -94,6 +112,21 @@ static int rg_fcntl_done(int fd, int cmd, void *arg, int ret)
 	return ret;
 }
 
+/* F_DUPFD gives the lowest free number from arg up: an own descriptor in
+ * between took the number the program would have got, and gives it up. */
+static int rg_fcntl_call(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	int ret = RG_RETRY_EMFILE(real(fd, cmd, arg));
+
+	if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
+		return ret;
+	while (ret > (int)(intptr_t)arg && rg_own_give_up_range((int)(intptr_t)arg, ret)) {
+		rg_libc(close)(ret);
+		ret = RG_RETRY_EMFILE(real(fd, cmd, arg));
+	}
+	return ret;
+}
+
 RG_EXPORT int fcntl(int fd, int cmd, ...)
 {
 	va_list ap;
@@ -101,7 +134,9 @@ RG_EXPORT int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	return rg_fcntl_done(fd, cmd, arg, RG_RETRY_EMFILE(rg_libc(fcntl)(fd, cmd, arg)));
+	if (rg_not_open(fd))
+		return -1;
+	return rg_fcntl_done(fd, cmd, arg, rg_fcntl_call(rg_libc(fcntl), fd, cmd, arg));
 }
 
 RG_EXPORT int fcntl64(int fd, int cmd, ...)
@@ -111,5 +146,7 @@ RG_EXPORT int fcntl64(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	return rg_fcntl_done(fd, cmd, arg, RG_RETRY_EMFILE(rg_libc(fcntl64)(fd, cmd, arg)));
+	if (rg_not_open(fd))
+		return -1;
+	return rg_fcntl_done(fd, cmd, arg, rg_fcntl_call(rg_libc(fcntl64), fd, cmd, arg));
 }

@@ -83,6 +83,12 @@ static bool rg_rate_allow(void)
 	return allow;
 }
 
+void rg_log_dropped(void)
+{
+	rg_count(&rg_stats.suppressed);
+	atomic_fetch_add_explicit(&rg_rate_dropped, 1, memory_order_relaxed);
+}
+
 static void rg_render(struct rg_line *l, enum rg_format format, const struct rg_event *ev)
 {
 	rg_line_init(l, format);

@@ -17,6 +17,9 @@ void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const cha
 		   uint64_t drained, int64_t ms);
 void rg_log_plain_close(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *why);
 void rg_log_summary(void);
+/* A record the sink could not write: counted, and reported with the next
+ * one that goes out (event=suppressed). */
+void rg_log_dropped(void);
 void rg_log_start(void);
 
 static inline bool rg_errno_logged(int err)

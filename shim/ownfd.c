@@ -8,6 +8,7 @@
  * program's onto that number can move it elsewhere first. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -17,37 +18,86 @@
 #include "lock.h"
 #include "ownfd.h"
 #include "real.h"
-#include "sink.h"
 
-/* From the top quarter of the descriptor numbers up, where programs, which
- * get the lowest free number, rarely reach; counted within the first 1024,
- * so that a huge limit does not make the kernel grow the process's fd table
- * for nothing, and select() users keep their low numbers.  Worked out at
- * load and again only when the program has lowered its limit below it. */
-static int rg_own_floor_now(void)
+/* Own descriptors sit at the top of the first min(RLIMIT_NOFILE, 1024)
+ * numbers, from the top down: programs get the lowest free number and
+ * reach them last, so their own numbers are what they would be without
+ * resetguard; within 1024, so that a huge limit does not make the kernel
+ * grow the process's fd table for nothing, and select() users keep their
+ * numbers.  The top is worked out at load and again when the program has
+ * lowered its limit below it.  All of this under RG_LOCK_DRAINER. */
+static int rg_own_top = -1;
+static int rg_own_low = INT_MAX; /* the lowest own descriptor now */
+static int rg_own_count;
+
+static int rg_own_top_now(void)
 {
 	struct rlimit rl;
 	rlim_t top = 1024;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
 		top = rl.rlim_cur;
-	return top > 4 ? (int)(top - top / 4) : 3;
+	return top > 4 ? (int)top : 4;
 }
 
-static _Atomic int rg_own_floor = -1;
+static void rg_own_mark(int n, struct rg_own *o)
+{
+	rg_fd_mark_own(n, o);
+	rg_own_count++;
+	if (n < rg_own_low)
+		rg_own_low = n;
+}
 
-/* F_DUPFD fails with EINVAL for a floor at or above the limit. */
+static void rg_own_unmark(int n)
+{
+	rg_fd_mark(n, RG_FD_UNSEEN);
+	rg_own_count--;
+	if (n == rg_own_low) {
+		int next = rg_fd_next(n + 1, RG_FD_MAX, RG_FD_OWN);
+
+		rg_own_low = next < 0 ? INT_MAX : next;
+	}
+}
+
+/* A copy of fd at the highest free number up to below, or a little lower:
+ * when the program holds every number from below up (it dup2()s onto them,
+ * or lives near its limit), the search steps down, doubling its stride. */
+static int rg_own_dup_below(int fd, int below)
+{
+	for (int stride = 1;; stride *= 2) {
+		int high = rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, below);
+
+		if (high >= 0 || errno != EMFILE || below <= 3)
+			return high;
+		below = below - stride > 3 ? below - stride : 3;
+	}
+}
+
+/* A copy of fd in a gap among the own descriptors if there may be one,
+ * else just below the lowest; when the program holds that number, the
+ * kernel gives the lowest free one above.  F_DUPFD fails with EINVAL for
+ * a number at or above the limit: the program lowered it. */
 static int rg_own_dup_high(int fd)
 {
-	int floor = atomic_load_explicit(&rg_own_floor, memory_order_relaxed);
-	int high = floor < 0 ? -1 : rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (rg_own_top < 0 || attempt)
+			rg_own_top = rg_own_top_now();
 
-	if (high < 0 && (floor < 0 || errno == EINVAL)) {
-		floor = rg_own_floor_now();
-		atomic_store_explicit(&rg_own_floor, floor, memory_order_relaxed);
-		high = rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, floor);
+		int top = rg_own_top, low = rg_own_low < top ? rg_own_low : top, high = -1;
+
+		if (rg_own_count < top - low) {
+			high = rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, low);
+			if (high >= top) {
+				rg_libc(close)(high);
+				high = -1;
+			}
+		}
+		if (high < 0 && low > 3)
+			high = rg_own_dup_below(fd, low - 1);
+		if (high >= 0 || errno != EINVAL)
+			return high;
 	}
-	return high;
+	return -1;
 }
 
 /* Makes the kernel's descriptor table large enough for own descriptors now,
@@ -59,8 +109,9 @@ void rg_own_reserve(void)
 	int saved = errno;
 	int fd = rg_libc(open)("/dev/null", O_RDONLY | O_CLOEXEC);
 
+	rg_own_top = rg_own_top_now();
 	if (fd >= 0) {
-		int high = rg_own_dup_high(fd);
+		int high = rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, rg_own_top - 1);
 
 		if (high >= 0)
 			rg_libc(close)(high);
@@ -80,7 +131,7 @@ void rg_own_take(struct rg_own *o, int fd)
 	} else {
 		rg_libc(fcntl)(fd, F_SETFD, FD_CLOEXEC); /* it stays where it is */
 	}
-	rg_fd_mark_own(fd, o);
+	rg_own_mark(fd, o);
 	atomic_store_explicit(&o->fd, fd, memory_order_release);
 	errno = saved;
 }
@@ -91,7 +142,7 @@ bool rg_own_dup(struct rg_own *o, int fd)
 	int high = rg_own_dup_high(fd);
 
 	if (high >= 0)
-		rg_fd_mark_own(high, o);
+		rg_own_mark(high, o);
 	atomic_store_explicit(&o->fd, high, memory_order_release);
 	errno = saved;
 	return high >= 0;
@@ -106,7 +157,7 @@ void rg_own_close_locked(struct rg_own *o)
 	int fd = atomic_exchange_explicit(&o->fd, -1, memory_order_acq_rel);
 
 	if (fd >= 0) {
-		rg_fd_mark(fd, RG_FD_UNSEEN);
+		rg_own_unmark(fd);
 		rg_libc(close)(fd);
 	}
 	errno = saved;
@@ -121,36 +172,20 @@ void rg_own_close(struct rg_own *o)
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
 }
 
-/* When the program has taken every number from the floor up, the highest
- * free one below it: the program asked for those numbers, and a descriptor
- * already in use must go somewhere.  A new one is not made there. */
-static int rg_own_dup_below(int fd)
-{
-	for (int below = atomic_load_explicit(&rg_own_floor, memory_order_relaxed) - 1; below > 2;
-	     below--) {
-		int moved = rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, below);
-
-		if (moved >= 0 || errno != EMFILE)
-			return moved;
-	}
-	return -1;
-}
-
 /* Moves the own descriptor at n, whose holder is paused, to another
  * number; when none is left, a lingering socket gives its up first. */
 static void rg_own_move(struct rg_own *o, int n)
 {
 	int high;
 
-	while ((high = rg_own_dup_high(n)) < 0 && errno == EMFILE &&
-	       (high = rg_own_dup_below(n)) < 0 && rg_drainer_release_other(o))
+	while ((high = rg_own_dup_high(n)) < 0 && errno == EMFILE && rg_drainer_release_other(o))
 		;
 	if (high >= 0)
-		rg_fd_mark_own(high, o);
+		rg_own_mark(high, o);
 	/* With no number left, the holder loses its descriptor: the program's
 	 * call replaces it, as it would without resetguard. */
 	atomic_store_explicit(&o->fd, high, memory_order_release);
-	rg_fd_mark(n, RG_FD_UNSEEN);
+	rg_own_unmark(n);
 }
 
 /* One attempt; false when the holder was busy and the caller should let
@@ -203,14 +238,53 @@ void rg_own_lost(int n)
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
 	if (rg_fd_known(n, &e) == RG_FD_OWN) {
 		atomic_compare_exchange_strong(&e->owner->fd, &expected, -1);
-		rg_fd_mark(n, RG_FD_UNSEEN);
+		rg_own_unmark(n);
 	}
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
 }
 
+/* The lowest own descriptor in [n, high) and its holder, or -1. */
+static int rg_own_next(int n, int high, struct rg_own **o)
+{
+	sigset_t saved;
+	struct rg_fd *e;
+
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	n = n < high ? rg_fd_next(n, (unsigned int)high - 1, RG_FD_OWN) : -1;
+	*o = n >= 0 && rg_fd_known(n, &e) == RG_FD_OWN ? e->owner : NULL;
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+	return *o ? n : -1;
+}
+
+/* A holder busy for a moment (the drainer reading its socket) is asked
+ * again: its descriptor may be the one the program needs. */
+bool rg_own_give_up_range(int low, int high)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		struct rg_own *o;
+		bool busy = false;
+
+		for (int n = low; (n = rg_own_next(n, high, &o)) >= 0; n++) {
+			switch (o->holder->give_up(o)) {
+			case RG_GAVE:
+				return true;
+			case RG_BUSY:
+				busy = true;
+				break;
+			case RG_CANNOT:
+				break;
+			}
+		}
+		if (!busy)
+			return false;
+		sched_yield();
+	}
+	return false;
+}
+
 bool rg_own_give_up_one(void)
 {
-	return rg_drainer_give_up_one() || rg_sink_give_up();
+	return rg_own_give_up_range(0, INT_MAX);
 }
 
 void rg_own_make_room(int n)

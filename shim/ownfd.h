@@ -13,12 +13,17 @@
 
 struct rg_own;
 
+enum rg_give { RG_GAVE, RG_BUSY, RG_CANNOT };
+
 /* How to keep a descriptor's holder off it for a moment, while the
- * descriptor moves to another number.  pause() must not wait long: false
- * means "busy, ask again", and the mover retries without its lock. */
+ * descriptor moves to another number, and how to make it give the
+ * descriptor up for a program short of them.  pause() must not wait long:
+ * false means "busy, ask again", and the mover retries without its lock.
+ * give_up() is called without the lock. */
 struct rg_own_holder {
 	bool (*pause)(struct rg_own *o);
 	void (*resume)(struct rg_own *o);
+	enum rg_give (*give_up)(struct rg_own *o);
 };
 
 struct rg_own {
@@ -46,10 +51,14 @@ void rg_own_evicted_failed(int n);
 /* The own descriptor at n was closed behind resetguard's back (the
  * program made a new descriptor with that number): its holder loses it. */
 void rg_own_lost(int n);
-/* Gives up one own descriptor for a program call that failed with EMFILE:
- * a lingering socket, the idle drainer's, the log's; false when none is
- * left to give. */
+/* Gives up one own descriptor for a program call that failed with EMFILE,
+ * the lowest-numbered that can go (the number the program would have
+ * got): a lingering socket, the idle drainer's, the log's; false when none
+ * is left to give. */
 bool rg_own_give_up_one(void);
+/* The same for the own descriptors in [low, high), which the program would
+ * have got from F_DUPFD: true when one went. */
+bool rg_own_give_up_range(int low, int high);
 /* A call that creates a descriptor and failed with EMFILE is tried again
  * as long as resetguard can give one of its own up: its descriptors must
  * never cause an EMFILE the program would not have had. */

@@ -92,6 +92,7 @@
 	X(epoll_create1, int, (int))                                                \
 	X(epoll_ctl, int, (int, int, int, struct epoll_event *))                    \
 	X(ioctl, int, (int, unsigned long, ...))                                    \
+	X(syscall, long, (long, ...))                                               \
 	X(pipe, int, (int[2]))                                                      \
 	X(pipe2, int, (int[2], int))                                                \
 	X(close_range, int, (unsigned int, unsigned int, int))                      \

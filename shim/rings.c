@@ -1,11 +1,14 @@
 /* Seeing io_uring instances (rings.h).  liburing makes its system calls
  * with inline assembly, where no wrapper sees them; what can be seen is
- * liburing's own entry points, when the program links it dynamically, and
- * the ring's descriptor, "anon_inode:[io_uring]" in /proc/self/fd, which
- * is looked for at load, when the drainer thread starts (before it touches
+ * liburing's own entry points, when the program links it dynamically, a
+ * raw io_uring_setup through libc's syscall() (libuv's way), and the
+ * ring's descriptor, "anon_inode:[io_uring]" in /proc/self/fd, which is
+ * looked for at load, when the drainer thread starts (before it touches
  * any socket) and once a second while it runs. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -100,4 +103,20 @@ RG_EXPORT int io_uring_setup(unsigned entries, struct io_uring_params *p)
 	__typeof__(rg_optional_real.io_uring_setup) next = rg_optional(io_uring_setup);
 
 	return next ? next(entries, p) : -ENOSYS;
+}
+
+/* syscall() takes up to six arguments in registers, and passes on all six
+ * whatever the call, as glibc's own does: the kernel ignores the rest. */
+RG_EXPORT long syscall(long number, ...)
+{
+	va_list ap;
+	long a[6];
+
+	va_start(ap, number);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (number == SYS_io_uring_setup)
+		rg_rings_note();
+	return rg_libc(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -23,6 +23,7 @@
 
 #include "lifecycle.h"
 #include "lock.h"
+#include "log.h"
 #include "ownfd.h"
 #include "real.h"
 #include "sigpipe.h"
@@ -32,7 +33,9 @@
 static __thread sigset_t rg_sink_saved_mask; /* while this thread holds it */
 static bool rg_sink_pause(struct rg_own *o);
 static void rg_sink_resume(struct rg_own *o);
-static const struct rg_own_holder rg_sink_holder = { rg_sink_pause, rg_sink_resume };
+static enum rg_give rg_sink_give_up_own(struct rg_own *o);
+static const struct rg_own_holder rg_sink_holder = { rg_sink_pause, rg_sink_resume,
+						     rg_sink_give_up_own };
 /* The file or datagram socket; -1 also after it was given up for a program
  * short of descriptors, then opened again for the next record. */
 static struct rg_own rg_sink_own = { -1, &rg_sink_holder };
@@ -149,8 +152,9 @@ static bool rg_sink_remember_path(const char *path)
 }
 
 /* Opening fails with EMFILE only when the program took every descriptor,
- * after resetguard gave its own up: this record goes to stderr, the next
- * one tries again.  Said once. */
+ * after resetguard gave its own up for it: the record is dropped and
+ * counted (suppressed, reported by the next record that goes out), the
+ * next one tries again, and the program's stderr gets one line, once. */
 static bool rg_sink_short(int err)
 {
 	static bool said;
@@ -158,19 +162,21 @@ static bool rg_sink_short(int err)
 
 	if (err != EMFILE)
 		return false;
+	rg_log_dropped();
 	if (!said) {
 		said = true;
 		rg_line_init(&l, RG_FMT_LOGFMT);
 		rg_line_raw(&l, "resetguard: cannot open RESETGUARD_LOG=");
 		rg_line_value(&l, rg_sink_name(), strlen(rg_sink_name()));
-		rg_line_raw(&l, ": Too many open files; records that meet the descriptor limit go to stderr");
+		rg_line_raw(&l, ": Too many open files; records that meet the descriptor limit "
+				"are dropped and counted");
 		rg_line_finish(&l);
 		rg_sink_stderr(&l);
 	}
 	return true;
 }
 
-/* False when the record must go to stderr this time. */
+/* False when the record cannot be written this time. */
 static bool rg_sink_open_file(void)
 {
 	struct stat st;
@@ -352,10 +358,12 @@ static bool rg_sink_journal(enum rg_log_level level, int err, const struct rg_li
 static bool rg_sink_deliver(enum rg_log_level level, const char *msgid, int err,
 			    const struct rg_line *line, const struct rg_line *fields)
 {
+	/* A sink short of a descriptor dropped the record (rg_sink_short) and
+	 * is still the configured one; one that failed fell back to stderr. */
 	switch (rg_config.log) {
 	case RG_LOG_FILE:
 		if (!rg_sink_check_file())
-			return false;
+			return rg_config.log == RG_LOG_FILE;
 		/* A file that cannot take the record (a full disk, /dev/full,
 		 * an I/O error) is given up like one that cannot be opened,
 		 * not left to lose every record in silence. */
@@ -368,9 +376,9 @@ static bool rg_sink_deliver(enum rg_log_level level, const char *msgid, int err,
 		rg_count(&rg_stats.suppressed);
 		return true;
 	case RG_LOG_SYSLOG:
-		return rg_sink_syslog(level, msgid, line);
+		return rg_sink_syslog(level, msgid, line) || rg_config.log == RG_LOG_SYSLOG;
 	case RG_LOG_JOURNAL:
-		return rg_sink_journal(level, err, line, fields);
+		return rg_sink_journal(level, err, line, fields) || rg_config.log == RG_LOG_JOURNAL;
 	case RG_LOG_OFF:
 		return true;
 	default:
@@ -390,15 +398,18 @@ void rg_sink_send(enum rg_log_level level, const char *msgid, int err, const str
 	errno = saved;
 }
 
-bool rg_sink_give_up(void)
+/* Given up for a program short of descriptors, the log's descriptor is
+ * opened again for the next record. */
+static enum rg_give rg_sink_give_up_own(struct rg_own *o)
 {
 	bool given = false;
 
+	(void)o;
 	rg_lock();
 	if (rg_sink_fd() >= 0) {
 		rg_own_close(&rg_sink_own);
 		given = true;
 	}
 	rg_unlock();
-	return given;
+	return given ? RG_GAVE : RG_CANNOT;
 }

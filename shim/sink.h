@@ -19,8 +19,6 @@ void rg_sink_send(enum rg_log_level level, const char *msgid, int err, const str
 		  const struct rg_line *fields);
 /* resetguard's own one-line complaints: always stderr, never SIGPIPE. */
 void rg_sink_stderr(const struct rg_line *line);
-/* Gives the log's descriptor up for a program short of descriptors; it is
- * opened again for the next record.  False when there is none. */
-bool rg_sink_give_up(void);
+
 
 #endif
