@@ -101,6 +101,9 @@ static const struct rg_own_holder rg_thread_holder = { rg_thread_pause, rg_threa
 static bool rg_drainer_started;
 static struct rg_own rg_epoll = { -1, &rg_thread_holder };
 static struct rg_own rg_wake = { -1, &rg_thread_holder };
+/* /proc/self/fd, open while the thread runs, which looks for rings there
+ * (rings.h) without making a descriptor each time. */
+static struct rg_own rg_procdir = { -1, &rg_thread_holder };
 static struct rg_slot *rg_slots;
 static unsigned int rg_slot_cap, rg_slot_high, rg_slot_hint;
 /* Slots handed over and not yet begun: pushed under the lock, taken all at
@@ -418,6 +421,7 @@ static void rg_drainer_close_thread_fds(void)
 {
 	rg_own_close_locked(&rg_epoll);
 	rg_own_close_locked(&rg_wake);
+	rg_own_close_locked(&rg_procdir);
 	rg_drainer_started = false;
 }
 
@@ -519,7 +523,7 @@ static void rg_drainer_loop(unsigned int gen)
 		if (!rg_drainer_is_heir && rg_drainer_obey(gen))
 			return;
 		if (!rg_drainer_is_heir)
-			rg_rings_scan(false);
+			rg_rings_scan(false, atomic_load(&rg_procdir.fd));
 		/* Seen by a commit that queues after the take below: it makes
 		 * the exchange further down fail instead of waking us. */
 		atomic_store_explicit(&rg_drainer_wake_ns, 0, memory_order_seq_cst);
@@ -550,9 +554,9 @@ static void *rg_drainer_main(void *arg)
 {
 	rg_thread_masked = true;
 	rg_drainer_yield_to_program();
-	/* A ring made through raw system calls is seen only here: before any
-	 * socket is touched, and then once a second. */
-	rg_rings_scan(true);
+	/* A ring made through inline system calls is seen only here: before
+	 * any socket is touched, and then once a second. */
+	rg_rings_scan(true, atomic_load(&rg_procdir.fd));
 	rg_drainer_loop((unsigned int)(uintptr_t)arg);
 	return NULL;
 }
@@ -603,6 +607,9 @@ static bool rg_drainer_thread_fds(void)
 	}
 	rg_own_take(&rg_epoll, ep);
 	rg_own_take(&rg_wake, ev);
+	int dir = rg_libc(open)("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir >= 0)
+		rg_own_take(&rg_procdir, dir);
 	return true;
 }
 

@@ -47,7 +47,19 @@ struct rg_replace {
 	struct rg_release release;
 };
 
-static void rg_replace_begin(struct rg_replace *p, int oldfd, int newfd)
+/* Whether dup2()/dup3() will fail before they touch newfd: then nothing
+ * may happen to it here either, not even the peek at its socket that
+ * deciding needs (a peek takes a pending error the program would read). */
+static bool rg_replace_refused(int oldfd, int flags)
+{
+	int saved = errno;
+	bool refused = (flags & ~O_CLOEXEC) != 0 || rg_libc(fcntl)(oldfd, F_GETFD) < 0;
+
+	errno = saved;
+	return refused;
+}
+
+static void rg_replace_begin(struct rg_replace *p, int oldfd, int newfd, int flags)
 {
 	struct rg_fd *e;
 
@@ -59,6 +71,8 @@ static void rg_replace_begin(struct rg_replace *p, int oldfd, int newfd)
 		p->evicted = rg_own_evict(newfd);
 		break;
 	case RG_FD_SOCKET:
+		if (rg_replace_refused(oldfd, flags))
+			break;
 		p->releasing = true;
 		rg_release_begin(&p->release, newfd, e, RG_RELEASE_TRY);
 		break;
@@ -86,7 +100,7 @@ RG_EXPORT int dup2(int oldfd, int newfd)
 
 	if (rg_not_open(oldfd))
 		return -1;
-	rg_replace_begin(&p, oldfd, newfd);
+	rg_replace_begin(&p, oldfd, newfd, 0);
 	return rg_replace_end(&p, oldfd, newfd, rg_libc(dup2)(oldfd, newfd));
 }
 
@@ -96,7 +110,7 @@ RG_EXPORT int dup3(int oldfd, int newfd, int flags)
 
 	if (rg_not_open(oldfd))
 		return -1;
-	rg_replace_begin(&p, oldfd, newfd);
+	rg_replace_begin(&p, oldfd, newfd, flags);
 	return rg_replace_end(&p, oldfd, newfd, rg_libc(dup3)(oldfd, newfd, flags));
 }
 

@@ -18,6 +18,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -336,4 +337,42 @@ RG_EXPORT DIR *opendir(const char *path)
 	if (dir)
 		rg_fd_created(dirfd(dir));
 	return dir;
+}
+
+/* The descriptor limit decides where resetguard's own descriptors live
+ * (ownfd.c): a program that raises it gets the numbers below the new top
+ * back from them. */
+static int rg_limit_set(int ret, int resource, const struct rlimit *limit, pid_t pid)
+{
+	if (ret == 0 && resource == RLIMIT_NOFILE && limit && (pid == 0 || pid == getpid())) {
+		int saved = errno;
+
+		rg_own_limit_changed();
+		errno = saved;
+	}
+	return ret;
+}
+
+RG_EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *limit)
+{
+	return rg_limit_set(rg_libc(setrlimit)(resource, limit), (int)resource, limit, 0);
+}
+
+RG_EXPORT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64 *limit)
+{
+	return rg_limit_set(rg_libc(setrlimit64)(resource, limit), (int)resource,
+			    (const struct rlimit *)limit, 0);
+}
+
+RG_EXPORT int prlimit(pid_t pid, __rlimit_resource_t resource, const struct rlimit *limit,
+		      struct rlimit *old)
+{
+	return rg_limit_set(rg_libc(prlimit)(pid, resource, limit, old), (int)resource, limit, pid);
+}
+
+RG_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource, const struct rlimit64 *limit,
+			struct rlimit64 *old)
+{
+	return rg_limit_set(rg_libc(prlimit64)(pid, resource, limit, old), (int)resource,
+			    (const struct rlimit *)limit, pid);
 }

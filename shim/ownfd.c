@@ -27,7 +27,6 @@
  * numbers.  The top is worked out at load and again when the program has
  * lowered its limit below it.  All of this under RG_LOCK_DRAINER. */
 static int rg_own_top = -1;
-static int rg_own_low = INT_MAX; /* the lowest own descriptor now */
 static int rg_own_count;
 
 static int rg_own_top_now(void)
@@ -44,19 +43,12 @@ static void rg_own_mark(int n, struct rg_own *o)
 {
 	rg_fd_mark_own(n, o);
 	rg_own_count++;
-	if (n < rg_own_low)
-		rg_own_low = n;
 }
 
 static void rg_own_unmark(int n)
 {
 	rg_fd_mark(n, RG_FD_UNSEEN);
 	rg_own_count--;
-	if (n == rg_own_low) {
-		int next = rg_fd_next(n + 1, RG_FD_MAX, RG_FD_OWN);
-
-		rg_own_low = next < 0 ? INT_MAX : next;
-	}
 }
 
 /* A copy of fd at the highest free number up to below, or a little lower:
@@ -73,9 +65,9 @@ static int rg_own_dup_below(int fd, int below)
 	}
 }
 
-/* A copy of fd in a gap among the own descriptors if there may be one,
- * else just below the lowest; when the program holds that number, the
- * kernel gives the lowest free one above.  F_DUPFD fails with EINVAL for
+/* A copy of fd as high below the top as there is room: the lowest free
+ * number from just under the own descriptors' place up (a gap among them,
+ * or the next one down), else stepping down.  F_DUPFD fails with EINVAL for
  * a number at or above the limit: the program lowered it. */
 static int rg_own_dup_high(int fd)
 {
@@ -83,17 +75,15 @@ static int rg_own_dup_high(int fd)
 		if (rg_own_top < 0 || attempt)
 			rg_own_top = rg_own_top_now();
 
-		int top = rg_own_top, low = rg_own_low < top ? rg_own_low : top, high = -1;
+		int top = rg_own_top, from = top - rg_own_count - 1;
+		int high = rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, from > 3 ? from : 3);
 
-		if (rg_own_count < top - low) {
-			high = rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, low);
-			if (high >= top) {
-				rg_libc(close)(high);
-				high = -1;
-			}
+		if (high >= top) {
+			rg_libc(close)(high);
+			high = rg_own_dup_below(fd, from - 1 > 3 ? from - 1 : 3);
+		} else if (high < 0 && errno == EMFILE) {
+			high = rg_own_dup_below(fd, from - 1 > 3 ? from - 1 : 3);
 		}
-		if (high < 0 && low > 3)
-			high = rg_own_dup_below(fd, low - 1);
 		if (high >= 0 || errno != EINVAL)
 			return high;
 	}
@@ -219,6 +209,30 @@ bool rg_own_evict(int n)
 	while (!rg_own_try_evict(n, &moved))
 		sched_yield();
 	return moved;
+}
+
+/* The program raised its descriptor limit: the top of the own
+ * descriptors' place moves up, and those below it follow, one by one as a
+ * dup2() onto each would move it, so that the numbers the program now has
+ * room for are free again, as without resetguard. */
+void rg_own_limit_changed(void)
+{
+	sigset_t saved;
+	int old_top, n = 0;
+	bool moved;
+
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	old_top = rg_own_top;
+	rg_own_top = rg_own_top_now();
+	bool higher = rg_own_top > old_top && old_top >= 0;
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+	while (higher && (n = rg_fd_next(n, (unsigned int)old_top - 1, RG_FD_OWN)) >= 0) {
+		while (!rg_own_try_evict(n, &moved))
+			sched_yield();
+		if (moved)
+			rg_own_evicted_failed(n); /* no dup2() replaces it: closed here */
+		n++;
+	}
 }
 
 void rg_own_evicted_failed(int n)

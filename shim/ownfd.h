@@ -48,6 +48,8 @@ void rg_own_close_locked(struct rg_own *o);
  * fails, rg_own_evicted_failed(n) closes it. */
 bool rg_own_evict(int n);
 void rg_own_evicted_failed(int n);
+/* The program changed its RLIMIT_NOFILE. */
+void rg_own_limit_changed(void);
 /* The own descriptor at n was closed behind resetguard's back (the
  * program made a new descriptor with that number): its holder loses it. */
 void rg_own_lost(int n);

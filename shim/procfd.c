@@ -16,13 +16,12 @@ static int rg_procfd_number(const char *name)
 	return *name ? -1 : fd;
 }
 
-int rg_procfd_each(const char *dir, void (*visit)(int dirfd, int fd, void *ctx), void *ctx)
+int rg_procfd_each_at(int dfd, void (*visit)(int dirfd, int fd, void *ctx), void *ctx)
 {
 	char buf[4096];
-	int dfd = rg_libc(open)(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	long n;
 
-	if (dfd < 0)
+	if (lseek(dfd, 0, SEEK_SET) < 0)
 		return -1;
 	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < n;) {
@@ -34,8 +33,19 @@ int rg_procfd_each(const char *dir, void (*visit)(int dirfd, int fd, void *ctx),
 				visit(dfd, fd, ctx);
 		}
 	}
-	rg_libc(close)(dfd);
 	return n < 0 ? -1 : 0;
+}
+
+int rg_procfd_each(const char *dir, void (*visit)(int dirfd, int fd, void *ctx), void *ctx)
+{
+	int dfd = rg_libc(open)(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret;
+
+	if (dfd < 0)
+		return -1;
+	ret = rg_procfd_each_at(dfd, visit, ctx);
+	rg_libc(close)(dfd);
+	return ret;
 }
 
 int rg_procfd_file_has(const char *path, const char *needle)

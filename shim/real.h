@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -93,6 +94,11 @@
 	X(epoll_ctl, int, (int, int, int, struct epoll_event *))                    \
 	X(ioctl, int, (int, unsigned long, ...))                                    \
 	X(syscall, long, (long, ...))                                               \
+	X(setrlimit, int, (__rlimit_resource_t, const struct rlimit *))             \
+	X(setrlimit64, int, (__rlimit_resource_t, const struct rlimit64 *))         \
+	X(prlimit, int, (pid_t, __rlimit_resource_t, const struct rlimit *, struct rlimit *)) \
+	X(prlimit64, int, (pid_t, __rlimit_resource_t, const struct rlimit64 *,    \
+			   struct rlimit64 *))                                       \
 	X(pipe, int, (int[2]))                                                      \
 	X(pipe2, int, (int[2], int))                                                \
 	X(close_range, int, (unsigned int, unsigned int, int))                      \

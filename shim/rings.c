@@ -54,7 +54,7 @@ static void rg_rings_visit(int dirfd, int fd, void *ctx)
 		rg_rings_note();
 }
 
-void rg_rings_scan(bool now)
+void rg_rings_scan(bool now, int dirfd)
 {
 	int64_t t = rg_monotonic_ns();
 
@@ -63,7 +63,10 @@ void rg_rings_scan(bool now)
 	if (!now && t - atomic_load_explicit(&rg_rings_scanned_ns, memory_order_relaxed) < 1000000000)
 		return;
 	atomic_store_explicit(&rg_rings_scanned_ns, t, memory_order_relaxed);
-	rg_procfd_each("/proc/self/fd", rg_rings_visit, NULL);
+	if (dirfd >= 0)
+		rg_procfd_each_at(dirfd, rg_rings_visit, NULL);
+	else
+		rg_procfd_each("/proc/self/fd", rg_rings_visit, NULL);
 }
 
 /* liburing's ways of making a ring, with opaque types (real.h): resetguard

@@ -8,8 +8,9 @@
 #include <stdbool.h>
 
 bool rg_rings_in_use(void);
-/* Looks for a ring among the process's descriptors (/proc/self/fd):
- * always when now, else unless it looked within the last second. */
-void rg_rings_scan(bool now);
+/* Looks for a ring among the process's descriptors (/proc/self/fd, open
+ * as dirfd when not -1): always when now, else unless it looked within
+ * the last second. */
+void rg_rings_scan(bool now, int dirfd);
 
 #endif
