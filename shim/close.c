@@ -84,7 +84,6 @@ static int rg_close_around(unsigned int first, unsigned int last, int flags, boo
 static int rg_close_sockets_around(unsigned int first, unsigned int last, bool infallible)
 {
 	struct rg_release batch[RG_RANGE_BATCH];
-	int ret;
 
 	for (;;) {
 		int n = 0, fd = (int)first;
@@ -96,7 +95,7 @@ static int rg_close_sockets_around(unsigned int first, unsigned int last, bool i
 		}
 		unsigned int upto = n == RG_RANGE_BATCH ? (unsigned int)batch[n - 1].fd : last;
 
-		ret = rg_close_around(first, upto, 0, infallible);
+		int ret = rg_close_around(first, upto, 0, infallible);
 		for (int i = 0; i < n; i++)
 			rg_release_end(&batch[i], true);
 		if (ret < 0 || upto == last)

@@ -132,7 +132,7 @@ static int64_t rg_ms_ns(int ms)
 
 static void rg_futex(_Atomic int *word, int op, int val, const struct timespec *timeout)
 {
-	syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+	rg_libc(syscall)(SYS_futex, word, op, val, timeout, NULL, 0);
 }
 
 static struct rg_slot *rg_slot_of(struct rg_own *o)
@@ -254,7 +254,7 @@ static int64_t rg_slot_begin(struct rg_slot *s)
 
 	rg_linger_cancel_abort(fd);
 	rg_libc(shutdown)(fd, SHUT_WR);
-	if (epoll_ctl(atomic_load(&rg_epoll.fd), EPOLL_CTL_ADD, fd, &ev) < 0) {
+	if (rg_libc(epoll_ctl)(atomic_load(&rg_epoll.fd), EPOLL_CTL_ADD, fd, &ev) < 0) {
 		rg_slot_finish(s, "error");
 		return INT64_MAX;
 	}
@@ -595,10 +595,10 @@ static bool rg_drainer_spawn(pthread_t *thread, const pthread_attr_t *attr)
 static bool rg_drainer_thread_fds(void)
 {
 	struct epoll_event wake = { .events = EPOLLIN, .data.u64 = RG_WAKE_TAG };
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	int ev = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int ep = rg_libc(epoll_create1)(EPOLL_CLOEXEC);
+	int ev = rg_libc(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
-	if (ep < 0 || ev < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, ev, &wake) < 0) {
+	if (ep < 0 || ev < 0 || rg_libc(epoll_ctl)(ep, EPOLL_CTL_ADD, ev, &wake) < 0) {
 		if (ep >= 0)
 			rg_libc(close)(ep);
 		if (ev >= 0)

@@ -36,7 +36,7 @@ RG_EXPORT int dup(int oldfd)
 	int fd = RG_RETRY_EMFILE(rg_libc(dup)(oldfd));
 
 	if (fd >= 0)
-		rg_fd_copy(rg_fd_created(fd), oldfd);
+		rg_fd_copy(fd = rg_fd_created(fd), oldfd);
 	return fd;
 }
 
@@ -120,24 +120,20 @@ RG_EXPORT int dup3(int oldfd, int newfd, int flags)
 static int rg_fcntl_done(int fd, int cmd, void *arg, int ret)
 {
 	if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-		rg_fd_copy(rg_fd_created(ret), fd);
+		rg_fd_copy(ret, fd);
 	else if (ret >= 0)
 		rg_bind_fcntl(fd, cmd, (long)arg);
 	return ret;
 }
 
 /* F_DUPFD gives the lowest free number from arg up: an own descriptor in
- * between took the number the program would have got, and gives it up. */
+ * between has the number the program would have got (rg_fd_created_from). */
 static int rg_fcntl_call(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
 	int ret = RG_RETRY_EMFILE(real(fd, cmd, arg));
 
-	if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
-		return ret;
-	while (ret > (int)(intptr_t)arg && rg_own_give_up_range((int)(intptr_t)arg, ret)) {
-		rg_libc(close)(ret);
-		ret = RG_RETRY_EMFILE(real(fd, cmd, arg));
-	}
+	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && ret >= 0)
+		ret = rg_fd_created_from(ret, (int)(intptr_t)arg, true);
 	return ret;
 }
 

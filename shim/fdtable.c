@@ -174,13 +174,13 @@ out:
 	return result;
 }
 
-void rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
-		      const struct sockaddr *peer, socklen_t peer_len)
+int rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
+		     const struct sockaddr *peer, socklen_t peer_len)
 {
-	struct rg_fd *e = rg_fd_slot(rg_fd_created(fd));
+	struct rg_fd *e = rg_fd_slot(fd = rg_fd_created(fd));
 
 	if (!e)
-		return;
+		return fd;
 	/* The number may have been another thread's until its close(): what
 	 * that thread did with the entry comes before, as rg_fd_forget()
 	 * released it.  (The kernel orders them; the C memory model and
@@ -191,6 +191,7 @@ void rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
 	e->share = rg_share_new();
 	rg_addr_store(&e->peer, peer, peer_len);
 	atomic_store_explicit(&e->kind, RG_FD_SOCKET, memory_order_release);
+	return fd;
 }
 
 /* Each end of a new socketpair() learns the other. */
@@ -273,19 +274,27 @@ void rg_fd_copy(int newfd, int oldfd)
 	atomic_store_explicit(&to->kind, RG_FD_SOCKET, memory_order_release);
 }
 
-int rg_fd_created(int fd)
+int rg_fd_created_from(int fd, int floor, bool renumber)
 {
 	struct rg_fd *e = fd >= 0 ? rg_fd_peek(fd) : NULL;
 	int high = atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed);
 
+	if (fd < 0)
+		return fd;
+	if (e && rg_fd_kind_of(e) == RG_FD_OWN)
+		rg_own_lost(fd);
+	fd = rg_own_make_way(fd, floor, renumber);
 	while (fd > high && !atomic_compare_exchange_weak_explicit(&rg_fd_program_high, &high, fd,
 								   memory_order_relaxed,
 								   memory_order_relaxed))
 		;
-	if (e && rg_fd_kind_of(e) == RG_FD_OWN)
-		rg_own_lost(fd);
 	rg_fd_forget(fd);
 	return fd;
+}
+
+int rg_fd_created(int fd)
+{
+	return rg_fd_created_from(fd, 0, true);
 }
 
 void rg_fd_forget(int fd)

@@ -177,16 +177,22 @@ static inline void rg_fd_count(_Atomic uint64_t *counter, long n)
 	atomic_fetch_add_explicit(counter, (uint64_t)n, memory_order_relaxed);
 }
 
-void rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
-		      const struct sockaddr *peer, socklen_t peer_len);
+/* The entry of a socket just made at fd (rg_fd_created); returns the
+ * number it has now. */
+int rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
+		     const struct sockaddr *peer, socklen_t peer_len);
 void rg_fd_link_pair(const int sv[2]);
 void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, socklen_t len);
 void rg_fd_copy(int newfd, int oldfd);
 void rg_fd_forget(int fd);
 /* A descriptor the program just made: classified afresh on first use, so
  * that an entry left by a close resetguard did not see (a raw system
- * call) is never taken for it.  Returns fd. */
+ * call) is never taken for it; and given the number it would have had
+ * without resetguard (ownfd.h, rg_own_make_way).  Returns that number. */
 int rg_fd_created(int fd);
+/* The same with F_DUPFD's lowest number, or, without renumber, for one
+ * whose number cannot change (a FILE's, a DIR's). */
+int rg_fd_created_from(int fd, int floor, bool renumber);
 /* The highest number the program was seen to get from a call that makes a
  * descriptor: where its descriptors reach. */
 extern RG_HIDDEN _Atomic int rg_fd_program_high;

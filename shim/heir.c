@@ -17,11 +17,12 @@
  * here at once, and neither runs any of the program's code (no atfork
  * handler, no signal handler, no atexit).  It holds none of the program's
  * descriptors: whoever reads its stdout or stderr sees EOF as soon as the
- * program is gone.  And it touches no socket before the program is gone:
- * it waits for a pipe whose writing end only the program holds, close-on-
- * exec; EOF says the program exited or its exec succeeded (its other
- * threads are gone by then, and their calls with them), a byte says the
- * exec failed and the sockets are the program's again. */
+ * program is gone.  And it touches no socket before the program is gone
+ * (its other threads are gone by then, and their calls with them): after
+ * an exit it waits for the program's pidfd, which needs no descriptor of
+ * the program's; before an exec, for a pipe whose writing end only the
+ * program holds, close-on-exec: EOF says the exec succeeded, a byte that
+ * it failed and the sockets are the program's again. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -37,6 +38,7 @@
 #include "drainer.h"
 #include "fdtable.h"
 #include "heir.h"
+#include "lifecycle.h"
 #include "lock.h"
 #include "real.h"
 
@@ -48,7 +50,7 @@ static int rg_heir_pipe = -1;
 
 static void rg_heir_leave(void)
 {
-	syscall(SYS_exit_group, 0);
+	rg_libc(syscall)(SYS_exit_group, 0);
 }
 
 /* No handler of the program's may run here, and an operator's kill or a
@@ -83,27 +85,35 @@ static void rg_heir_close_rest(int keep)
 		if (keep >= 0 && (unsigned int)keep >= first && (unsigned int)keep < next)
 			next = (unsigned int)keep;
 		if (next > first)
-			syscall(SYS_close_range, first, next - 1, 0);
+			rg_libc(syscall)(SYS_close_range, first, next - 1, 0);
 		if (next == ~0u)
 			return;
 		first = next + 1;
 	}
 }
 
-/* True once the program is gone: EOF on the pipe. */
-static bool rg_heir_program_gone(int pipe_in)
+/* True once the program is gone: EOF on the pipe, after an exec; its
+ * pidfd readable, after an exit, which needs no descriptor of the
+ * program's (one at its limit has none left).  A pid already reused by
+ * the time the pidfd is opened is not the program's: it is gone too, and
+ * the wait for the other is bounded. */
+static bool rg_heir_program_gone(int pipe_in, pid_t program)
 {
-	struct pollfd p = { .fd = pipe_in, .events = POLLIN };
+	int fd = pipe_in >= 0 ? pipe_in : (int)rg_libc(syscall)(SYS_pidfd_open, program, 0);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 	char byte;
 
+	if (fd < 0)
+		return errno == ESRCH;
 	if (poll(&p, 1, rg_config.linger_time_ms + 1000) != 1)
 		return false;
-	return rg_libc(read)(pipe_in, &byte, 1) == 0;
+	return pipe_in < 0 || rg_libc(read)(pipe_in, &byte, 1) == 0;
 }
 
 static int rg_heir_main(void *arg)
 {
 	int pipe_in = (int)(intptr_t)arg;
+	pid_t program = rg_process_pid();
 
 	rg_locks_give_all(); /* taken for the copy (rg_heir_take_over) */
 	rg_heir_signals();
@@ -113,7 +123,7 @@ static int rg_heir_main(void *arg)
 	if (rg_config.log == RG_LOG_STDERR)
 		rg_config.log = RG_LOG_OFF;
 	rg_heir_close_rest(pipe_in);
-	if (rg_heir_program_gone(pipe_in))
+	if (rg_heir_program_gone(pipe_in, program))
 		rg_drainer_heir();
 	rg_heir_leave();
 	return 0;
@@ -164,21 +174,20 @@ bool rg_heir_take_over(bool exec)
 
 	if (rg_drainer_settle(RG_HEIR_BUDGET_NS) || !rg_drainer_hold())
 		goto out;
-	if (rg_libc(pipe2)(fds, O_CLOEXEC) < 0) {
-		rg_drainer_resume();
-		goto out;
-	}
-	int pipe_in = fds[0], pipe_out = fds[1];
+	if (!exec) {
+		heir = rg_heir_spawn(-1);
+	} else if (rg_libc(pipe2)(fds, O_CLOEXEC) == 0) {
+		int heir_end = fds[0], exec_end = fds[1];
 
-	heir = rg_heir_spawn(pipe_in);
-	rg_libc(close)(pipe_in);
-	if (heir && exec) {
-		rg_heir_pipe = pipe_out;
-	} else {
-		rg_libc(close)(pipe_out);
-		if (!heir)
-			rg_drainer_resume();
+		heir = rg_heir_spawn(heir_end);
+		rg_libc(close)(heir_end);
+		if (heir)
+			rg_heir_pipe = exec_end;
+		else
+			rg_libc(close)(exec_end);
 	}
+	if (!heir)
+		rg_drainer_resume();
 out:
 	errno = saved;
 	return heir;

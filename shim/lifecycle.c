@@ -73,7 +73,7 @@ __attribute__((constructor)) static void rg_load(void)
 	rg_sigpipe_init();
 	rg_share_init();
 	rg_own_reserve();
-	rg_rings_scan(true, -1);
+	rg_rings_scan_at_load();
 	rg_sink_open();
 	rg_log_start();
 	rg_metrics_start();

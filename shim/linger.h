@@ -12,12 +12,12 @@ struct rg_slot;
  * conn: what resetguard decided, between rg_release_begin() and the call
  * that really releases the number, and rg_release_end() after it. */
 struct rg_release {
-	int fd;
 	struct rg_fd conn;
-	bool dropped;	      /* its holder count was taken down */
-	bool last;	      /* no other descriptor in the family holds the socket */
 	const char *plain;    /* why the close is plain, worth a debug record; or NULL */
 	struct rg_slot *slot; /* the drainer's copy, when it lingers */
+	int fd;
+	bool dropped; /* its holder count was taken down */
+	bool last;    /* no other descriptor in the family holds the socket */
 };
 
 enum rg_release_how {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "real.h"
 
 typedef _Atomic int rg_lock_t;
 
@@ -32,7 +33,7 @@ static void rg_lock_enter(rg_lock_t *lock)
 	if (c != 2)
 		c = atomic_exchange_explicit(lock, 2, memory_order_acquire);
 	while (c != 0) {
-		syscall(SYS_futex, lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+		rg_libc(syscall)(SYS_futex, lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
 		c = atomic_exchange_explicit(lock, 2, memory_order_acquire);
 	}
 }
@@ -41,7 +42,7 @@ static void rg_lock_leave(rg_lock_t *lock)
 {
 	if (atomic_fetch_sub_explicit(lock, 1, memory_order_release) != 1) {
 		atomic_store_explicit(lock, 0, memory_order_release);
-		syscall(SYS_futex, lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		rg_libc(syscall)(SYS_futex, lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	}
 }
 

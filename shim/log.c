@@ -16,6 +16,7 @@
 #include "lifecycle.h"
 #include "lock.h"
 #include "log.h"
+#include "real.h"
 #include "sink.h"
 #include "stats.h"
 
@@ -193,7 +194,7 @@ static void rg_line_tcp(struct rg_line *l, int fd)
 		rg_line_u64(l, "rtt_us", ti.tcpi_rtt);
 		rg_line_u64(l, "retrans", ti.tcpi_total_retrans);
 	}
-	if (ioctl(fd, SIOCOUTQ, &outq) == 0 && outq >= 0)
+	if (rg_libc(ioctl)(fd, SIOCOUTQ, &outq) == 0 && outq >= 0)
 		rg_line_u64(l, "unacked", (uint64_t)outq);
 	len = sizeof(cookie);
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0)

@@ -145,7 +145,7 @@ static char rg_task_state(int dirfd, int tid, bool *ours)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "%d/stat", tid);
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	fd = rg_libc(openat)(dirfd, path, O_RDONLY | O_CLOEXEC);
 	n = fd >= 0 ? rg_libc(read)(fd, stat, sizeof(stat) - 1) : -1;
 	if (fd >= 0)
 		rg_libc(close)(fd);

@@ -35,18 +35,19 @@ int __openat64_2(int dirfd, const char *path, int flags);
 
 #define RG_NEW_FD(call) rg_fd_created(RG_RETRY_EMFILE(call))
 
+/* A FILE's descriptor keeps its number. */
 static FILE *rg_new_stream(FILE *fp)
 {
 	if (fp)
-		rg_fd_created(fileno(fp));
+		rg_fd_created_from(fileno(fp), 0, false);
 	return fp;
 }
 
-static int rg_new_pair(int ret, const int fds[2])
+static int rg_new_pair(int ret, int fds[2])
 {
 	if (ret == 0) {
-		rg_fd_created(fds[0]);
-		rg_fd_created(fds[1]);
+		fds[0] = rg_fd_created(fds[0]);
+		fds[1] = rg_fd_created(fds[1]);
 	}
 	return ret;
 }
@@ -304,8 +305,8 @@ RG_EXPORT int openpty(int *amaster, int *aslave, char *name, const struct termio
 	int ret = RG_RETRY_EMFILE(rg_libc(openpty)(amaster, aslave, name, termp, winp));
 
 	if (ret == 0) {
-		rg_fd_created(*amaster);
-		rg_fd_created(*aslave);
+		*amaster = rg_fd_created(*amaster);
+		*aslave = rg_fd_created(*aslave);
 	}
 	return ret;
 }
@@ -335,7 +336,7 @@ RG_EXPORT DIR *opendir(const char *path)
 	DIR *dir = RG_RETRY_EMFILE_PTR(rg_libc(opendir)(path));
 
 	if (dir)
-		rg_fd_created(dirfd(dir));
+		rg_fd_created_from(dirfd(dir), 0, false);
 	return dir;
 }
 

@@ -19,36 +19,58 @@
 #include "ownfd.h"
 #include "real.h"
 
-/* Own descriptors sit at the top of the first min(RLIMIT_NOFILE, 1024)
- * numbers, from the top down: programs get the lowest free number and
- * reach them last, so their own numbers are what they would be without
- * resetguard; within 1024, so that a huge limit does not make the kernel
- * grow the process's fd table for nothing, and select() users keep their
- * numbers.  The top is worked out at load and again when the program has
- * lowered its limit below it.  All of this under RG_LOCK_DRAINER. */
+/* Own descriptors sit at the top of the descriptor table the kernel has
+ * already sized for the program, from the top down: the first 1024
+ * numbers, or the next power of two above the program's highest
+ * (expand_files() sizes the table in powers of two), and never at or above
+ * RLIMIT_NOFILE.  Programs get the lowest free number and reach them last,
+ * so their own numbers are what they would be without resetguard; a
+ * program that does reach them has them step aside (rg_own_make_way).
+ * Within the table's size, so that a huge limit does not make the kernel
+ * grow the table for nothing, and select() users keep their numbers.  All
+ * of this under RG_LOCK_DRAINER. */
 static int rg_own_top = -1;
 static int rg_own_count;
+/* The lowest own descriptor, read without the lock on every descriptor
+ * the program makes (rg_own_make_way). */
+static _Atomic int rg_own_lowest = INT_MAX;
 
-static int rg_own_top_now(void)
+/* The top for a program whose descriptors reach high. */
+static int rg_own_top_for(int high)
 {
 	struct rlimit rl;
 	rlim_t top = 1024;
 
+	while (top <= (rlim_t)high + (rlim_t)rg_own_count + 1 && top <= INT_MAX / 2)
+		top *= 2;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
 		top = rl.rlim_cur;
 	return top > 4 ? (int)top : 4;
+}
+
+static int rg_own_top_now(void)
+{
+	return rg_own_top_for(atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed));
 }
 
 static void rg_own_mark(int n, struct rg_own *o)
 {
 	rg_fd_mark_own(n, o);
 	rg_own_count++;
+	if (n < atomic_load_explicit(&rg_own_lowest, memory_order_relaxed))
+		atomic_store_explicit(&rg_own_lowest, n, memory_order_release);
 }
 
 static void rg_own_unmark(int n)
 {
 	rg_fd_mark(n, RG_FD_UNSEEN);
 	rg_own_count--;
+	if (n == atomic_load_explicit(&rg_own_lowest, memory_order_relaxed)) {
+		int next = rg_fd_next(n + 1, RG_FD_MAX, RG_FD_OWN);
+
+		atomic_store_explicit(&rg_own_lowest, next < 0 ? INT_MAX : next,
+				      memory_order_release);
+	}
 }
 
 /* A copy of fd at the highest free number up to below, or a little lower:
@@ -211,28 +233,154 @@ bool rg_own_evict(int n)
 	return moved;
 }
 
-/* The program raised its descriptor limit: the top of the own
- * descriptors' place moves up, and those below it follow, one by one as a
- * dup2() onto each would move it, so that the numbers the program now has
- * room for are free again, as without resetguard. */
+static int rg_cloexec_of(int fd)
+{
+	return (rg_libc(fcntl)(fd, F_GETFD) & FD_CLOEXEC) ? O_CLOEXEC : 0;
+}
+
+/* The own descriptor at n to high, a copy of it made while its holder
+ * still ran, and the program's prog (-1: none) to n, in one dup3() over
+ * resetguard's old copy so that no other thread can take n in between.
+ * Returns n when prog took it (or, without prog, when the own one moved),
+ * else -1; *busy when the holder could not pause and the caller should
+ * let others run before it asks again. */
+static int rg_own_try_step_aside(int n, int high, int prog, bool *busy)
+{
+	sigset_t saved;
+	struct rg_fd *e;
+	int took = -1;
+
+	*busy = false;
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	if (rg_fd_known(n, &e) == RG_FD_OWN) {
+		struct rg_own *o = e->owner;
+
+		*busy = !o->holder->pause(o);
+		if (!*busy) {
+			rg_own_mark(high, o);
+			atomic_store_explicit(&o->fd, high, memory_order_release);
+			high = -1;
+			bool handed = prog >= 0 && rg_libc(dup3)(prog, n, rg_cloexec_of(prog)) == n;
+
+			if (!handed)
+				rg_libc(close)(n);
+			rg_own_unmark(n);
+			took = handed || prog < 0 ? n : -1;
+			o->holder->resume(o);
+		}
+	}
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+	if (high >= 0)
+		rg_libc(close)(high);
+	return took;
+}
+
+/* A copy of the own descriptor at n above it, in the place at the top;
+ * -1 when there is no room there. */
+static int rg_own_copy_up(int n)
+{
+	sigset_t saved;
+	int high;
+
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	struct rg_fd *e;
+
+	high = rg_fd_known(n, &e) == RG_FD_OWN ? rg_own_dup_high(n) : -1;
+	if (high >= 0 && high <= n) {
+		rg_libc(close)(high);
+		high = -1;
+	}
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+	return high;
+}
+
+/* Moves the own descriptor at n up, when there is room; see
+ * rg_own_try_step_aside(). */
+static int rg_own_step_aside(int n, int prog)
+{
+	bool busy = true;
+	int took = -1;
+
+	for (int tries = 0; took < 0 && busy && tries < 1000; tries++) {
+		int high = rg_own_copy_up(n);
+
+		if (high < 0)
+			break;
+		if (tries)
+			sched_yield();
+		took = rg_own_try_step_aside(n, high, prog, &busy);
+	}
+	return took;
+}
+
+/* Every own descriptor below the place at the top moves up into it. */
+static void rg_own_lift(void)
+{
+	sigset_t saved;
+	int bottom;
+
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	bottom = rg_own_top - rg_own_count;
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+	for (int n = 0; n < bottom && (n = rg_fd_next(n, (unsigned int)bottom - 1, RG_FD_OWN)) >= 0;
+	     n++)
+		rg_own_step_aside(n, -1);
+}
+
+/* The place at the top rises with the program's reach (or limit). */
+static void rg_own_raise_top(int top)
+{
+	sigset_t saved;
+
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	if (top > rg_own_top)
+		rg_own_top = top;
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+}
+
+static int rg_own_make_way_slow(int fd, int floor, bool renumber)
+{
+	int n;
+
+	rg_own_raise_top(rg_own_top_for(fd));
+	n = rg_fd_next(floor, (unsigned int)fd - 1, RG_FD_OWN);
+	if (renumber && n >= 0) {
+		int took = rg_own_step_aside(n, fd);
+
+		if (took >= 0) {
+			rg_libc(close)(fd);
+			fd = took;
+		}
+	}
+	rg_own_lift();
+	return fd;
+}
+
+int rg_own_make_way(int fd, int floor, bool renumber)
+{
+	int saved = errno;
+
+	if (fd > atomic_load_explicit(&rg_own_lowest, memory_order_acquire))
+		fd = rg_own_make_way_slow(fd, floor, renumber);
+	errno = saved;
+	return fd;
+}
+
+/* The program raised its descriptor limit: the place at the top moves up,
+ * and the own descriptors below it follow, so that the numbers the program
+ * now has room for are free again, as without resetguard.  A lowered limit
+ * only moves the top down for descriptors resetguard makes from now on. */
 void rg_own_limit_changed(void)
 {
 	sigset_t saved;
-	int old_top, n = 0;
-	bool moved;
+	int old_top, top;
 
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
 	old_top = rg_own_top;
-	rg_own_top = rg_own_top_now();
-	bool higher = rg_own_top > old_top && old_top >= 0;
+	top = rg_own_top = rg_own_top_now();
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
-	while (higher && (n = rg_fd_next(n, (unsigned int)old_top - 1, RG_FD_OWN)) >= 0) {
-		while (!rg_own_try_evict(n, &moved))
-			sched_yield();
-		if (moved)
-			rg_own_evicted_failed(n); /* no dup2() replaces it: closed here */
-		n++;
-	}
+	if (top > old_top && old_top >= 0)
+		rg_own_lift();
 }
 
 void rg_own_evicted_failed(int n)
@@ -257,14 +405,14 @@ void rg_own_lost(int n)
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
 }
 
-/* The lowest own descriptor in [n, high) and its holder, or -1. */
-static int rg_own_next(int n, int high, struct rg_own **o)
+/* The lowest own descriptor from n up and its holder, or -1. */
+static int rg_own_next(int n, struct rg_own **o)
 {
 	sigset_t saved;
 	struct rg_fd *e;
 
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
-	n = n < high ? rg_fd_next(n, (unsigned int)high - 1, RG_FD_OWN) : -1;
+	n = rg_fd_next(n, RG_FD_MAX, RG_FD_OWN);
 	*o = n >= 0 && rg_fd_known(n, &e) == RG_FD_OWN ? e->owner : NULL;
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
 	return *o ? n : -1;
@@ -272,13 +420,13 @@ static int rg_own_next(int n, int high, struct rg_own **o)
 
 /* A holder busy for a moment (the drainer reading its socket) is asked
  * again: its descriptor may be the one the program needs. */
-bool rg_own_give_up_range(int low, int high)
+bool rg_own_give_up_one(void)
 {
 	for (int tries = 0; tries < 1000; tries++) {
 		struct rg_own *o;
 		bool busy = false;
 
-		for (int n = low; (n = rg_own_next(n, high, &o)) >= 0; n++) {
+		for (int n = 0; (n = rg_own_next(n, &o)) >= 0; n++) {
 			switch (o->holder->give_up(o)) {
 			case RG_GAVE:
 				return true;
@@ -294,11 +442,6 @@ bool rg_own_give_up_range(int low, int high)
 		sched_yield();
 	}
 	return false;
-}
-
-bool rg_own_give_up_one(void)
-{
-	return rg_own_give_up_range(0, INT_MAX);
 }
 
 void rg_own_make_room(int n)

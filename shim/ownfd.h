@@ -48,6 +48,16 @@ void rg_own_close_locked(struct rg_own *o);
  * fails, rg_own_evicted_failed(n) closes it. */
 bool rg_own_evict(int n);
 void rg_own_evicted_failed(int n);
+/* The program was just given descriptor fd, above an own descriptor: the
+ * place at the top rises above the program's reach and every own
+ * descriptor below it moves up.  One in [floor, fd) holds the number the
+ * program would have got without resetguard (the lowest free one, or
+ * F_DUPFD's from floor up): with renumber the program's descriptor takes
+ * it over, and that number is returned; without (a FILE's or a DIR's,
+ * whose number cannot change) it only moves, for the next call's sake.
+ * Nothing moves where there is no room (the program is at its limit).
+ * One comparison when the program is below every own descriptor. */
+int rg_own_make_way(int fd, int floor, bool renumber);
 /* The program changed its RLIMIT_NOFILE. */
 void rg_own_limit_changed(void);
 /* The own descriptor at n was closed behind resetguard's back (the
@@ -58,9 +68,6 @@ void rg_own_lost(int n);
  * got): a lingering socket, the idle drainer's, the log's; false when none
  * is left to give. */
 bool rg_own_give_up_one(void);
-/* The same for the own descriptors in [low, high), which the program would
- * have got from F_DUPFD: true when one went. */
-bool rg_own_give_up_range(int low, int high);
 /* A call that creates a descriptor and failed with EMFILE is tried again
  * as long as resetguard can give one of its own up: its descriptors must
  * never cause an EMFILE the program would not have had. */

@@ -23,7 +23,7 @@ int rg_procfd_each_at(int dfd, void (*visit)(int dirfd, int fd, void *ctx), void
 
 	if (lseek(dfd, 0, SEEK_SET) < 0)
 		return -1;
-	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+	while ((n = rg_libc(syscall)(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < n;) {
 			struct dirent64 *d = (struct dirent64 *)(buf + off);
 			int fd = rg_procfd_number(d->d_name);

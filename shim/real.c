@@ -29,7 +29,8 @@ static void *rg_lookup(const char *name)
 
 		memcpy(msg + len, name, nlen);
 		memcpy(msg + len + nlen, "; that call is not wrapped\n", 27);
-		(void)!syscall(SYS_write, 2, msg, len + nlen + 27);
+		if (rg_real.syscall)
+			(void)!rg_real.syscall(SYS_write, 2, msg, len + nlen + 27);
 	}
 	return sym;
 }
@@ -39,6 +40,9 @@ static void *rg_lookup(const char *name)
  * the real function. */
 void rg_real_bind(void)
 {
+	/* First: the complaint about a missing call is written with it. */
+	__atomic_store_n(&rg_real.syscall, (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall"),
+			 __ATOMIC_RELAXED);
 /* NOLINTBEGIN(bugprone-macro-parentheses): ret(*) params is a type */
 #define RG_REAL_BIND(name, ret, params) \
 	__atomic_store_n(&rg_real.name, (ret(*) params)rg_lookup(#name), __ATOMIC_RELAXED);

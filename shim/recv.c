@@ -162,19 +162,20 @@ RG_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, i
 
 /* Descriptors received with SCM_RIGHTS are new descriptors of the
  * program's (rg_fd_created): classified on first use. */
-static void rg_forget_passed_fds(const struct msghdr *msg)
+static void rg_forget_passed_fds(struct msghdr *msg)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		const unsigned char *data = CMSG_DATA(c);
+		unsigned char *data = CMSG_DATA(c);
 
 		for (size_t i = 0; i < n; i++) {
 			int fd;
 
 			__builtin_memcpy(&fd, data + i * sizeof(int), sizeof(int));
-			rg_fd_created(fd);
+			fd = rg_fd_created(fd);
+			__builtin_memcpy(data + i * sizeof(int), &fd, sizeof(int));
 		}
 	}
 }

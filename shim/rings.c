@@ -65,8 +65,11 @@ void rg_rings_scan(bool now, int dirfd)
 	atomic_store_explicit(&rg_rings_scanned_ns, t, memory_order_relaxed);
 	if (dirfd >= 0)
 		rg_procfd_each_at(dirfd, rg_rings_visit, NULL);
-	else
-		rg_procfd_each("/proc/self/fd", rg_rings_visit, NULL);
+}
+
+void rg_rings_scan_at_load(void)
+{
+	rg_procfd_each("/proc/self/fd", rg_rings_visit, NULL);
 }
 
 /* liburing's ways of making a ring, with opaque types (real.h): resetguard
@@ -113,13 +116,12 @@ RG_EXPORT int io_uring_setup(unsigned entries, struct io_uring_params *p)
 RG_EXPORT long syscall(long number, ...)
 {
 	va_list ap;
-	long a[6];
 
 	va_start(ap, number);
-	for (int i = 0; i < 6; i++)
-		a[i] = va_arg(ap, long);
+	long a0 = va_arg(ap, long), a1 = va_arg(ap, long), a2 = va_arg(ap, long);
+	long a3 = va_arg(ap, long), a4 = va_arg(ap, long), a5 = va_arg(ap, long);
 	va_end(ap);
 	if (number == SYS_io_uring_setup)
 		rg_rings_note();
-	return rg_libc(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return rg_libc(syscall)(number, a0, a1, a2, a3, a4, a5);
 }

@@ -14,9 +14,7 @@ RG_EXPORT int socket(int domain, int type, int protocol)
 {
 	int fd = RG_RETRY_EMFILE(rg_libc(socket)(domain, type, protocol));
 
-	if (fd >= 0)
-		rg_fd_new_socket(fd, domain, type, RG_ROLE_UNKNOWN, NULL, 0);
-	return fd;
+	return fd >= 0 ? rg_fd_new_socket(fd, domain, type, RG_ROLE_UNKNOWN, NULL, 0) : fd;
 }
 
 RG_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
@@ -27,8 +25,10 @@ RG_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 		struct sockaddr_un unnamed = { .sun_family = (sa_family_t)domain };
 		socklen_t len = offsetof(struct sockaddr_un, sun_path);
 
-		rg_fd_new_socket(sv[0], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed, len);
-		rg_fd_new_socket(sv[1], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed, len);
+		sv[0] = rg_fd_new_socket(sv[0], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed,
+					 len);
+		sv[1] = rg_fd_new_socket(sv[1], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed,
+					 len);
 		rg_fd_link_pair(sv);
 	}
 	return ret;
@@ -37,8 +37,8 @@ RG_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 /* The new connection's entry.  When the program passed no address buffer
  * the shim passed its own; when the program's was too small for the whole
  * address, ask the kernel once more for the full one. */
-static void rg_accepted(int listener, int fd, int flags, const struct sockaddr *addr,
-			socklen_t given, socklen_t actual)
+static int rg_accepted(int listener, int fd, int flags, const struct sockaddr *addr,
+		       socklen_t given, socklen_t actual)
 {
 	struct rg_fd *l = rg_fd_socket(listener);
 	struct sockaddr_storage full;
@@ -54,7 +54,7 @@ static void rg_accepted(int listener, int fd, int flags, const struct sockaddr *
 			       : NULL;
 		errno = saved;
 	}
-	rg_fd_new_socket(fd, family, type, RG_ROLE_SERVER, addr, actual);
+	return rg_fd_new_socket(fd, family, type, RG_ROLE_SERVER, addr, actual);
 }
 
 static int rg_accept(int listener, struct sockaddr *addr, socklen_t *addrlen, int flags,
@@ -73,7 +73,7 @@ static int rg_accept(int listener, struct sockaddr *addr, socklen_t *addrlen, in
 				       : rg_libc(accept)(listener, a, alen));
 
 	if (fd >= 0) {
-		rg_accepted(listener, fd, flags, a, given, alen ? *alen : 0);
+		fd = rg_accepted(listener, fd, flags, a, given, alen ? *alen : 0);
 	} else {
 		struct rg_fd *e = rg_fd_socket(listener);
 

@@ -225,6 +225,16 @@ start_tcpserver() {
 	assert_same_stderr
 }
 
+@test "a program that goes past 1024 descriptors: every number the same as without, none held below 1024" {
+	# Broken: resetguard's descriptors sit at 1019..1023; the program's
+	# 1020th descriptor gets 1024, past what select() can take.
+	RESETGUARD_LOG_LEVEL=info without_and_with python3 "$BATS_TEST_DIRNAME/helpers/fdnumbers.py" 1100
+	[[ $WITHOUT == *" 1023 1024 "* ]] || fail "the program never reached 1024: $WITHOUT"
+	assert_equal "$WITH" "$WITHOUT"
+	wait_log 'event=linger'
+	assert_same_stderr
+}
+
 @test "exit and exec with a silent peer and a reading peer: not held up, no reset, no child to wait() for" {
 	# Broken: exit and exec wait for lingering sockets (2 s with a peer
 	# that never answers); a helper that finishes them must not be a child
