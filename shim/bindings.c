@@ -45,8 +45,10 @@ static uint32_t rg_epoll_uid(int epfd)
  * an instance too. */
 static int rg_epoll_created(int epfd)
 {
-	if (epfd >= 0)
-		rg_epoll_uid(rg_fd_created(epfd));
+	if (epfd >= 0) {
+		epfd = rg_fd_created(epfd);
+		rg_epoll_uid(epfd);
+	}
 	return epfd;
 }
 

@@ -522,8 +522,10 @@ static void rg_drainer_loop(unsigned int gen)
 
 		if (!rg_drainer_is_heir && rg_drainer_obey(gen))
 			return;
-		if (!rg_drainer_is_heir)
+		if (!rg_drainer_is_heir) {
 			rg_rings_scan(false, atomic_load(&rg_procdir.fd));
+			rg_own_compact(&rg_thread_holder);
+		}
 		/* Seen by a commit that queues after the take below: it makes
 		 * the exchange further down fail instead of waking us. */
 		atomic_store_explicit(&rg_drainer_wake_ns, 0, memory_order_seq_cst);

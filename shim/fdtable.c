@@ -177,10 +177,18 @@ out:
 int rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
 		     const struct sockaddr *peer, socklen_t peer_len)
 {
-	struct rg_fd *e = rg_fd_slot(fd = rg_fd_created(fd));
+	fd = rg_fd_created(fd);
+	rg_fd_init_socket(fd, family, type, role, peer, peer_len);
+	return fd;
+}
+
+void rg_fd_init_socket(int fd, int family, int type, enum rg_role role,
+		       const struct sockaddr *peer, socklen_t peer_len)
+{
+	struct rg_fd *e = rg_fd_slot(fd);
 
 	if (!e)
-		return fd;
+		return;
 	/* The number may have been another thread's until its close(): what
 	 * that thread did with the entry comes before, as rg_fd_forget()
 	 * released it.  (The kernel orders them; the C memory model and
@@ -191,7 +199,6 @@ int rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
 	e->share = rg_share_new();
 	rg_addr_store(&e->peer, peer, peer_len);
 	atomic_store_explicit(&e->kind, RG_FD_SOCKET, memory_order_release);
-	return fd;
 }
 
 /* Each end of a new socketpair() learns the other. */
@@ -295,6 +302,39 @@ int rg_fd_created_from(int fd, int floor, bool renumber)
 int rg_fd_created(int fd)
 {
 	return rg_fd_created_from(fd, 0, true);
+}
+
+/* The kernel gave a call's descriptors the lowest free numbers in turn:
+ * once one moved down to an own descriptor's number, the number it left
+ * is lower than the next one's, which moves down too. */
+int rg_fd_created_in_turn(int fd, bool *moved)
+{
+	int given = fd;
+
+	if (*moved && fd >= 0) {
+		int saved = errno;
+		int cmd = (rg_libc(fcntl)(fd, F_GETFD) & FD_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD;
+		int low = rg_libc(fcntl)(fd, cmd, 0);
+
+		if (low >= 0 && low < fd) {
+			rg_libc(close)(fd);
+			fd = low;
+		} else if (low >= 0) {
+			rg_libc(close)(low);
+		}
+		errno = saved;
+	}
+	fd = rg_fd_created(fd);
+	*moved |= fd != given;
+	return fd;
+}
+
+void rg_fd_created_set(int *fds, size_t n)
+{
+	bool moved = false;
+
+	for (size_t i = 0; i < n; i++)
+		fds[i] = rg_fd_created_in_turn(fds[i], &moved);
 }
 
 void rg_fd_forget(int fd)

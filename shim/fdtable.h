@@ -181,6 +181,9 @@ static inline void rg_fd_count(_Atomic uint64_t *counter, long n)
  * number it has now. */
 int rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
 		     const struct sockaddr *peer, socklen_t peer_len);
+/* The same for a socket whose number rg_fd_created() already settled. */
+void rg_fd_init_socket(int fd, int family, int type, enum rg_role role,
+		       const struct sockaddr *peer, socklen_t peer_len);
 void rg_fd_link_pair(const int sv[2]);
 void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, socklen_t len);
 void rg_fd_copy(int newfd, int oldfd);
@@ -190,6 +193,11 @@ void rg_fd_forget(int fd);
  * call) is never taken for it; and given the number it would have had
  * without resetguard (ownfd.h, rg_own_make_way).  Returns that number. */
 int rg_fd_created(int fd);
+/* rg_fd_created() for the n descriptors one call made (pipe, socketpair,
+ * openpty), each given the number it would have had; the _in_turn form
+ * one by one, *moved false before the first. */
+void rg_fd_created_set(int *fds, size_t n);
+int rg_fd_created_in_turn(int fd, bool *moved);
 /* The same with F_DUPFD's lowest number, or, without renumber, for one
  * whose number cannot change (a FILE's, a DIR's). */
 int rg_fd_created_from(int fd, int floor, bool renumber);

@@ -45,10 +45,8 @@ static FILE *rg_new_stream(FILE *fp)
 
 static int rg_new_pair(int ret, int fds[2])
 {
-	if (ret == 0) {
-		fds[0] = rg_fd_created(fds[0]);
-		fds[1] = rg_fd_created(fds[1]);
-	}
+	if (ret == 0)
+		rg_fd_created_set(fds, 2);
 	return ret;
 }
 
@@ -305,8 +303,11 @@ RG_EXPORT int openpty(int *amaster, int *aslave, char *name, const struct termio
 	int ret = RG_RETRY_EMFILE(rg_libc(openpty)(amaster, aslave, name, termp, winp));
 
 	if (ret == 0) {
-		*amaster = rg_fd_created(*amaster);
-		*aslave = rg_fd_created(*aslave);
+		int fds[2] = { *amaster, *aslave };
+
+		rg_fd_created_set(fds, 2);
+		*amaster = fds[0];
+		*aslave = fds[1];
 	}
 	return ret;
 }

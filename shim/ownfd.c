@@ -30,10 +30,16 @@
  * grow the table for nothing, and select() users keep their numbers.  All
  * of this under RG_LOCK_DRAINER. */
 static int rg_own_top = -1;
+/* Own descriptors below rg_own_top (those above it stay where they are
+ * after the program lowered its limit). */
 static int rg_own_count;
 /* The lowest own descriptor, read without the lock on every descriptor
  * the program makes (rg_own_make_way). */
 static _Atomic int rg_own_lowest = INT_MAX;
+/* A number freed above the lowest own descriptor (a lingering socket that
+ * ended or was capped) is one the program would reach before those below
+ * it: rg_own_compact() moves the lowest up into it. */
+static _Atomic bool rg_own_holed;
 
 /* The top for a program whose descriptors reach high. */
 static int rg_own_top_for(int high)
@@ -53,10 +59,18 @@ static int rg_own_top_now(void)
 	return rg_own_top_for(atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed));
 }
 
+static void rg_own_set_top(int top)
+{
+	rg_own_top = top;
+	rg_own_count = 0;
+	for (int n = 0; n < top && (n = rg_fd_next(n, (unsigned int)top - 1, RG_FD_OWN)) >= 0; n++)
+		rg_own_count++;
+}
+
 static void rg_own_mark(int n, struct rg_own *o)
 {
 	rg_fd_mark_own(n, o);
-	rg_own_count++;
+	rg_own_count += n < rg_own_top;
 	if (n < atomic_load_explicit(&rg_own_lowest, memory_order_relaxed))
 		atomic_store_explicit(&rg_own_lowest, n, memory_order_release);
 }
@@ -64,12 +78,14 @@ static void rg_own_mark(int n, struct rg_own *o)
 static void rg_own_unmark(int n)
 {
 	rg_fd_mark(n, RG_FD_UNSEEN);
-	rg_own_count--;
+	rg_own_count -= n < rg_own_top;
 	if (n == atomic_load_explicit(&rg_own_lowest, memory_order_relaxed)) {
 		int next = rg_fd_next(n + 1, RG_FD_MAX, RG_FD_OWN);
 
 		atomic_store_explicit(&rg_own_lowest, next < 0 ? INT_MAX : next,
 				      memory_order_release);
+	} else {
+		atomic_store_explicit(&rg_own_holed, true, memory_order_relaxed);
 	}
 }
 
@@ -95,7 +111,7 @@ static int rg_own_dup_high(int fd)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (rg_own_top < 0 || attempt)
-			rg_own_top = rg_own_top_now();
+			rg_own_set_top(rg_own_top_now());
 
 		int top = rg_own_top, from = top - rg_own_count - 1;
 		int high = rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, from > 3 ? from : 3);
@@ -121,7 +137,7 @@ void rg_own_reserve(void)
 	int saved = errno;
 	int fd = rg_libc(open)("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	rg_own_top = rg_own_top_now();
+	rg_own_set_top(rg_own_top_now());
 	if (fd >= 0) {
 		int high = rg_libc(fcntl)(fd, F_DUPFD_CLOEXEC, rg_own_top - 1);
 
@@ -276,19 +292,25 @@ static int rg_own_try_step_aside(int n, int high, int prog, bool *busy)
 }
 
 /* A copy of the own descriptor at n above it, in the place at the top;
- * -1 when there is no room there. */
-static int rg_own_copy_up(int n)
+ * -1 when there is no room there.  With squeeze, a lingering socket other
+ * than n's is given up to make room when there is none at all (the
+ * process is at its limit, where the program's next call would give one
+ * up anyway). */
+static int rg_own_copy_up(int n, bool squeeze)
 {
 	sigset_t saved;
-	int high;
+	struct rg_fd *e;
+	int high = -1;
 
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
-	struct rg_fd *e;
-
-	high = rg_fd_known(n, &e) == RG_FD_OWN ? rg_own_dup_high(n) : -1;
-	if (high >= 0 && high <= n) {
-		rg_libc(close)(high);
-		high = -1;
+	if (rg_fd_known(n, &e) == RG_FD_OWN) {
+		while ((high = rg_own_dup_high(n)) < 0 && errno == EMFILE && squeeze &&
+		       rg_drainer_release_other(e->owner))
+			;
+		if (high >= 0 && high <= n) {
+			rg_libc(close)(high);
+			high = -1;
+		}
 	}
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
 	return high;
@@ -296,13 +318,13 @@ static int rg_own_copy_up(int n)
 
 /* Moves the own descriptor at n up, when there is room; see
  * rg_own_try_step_aside(). */
-static int rg_own_step_aside(int n, int prog)
+static int rg_own_step_aside(int n, int prog, bool squeeze)
 {
 	bool busy = true;
 	int took = -1;
 
 	for (int tries = 0; took < 0 && busy && tries < 1000; tries++) {
-		int high = rg_own_copy_up(n);
+		int high = rg_own_copy_up(n, squeeze);
 
 		if (high < 0)
 			break;
@@ -324,7 +346,7 @@ static void rg_own_lift(void)
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
 	for (int n = 0; n < bottom && (n = rg_fd_next(n, (unsigned int)bottom - 1, RG_FD_OWN)) >= 0;
 	     n++)
-		rg_own_step_aside(n, -1);
+		rg_own_step_aside(n, -1, false);
 }
 
 /* The place at the top rises with the program's reach (or limit). */
@@ -334,8 +356,27 @@ static void rg_own_raise_top(int top)
 
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
 	if (top > rg_own_top)
-		rg_own_top = top;
+		rg_own_set_top(top);
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
+}
+
+static bool rg_own_give_up_at(int n);
+
+/* No room above n: the program's descriptor fd would have had n, and its
+ * holder gives it up, as it would at the program's next EMFILE.  The
+ * number the program's copy took, or -1. */
+static int rg_own_give_way(int n, int fd)
+{
+	int low;
+
+	if (!rg_own_give_up_at(n))
+		return -1;
+	low = rg_libc(fcntl)(fd, rg_cloexec_of(fd) ? F_DUPFD_CLOEXEC : F_DUPFD, n);
+	if (low >= 0 && low < fd)
+		return low;
+	if (low >= 0)
+		rg_libc(close)(low);
+	return -1;
 }
 
 static int rg_own_make_way_slow(int fd, int floor, bool renumber)
@@ -345,8 +386,10 @@ static int rg_own_make_way_slow(int fd, int floor, bool renumber)
 	rg_own_raise_top(rg_own_top_for(fd));
 	n = rg_fd_next(floor, (unsigned int)fd - 1, RG_FD_OWN);
 	if (renumber && n >= 0) {
-		int took = rg_own_step_aside(n, fd);
+		int took = rg_own_step_aside(n, fd, true);
 
+		if (took < 0)
+			took = rg_own_give_way(n, fd);
 		if (took >= 0) {
 			rg_libc(close)(fd);
 			fd = took;
@@ -354,6 +397,22 @@ static int rg_own_make_way_slow(int fd, int floor, bool renumber)
 	}
 	rg_own_lift();
 	return fd;
+}
+
+void rg_own_clear_next(void)
+{
+	int saved = errno, n = atomic_load_explicit(&rg_own_lowest, memory_order_acquire);
+
+	if (n == INT_MAX || atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed) + 1 < n)
+		return;
+	int lowest_free = rg_libc(fcntl)(n, F_DUPFD_CLOEXEC, 0);
+
+	if (lowest_free >= 0)
+		rg_libc(close)(lowest_free);
+	if ((lowest_free > n || (lowest_free < 0 && errno == EMFILE)) &&
+	    rg_own_step_aside(n, -1, true) < 0)
+		rg_own_give_up_at(n);
+	errno = saved;
 }
 
 int rg_own_make_way(int fd, int floor, bool renumber)
@@ -364,6 +423,58 @@ int rg_own_make_way(int fd, int floor, bool renumber)
 		fd = rg_own_make_way_slow(fd, floor, renumber);
 	errno = saved;
 	return fd;
+}
+
+/* Moves the lowest own descriptor into the lowest hole above it, with the
+ * lock held; false when there is none below the top, or its holder is
+ * mine or busy (*busy). */
+static bool rg_own_fill_hole(const struct rg_own_holder *mine, bool *busy)
+{
+	int n = atomic_load_explicit(&rg_own_lowest, memory_order_relaxed), high;
+	struct rg_fd *e;
+	struct rg_own *o;
+
+	if (n == INT_MAX || rg_fd_known(n, &e) != RG_FD_OWN || (o = e->owner)->holder == mine)
+		return false;
+	if (!o->holder->pause(o)) {
+		*busy = true;
+		return false;
+	}
+	high = rg_libc(fcntl)(n, F_DUPFD_CLOEXEC, n + 1);
+	if (high >= rg_own_top) {
+		rg_libc(close)(high);
+		high = -1;
+	}
+	if (high >= 0) {
+		rg_own_mark(high, o);
+		atomic_store_explicit(&o->fd, high, memory_order_release);
+		rg_libc(close)(n);
+		rg_own_unmark(n);
+	}
+	o->holder->resume(o);
+	return high >= 0;
+}
+
+/* Without waiting for the lock: the drainer thread must stay free to
+ * pause for a mover that holds it. */
+void rg_own_compact(const struct rg_own_holder *mine)
+{
+	int saved_errno = errno;
+	sigset_t saved;
+	bool busy = false;
+
+	if (!atomic_exchange_explicit(&rg_own_holed, false, memory_order_relaxed))
+		return;
+	if (rg_lock_try(RG_LOCK_DRAINER, &saved)) {
+		while (rg_own_fill_hole(mine, &busy))
+			;
+		rg_lock_give(RG_LOCK_DRAINER, &saved);
+	} else {
+		busy = true;
+	}
+	if (busy) /* again on the next turn */
+		atomic_store_explicit(&rg_own_holed, true, memory_order_relaxed);
+	errno = saved_errno;
 }
 
 /* The program raised its descriptor limit: the place at the top moves up,
@@ -377,7 +488,8 @@ void rg_own_limit_changed(void)
 
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
 	old_top = rg_own_top;
-	top = rg_own_top = rg_own_top_now();
+	rg_own_set_top(rg_own_top_now());
+	top = rg_own_top;
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
 	if (top > old_top && old_top >= 0)
 		rg_own_lift();
@@ -420,28 +532,47 @@ static int rg_own_next(int n, struct rg_own **o)
 
 /* A holder busy for a moment (the drainer reading its socket) is asked
  * again: its descriptor may be the one the program needs. */
-bool rg_own_give_up_one(void)
+static bool rg_own_give_up_at(int n)
 {
 	for (int tries = 0; tries < 1000; tries++) {
 		struct rg_own *o;
-		bool busy = false;
 
-		for (int n = 0; (n = rg_own_next(n, &o)) >= 0; n++) {
-			switch (o->holder->give_up(o)) {
-			case RG_GAVE:
-				return true;
-			case RG_BUSY:
-				busy = true;
-				break;
-			case RG_CANNOT:
-				break;
-			}
-		}
-		if (!busy)
+		if (rg_own_next(n, &o) != n)
 			return false;
+		switch (o->holder->give_up(o)) {
+		case RG_GAVE:
+			return true;
+		case RG_CANNOT:
+			return false;
+		case RG_BUSY:
+			break;
+		}
 		sched_yield();
 	}
 	return false;
+}
+
+/* errno is the failed call's, which the caller still looks at. */
+bool rg_own_give_up_one(void)
+{
+	int saved = errno;
+	bool gave = false, busy = true;
+
+	for (int tries = 0; !gave && busy && tries < 1000; tries++) {
+		struct rg_own *o;
+
+		if (tries)
+			sched_yield();
+		busy = false;
+		for (int n = 0; !gave && (n = rg_own_next(n, &o)) >= 0; n++) {
+			enum rg_give g = o->holder->give_up(o);
+
+			gave = g == RG_GAVE;
+			busy |= g == RG_BUSY;
+		}
+	}
+	errno = saved;
+	return gave;
 }
 
 void rg_own_make_room(int n)

@@ -58,6 +58,17 @@ void rg_own_evicted_failed(int n);
  * Nothing moves where there is no room (the program is at its limit).
  * One comparison when the program is below every own descriptor. */
 int rg_own_make_way(int fd, int floor, bool renumber);
+/* The program is about to get a descriptor whose number cannot change
+ * afterwards (a FILE's, a DIR's): when its number would be the lowest own
+ * descriptor's without resetguard, that one steps aside or is given up
+ * first.  One comparison while the program's numbers are below them. */
+void rg_own_clear_next(void);
+/* Moves own descriptors up into numbers freed above the lowest, so that
+ * the program meets them only after every number below (without
+ * resetguard, those would be its next ones).  Called by the drainer
+ * thread between turns, which passes its own holder: never paused by
+ * itself.  One atomic exchange when nothing was freed. */
+void rg_own_compact(const struct rg_own_holder *mine);
 /* The program changed its RLIMIT_NOFILE. */
 void rg_own_limit_changed(void);
 /* The own descriptor at n was closed behind resetguard's back (the
@@ -78,10 +89,12 @@ bool rg_own_give_up_one(void);
 			;                                                                \
 		rg_ret_;                                                                 \
 	})
-/* The same for calls that return a pointer (fopen, opendir, tmpfile). */
+/* The same for calls that return a pointer (fopen, opendir, tmpfile),
+ * whose descriptor cannot be renumbered afterwards: room is made first. */
 #define RG_RETRY_EMFILE_PTR(call)                                                        \
 	({                                                                                 \
 		__typeof__(call) rg_ret_;                                                  \
+		rg_own_clear_next();                                                       \
 		while (!(rg_ret_ = (call)) && errno == EMFILE && rg_own_give_up_one())     \
 			;                                                                  \
 		rg_ret_;                                                                   \

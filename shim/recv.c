@@ -161,9 +161,12 @@ RG_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, i
 }
 
 /* Descriptors received with SCM_RIGHTS are new descriptors of the
- * program's (rg_fd_created): classified on first use. */
+ * program's (rg_fd_created): classified on first use, and given the
+ * numbers they would have had; the message says which. */
 static void rg_forget_passed_fds(struct msghdr *msg)
 {
+	bool moved = false;
+
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -174,7 +177,7 @@ static void rg_forget_passed_fds(struct msghdr *msg)
 			int fd;
 
 			__builtin_memcpy(&fd, data + i * sizeof(int), sizeof(int));
-			fd = rg_fd_created(fd);
+			fd = rg_fd_created_in_turn(fd, &moved);
 			__builtin_memcpy(data + i * sizeof(int), &fd, sizeof(int));
 		}
 	}

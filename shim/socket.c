@@ -25,10 +25,9 @@ RG_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 		struct sockaddr_un unnamed = { .sun_family = (sa_family_t)domain };
 		socklen_t len = offsetof(struct sockaddr_un, sun_path);
 
-		sv[0] = rg_fd_new_socket(sv[0], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed,
-					 len);
-		sv[1] = rg_fd_new_socket(sv[1], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed,
-					 len);
+		rg_fd_created_set(sv, 2);
+		rg_fd_init_socket(sv[0], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed, len);
+		rg_fd_init_socket(sv[1], domain, type, RG_ROLE_PAIR, (struct sockaddr *)&unnamed, len);
 		rg_fd_link_pair(sv);
 	}
 	return ret;

@@ -94,14 +94,14 @@ assert_below() {
 	assert_same_stderr
 }
 
-@test "RLIMIT_NOFILE 64 and 20 lingering sockets: every call succeeds as often before EMFILE as without" {
+@test "RLIMIT_NOFILE 64 and 20 lingering sockets: every call succeeds as often before EMFILE as without, with the same numbers" {
 	# Broken: lingering sockets and the drainer's descriptors take numbers
 	# below the limit, and calls resetguard does not wrap (or that libc
 	# makes internally, as fopen does) fail with EMFILE early.
 	without_and_with "$P/fdlimit" -l 64 -L 20 -d "$BATS_TEST_TMPDIR" \
 		epoll_create1 eventfd timerfd_create memfd_create socket open pipe dup accept \
 		inotify_init1 signalfd fopen
-	assert_equal "$(grep -c ' errno=EMFILE$' <<<"$WITHOUT")" 12
+	assert_equal "$(grep -c ' errno=EMFILE ' <<<"$WITHOUT")" 12
 	assert_equal "$WITH" "$WITHOUT"
 	assert_same_stderr
 }
@@ -214,12 +214,12 @@ start_tcpserver() {
 	assert_same_stderr
 }
 
-@test "every descriptor-creating call, at a limit just above the program's: succeeds exactly when without" {
+@test "every descriptor-creating call, at a limit just above the program's: succeeds exactly when without, with the same numbers" {
 	# Broken: lingering sockets and resetguard's own descriptors take the
 	# program's last free numbers: EMFILE where it had none.
 	without_and_with "$P/fdlimit" -l +6 -L 3 -d "$BATS_TEST_TMPDIR"
 	[[ $(wc -l <<<"$WITHOUT") -ge 30 ]] || fail "too few calls: $WITHOUT"
-	run grep -v -E ' errno=(EMFILE|EBADF)$' <<<"$WITHOUT"
+	run grep -v -E ' errno=(EMFILE|EBADF) ' <<<"$WITHOUT"
 	assert_output ""
 	assert_equal "$WITH" "$WITHOUT"
 	assert_same_stderr

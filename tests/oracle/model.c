@@ -33,8 +33,8 @@ struct step *add_step(struct model *m, int op)
 	return st;
 }
 
-/* Where resetguard keeps its own descriptors: the top quarter of
- * min(RLIMIT_NOFILE, 1024). */
+/* The top quarter of min(RLIMIT_NOFILE, 1024): resetguard keeps its own
+ * descriptors at the top, from the top down. */
 int model_floor(const struct model *m)
 {
 	int top = m->limit < 1024 ? m->limit : 1024;

@@ -12,7 +12,9 @@
  * each with 4 KiB unread, and closes them while the peer keeps its end
  * open.  Then it makes the call until it fails (at most 500 times).
  * DIR holds the files of creat and mkstemp.
- * Prints one line per call: "CALL ok=N errno=E". */
+ * Prints one line per call: "CALL ok=N errno=E fds=A,B,..." with the
+ * numbers the calls returned (the first of a pair), which must be the
+ * same as without resetguard too. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <mqueue.h>
@@ -287,7 +289,9 @@ static void linger(int listener, int cmd, int ack, int count)
 static void try_call(const struct call *c, const char *limit, int lingering)
 {
 	unsigned short linger_port, accept_port;
-	int linger_listener, cmd[2], ack[2], ok = 0, saved = 0;
+	int linger_listener, cmd[2], ack[2], ok = 0, saved = 0, fd;
+	static char fds[MAX_TRIES * 8];
+	size_t used = 0;
 	pid_t pid;
 
 	linger_listener = note(listen_loopback(&linger_port));
@@ -313,10 +317,13 @@ static void try_call(const struct call *c, const char *limit, int lingering)
 	if (c->make == c_accept || c->make == c_accept4)
 		order(cmd[1], ack[0], 'A', MAX_TRIES);
 	next_target = highest + 1;
-	while (ok < MAX_TRIES && c->make() >= 0)
+	while (ok < MAX_TRIES && (fd = c->make()) >= 0) {
+		used += (size_t)snprintf(fds + used, sizeof(fds) - used, "%s%d", ok ? "," : "", fd);
 		ok++;
+	}
 	saved = errno;
-	printf("%s ok=%d errno=%s\n", c->name, ok, ok == MAX_TRIES ? "none" : strerrorname_np(saved));
+	printf("%s ok=%d errno=%s fds=%s\n", c->name, ok,
+	       ok == MAX_TRIES ? "none" : strerrorname_np(saved), fds);
 	fflush(stdout);
 	shm_unlink(ipc_name);
 	mq_unlink(ipc_name);
