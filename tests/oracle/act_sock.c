@@ -288,12 +288,18 @@ void act_dup(const struct step *st, int i)
 	line_emit(&l);
 }
 
+/* listed: the number is open in the process, the program's or not (it
+ * shows in /proc/self/fd, which daemons read to close everything):
+ * resetguard's own numbers are listed, and close() on one reports success
+ * (resetguard(7)); compare.c allows that and nothing else. */
 void act_close(const struct step *st, int i)
 {
 	struct line l;
+	char path[64];
 
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", st->fd);
 	line_start(&l, cur_ctx, i, "close");
-	line_add(&l, " fd=%d", st->fd);
+	line_add(&l, " fd=%d listed=%d", st->fd, access(path, F_OK) == 0);
 	LINE_CALL(&l, close(st->fd));
 	line_emit(&l);
 }
