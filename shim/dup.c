@@ -126,15 +126,17 @@ static int rg_fcntl_done(int fd, int cmd, void *arg, int ret)
 	return ret;
 }
 
-/* F_DUPFD gives the lowest free number from arg up: an own descriptor in
- * between has the number the program would have got (rg_fd_created_from). */
+/* F_DUPFD gives the lowest free number from arg up: an own descriptor
+ * there has the number the program would have got (rg_fd_created_from),
+ * and one below arg is no use to it at the limit. */
 static int rg_fcntl_call(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 {
-	int ret = RG_RETRY_EMFILE(real(fd, cmd, arg));
+	int floor = (int)(intptr_t)arg, ret;
 
-	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && ret >= 0)
-		ret = rg_fd_created_from(ret, (int)(intptr_t)arg, true);
-	return ret;
+	if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
+		return RG_RETRY_EMFILE(real(fd, cmd, arg));
+	ret = RG_RETRY_EMFILE_FROM(real(fd, cmd, arg), floor);
+	return ret >= 0 ? rg_fd_created_from(ret, floor, true) : ret;
 }
 
 RG_EXPORT int fcntl(int fd, int cmd, ...)

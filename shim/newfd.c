@@ -212,7 +212,7 @@ static void rg_template_keep(struct rg_template *t, char *template, int suffixle
 
 static bool rg_template_again(const struct rg_template *t)
 {
-	if (errno != EMFILE || !t->x || !rg_own_give_up_one())
+	if (errno != EMFILE || !t->x || !rg_own_give_up_from(0))
 		return false;
 	memcpy(t->x, t->saved, 6);
 	return true;

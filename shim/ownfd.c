@@ -304,10 +304,16 @@ static int rg_own_copy_up(int n, bool squeeze)
 
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
 	if (rg_fd_known(n, &e) == RG_FD_OWN) {
-		while ((high = rg_own_dup_high(n)) < 0 && errno == EMFILE && squeeze &&
-		       rg_drainer_release_other(e->owner))
-			;
+		high = rg_own_dup_high(n);
 		if (high >= 0 && high <= n) {
+			rg_libc(close)(high);
+			high = -1;
+		}
+		/* The top is full: any number above n will do. */
+		while (high < 0 && (high = rg_libc(fcntl)(n, F_DUPFD_CLOEXEC, n + 1)) < 0 &&
+		       errno == EMFILE && squeeze && rg_drainer_release_other(e->owner))
+			;
+		if (high >= rg_own_top) {
 			rg_libc(close)(high);
 			high = -1;
 		}
@@ -427,16 +433,19 @@ int rg_own_make_way(int fd, int floor, bool renumber)
 
 /* Moves the lowest own descriptor into the lowest hole above it, with the
  * lock held; false when there is none below the top, or its holder is
- * mine or busy (*busy). */
+ * busy (*busy).  The caller's own (mine) need no pause. */
 static bool rg_own_fill_hole(const struct rg_own_holder *mine, bool *busy)
 {
 	int n = atomic_load_explicit(&rg_own_lowest, memory_order_relaxed), high;
 	struct rg_fd *e;
 	struct rg_own *o;
 
-	if (n == INT_MAX || rg_fd_known(n, &e) != RG_FD_OWN || (o = e->owner)->holder == mine)
+	if (n == INT_MAX || rg_fd_known(n, &e) != RG_FD_OWN)
 		return false;
-	if (!o->holder->pause(o)) {
+	o = e->owner;
+	bool self = o->holder == mine; /* the caller's own: not in use now */
+
+	if (!self && !o->holder->pause(o)) {
 		*busy = true;
 		return false;
 	}
@@ -451,7 +460,8 @@ static bool rg_own_fill_hole(const struct rg_own_holder *mine, bool *busy)
 		rg_libc(close)(n);
 		rg_own_unmark(n);
 	}
-	o->holder->resume(o);
+	if (!self)
+		o->holder->resume(o);
 	return high >= 0;
 }
 
@@ -552,10 +562,13 @@ static bool rg_own_give_up_at(int n)
 	return false;
 }
 
-/* errno is the failed call's, which the caller still looks at. */
-bool rg_own_give_up_one(void)
+/* errno is the failed call's, which the caller still looks at.  When the
+ * lowest own descriptor from floor up cannot go (the drainer's, while
+ * sockets linger), a higher one goes and the lowest moves into its
+ * number: the number freed is the one the program would have got. */
+bool rg_own_give_up_from(int floor)
 {
-	int saved = errno;
+	int saved = errno, kept = -1;
 	bool gave = false, busy = true;
 
 	for (int tries = 0; !gave && busy && tries < 1000; tries++) {
@@ -564,13 +577,18 @@ bool rg_own_give_up_one(void)
 		if (tries)
 			sched_yield();
 		busy = false;
-		for (int n = 0; !gave && (n = rg_own_next(n, &o)) >= 0; n++) {
+		kept = -1;
+		for (int n = floor; !gave && (n = rg_own_next(n, &o)) >= 0; n++) {
 			enum rg_give g = o->holder->give_up(o);
 
 			gave = g == RG_GAVE;
 			busy |= g == RG_BUSY;
+			if (!gave && kept < 0)
+				kept = n;
 		}
 	}
+	if (gave && kept >= 0)
+		rg_own_step_aside(kept, -1, false);
 	errno = saved;
 	return gave;
 }
@@ -581,7 +599,7 @@ void rg_own_make_room(int n)
 
 	while ((own = rg_fd_next(0, RG_FD_MAX, RG_FD_OWN)) >= 0 &&
 	       own <= atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed) + n &&
-	       rg_own_give_up_one())
+	       rg_own_give_up_from(0))
 		;
 }
 

@@ -66,8 +66,8 @@ void rg_own_clear_next(void);
 /* Moves own descriptors up into numbers freed above the lowest, so that
  * the program meets them only after every number below (without
  * resetguard, those would be its next ones).  Called by the drainer
- * thread between turns, which passes its own holder: never paused by
- * itself.  One atomic exchange when nothing was freed. */
+ * thread between turns, which passes its own holder: its descriptors move
+ * without a pause.  One atomic exchange when nothing was freed. */
 void rg_own_compact(const struct rg_own_holder *mine);
 /* The program changed its RLIMIT_NOFILE. */
 void rg_own_limit_changed(void);
@@ -75,27 +75,28 @@ void rg_own_limit_changed(void);
  * program made a new descriptor with that number): its holder loses it. */
 void rg_own_lost(int n);
 /* Gives up one own descriptor for a program call that failed with EMFILE,
- * the lowest-numbered that can go (the number the program would have
- * got): a lingering socket, the idle drainer's, the log's; false when none
- * is left to give. */
-bool rg_own_give_up_one(void);
+ * the lowest-numbered from floor up that can go (the number the program
+ * would have got; F_DUPFD's floor, else 0): a lingering socket, the idle
+ * drainer's, the log's; false when none is left to give. */
+bool rg_own_give_up_from(int floor);
 /* A call that creates a descriptor and failed with EMFILE is tried again
  * as long as resetguard can give one of its own up: its descriptors must
  * never cause an EMFILE the program would not have had. */
-#define RG_RETRY_EMFILE(call)                                                          \
-	({                                                                               \
-		__typeof__(call) rg_ret_;                                                \
-		while ((rg_ret_ = (call)) < 0 && errno == EMFILE && rg_own_give_up_one()) \
-			;                                                                \
-		rg_ret_;                                                                 \
+#define RG_RETRY_EMFILE_FROM(call, floor)                                                        \
+	({                                                                                         \
+		__typeof__(call) rg_ret_;                                                          \
+		while ((rg_ret_ = (call)) < 0 && errno == EMFILE && rg_own_give_up_from(floor))   \
+			;                                                                          \
+		rg_ret_;                                                                           \
 	})
+#define RG_RETRY_EMFILE(call) RG_RETRY_EMFILE_FROM(call, 0)
 /* The same for calls that return a pointer (fopen, opendir, tmpfile),
  * whose descriptor cannot be renumbered afterwards: room is made first. */
 #define RG_RETRY_EMFILE_PTR(call)                                                        \
 	({                                                                                 \
 		__typeof__(call) rg_ret_;                                                  \
 		rg_own_clear_next();                                                       \
-		while (!(rg_ret_ = (call)) && errno == EMFILE && rg_own_give_up_one())     \
+		while (!(rg_ret_ = (call)) && errno == EMFILE && rg_own_give_up_from(0))   \
 			;                                                                  \
 		rg_ret_;                                                                   \
 	})
