@@ -166,7 +166,7 @@ FUZZ_CC ?= clang
 FUZZ_TARGETS := settings format record
 FUZZ_CFLAGS := $(BASE) -O1 -g -pthread -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_OBJ := $(addprefix $(FUZZ_BUILD)/shim/,config.o log.o format.o lock.o) \
+FUZZ_OBJ := $(addprefix $(FUZZ_BUILD)/shim/,config.o log.o format.o lock.o real.o) \
 	$(addprefix $(FUZZ_BUILD)/fuzz/,check.o capture.o)
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz-%)
 
