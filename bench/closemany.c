@@ -5,7 +5,7 @@
  * one lingers: this puts COUNT sockets in the drainer at once, however
  * slowly the clients connected.
  *
- * usage: closemany [-e] [-D] COUNT
+ * usage: closemany [-e] [-D] [-w MS] COUNT
  * -e registers every socket in an epoll set (level-triggered EPOLLIN, as
  * an event loop waits for a request) before the closes, and closes them
  * without EPOLL_CTL_DEL; -D (implies -e) makes one EPOLL_CTL_DEL call just
@@ -13,8 +13,9 @@
  * Prints "listening PORT" when ready, then, after the last close,
  * "closed=N close_us_median=M close_us_p99=P close_us_max=X close_ms_total=T
  * close_ns_median=C" and, with -D, " del_ns_median=D".
- * main() then returns: with resetguard, exit waits for the lingering
- * sockets (bounded by RESETGUARD_LINGER_TIMEOUT). */
+ * main() then returns, after MS milliseconds with -w: with resetguard, the
+ * sockets still lingering at exit go to its heir (resetguard(7)), so a
+ * benchmark of the drainer itself waits past the linger timeout. */
 #include <arpa/inet.h>
 #include <err.h>
 #include <netinet/in.h>
@@ -69,12 +70,15 @@ static int cmp_long(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	int opt, in_set = 0, del = 0, one = 1;
+	long stay_ms = 0;
 
-	while ((opt = getopt(argc, argv, "eD")) != -1) {
+	while ((opt = getopt(argc, argv, "eDw:")) != -1) {
 		if (opt == 'e')
 			in_set = 1;
 		else if (opt == 'D')
 			in_set = del = 1;
+		else if (opt == 'w')
+			stay_ms = atol(optarg);
 		else
 			return 2;
 	}
@@ -83,7 +87,7 @@ int main(int argc, char **argv)
 	socklen_t len = sizeof(a);
 
 	if (count < 1)
-		errx(2, "usage: closemany [-e] [-D] COUNT");
+		errx(2, "usage: closemany [-e] [-D] [-w MS] COUNT");
 	int *fds = calloc((size_t)count, sizeof(*fds));
 	long *us = calloc((size_t)count, sizeof(*us)), *ns = calloc((size_t)count, sizeof(*ns));
 	long *del_ns = calloc((size_t)count, sizeof(*del_ns));
@@ -135,6 +139,8 @@ int main(int argc, char **argv)
 		printf(" del_ns_median=%ld", del_ns[count / 2]);
 	printf("\n");
 	fflush(stdout);
+	if (stay_ms > 0)
+		nanosleep(&(struct timespec){ stay_ms / 1000, stay_ms % 1000 * 1000000 }, NULL);
 	free(del_ns);
 	free(ns);
 	free(us);
