@@ -3,7 +3,9 @@
  * file mode: a dynamically linked program of the library's architecture
  * that uses libc, and that the loader does not run in secure-execution
  * mode (setuid, setgid, file capabilities), for which it ignores
- * LD_PRELOAD.  A script is judged by its interpreter. */
+ * LD_PRELOAD.  A script is judged by its interpreter.  A launcher known
+ * to strip LD_PRELOAD from what it starts, without the option that keeps
+ * it among ARGS, gets "partly". */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -150,8 +153,55 @@ static bool script_interpreter(int fd, char *interp, size_t size)
 	return true;
 }
 
+/* Programs that start others with an environment of their own making:
+ * resetguard attaches to them, but what they start runs without it unless
+ * they are told to keep the environment.  Each is recognised by a string
+ * only its own binary carries (its usage line). */
+struct launcher {
+	const char *marker;
+	char keep_option; /* the single-letter option that keeps LD_PRELOAD */
+	const char *what;
+};
+
+static const struct launcher launchers[] = {
+	{ "usage: inetd [-dEil]", 'E',
+	  "openbsd-inetd removes LD_PRELOAD from the environment of the services it starts "
+	  "unless it runs with -E" },
+};
+
+static bool file_contains(int fd, off_t size, const char *marker)
+{
+	if (size <= 0)
+		return false;
+	void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return false;
+	bool found = memmem(map, (size_t)size, marker, strlen(marker)) != NULL;
+
+	munmap(map, (size_t)size);
+	return found;
+}
+
+/* Whether args has the option letter among its leading options. */
+static bool has_option(char *const *args, char letter)
+{
+	for (; *args && (*args)[0] == '-' && strcmp(*args, "--") != 0; args++)
+		if (strchr(*args + 1, letter))
+			return true;
+	return false;
+}
+
+static const struct launcher *launcher_dropping_preload(int fd, off_t size, char *const *args)
+{
+	for (size_t i = 0; i < sizeof(launchers) / sizeof(launchers[0]); i++)
+		if (file_contains(fd, size, launchers[i].marker) &&
+		    !has_option(args, launchers[i].keep_option))
+			return &launchers[i];
+	return NULL;
+}
+
 /* Recursion bounded by depth: a script's interpreter, at most four deep. */
-static int check_file(const char *command, int depth) /* NOLINT(misc-no-recursion) */
+static int check_file(const char *command, char *const *args, int depth) /* NOLINT(misc-no-recursion) */
 {
 	char path[PATH_MAX], interp[PATH_MAX];
 	struct stat st;
@@ -169,9 +219,10 @@ static int check_file(const char *command, int depth) /* NOLINT(misc-no-recursio
 	if (depth < 4 && script_interpreter(fd, interp, sizeof(interp))) {
 		close(fd);
 		printf("  program:  %s: a script run by %s\n", path, interp);
-		return check_file(interp, depth + 1);
+		return check_file(interp, args, depth + 1);
 	}
 	inspect_elf(fd, &f);
+	const struct launcher *launcher = launcher_dropping_preload(fd, st.st_size, args);
 	close(fd);
 	printf("  program:  %s: %s%s%s%s\n", path, f.elf ? "ELF for " : "not an ELF executable",
 	       f.elf ? machine_name(f.machine) : "",
@@ -190,10 +241,17 @@ static int check_file(const char *command, int depth) /* NOLINT(misc-no-recursio
 		return verdict(false, "setuid or setgid: the loader ignores LD_PRELOAD for it");
 	if (getxattr(path, "security.capability", NULL, 0) > 0)
 		return verdict(false, "it has file capabilities: the loader ignores LD_PRELOAD for it");
+	if (launcher) {
+		printf("  starts:   %s; run it with -%c, or start each program it runs as "
+		       "`resetguard -- PROGRAM`\n",
+		       launcher->what, launcher->keep_option);
+		printf("  verdict:  partly: resetguard attaches to it, not to what it starts\n");
+		return CHECK_PARTLY;
+	}
 	return verdict(true, "resetguard can attach");
 }
 
-int check_command(const char *command, const char *library)
+int check_command(const char *command, char *const *args, const char *library)
 {
 	ElfW(Ehdr) eh;
 	int fd = open(library, O_RDONLY | O_CLOEXEC);
@@ -207,7 +265,7 @@ int check_command(const char *command, const char *library)
 		close(fd);
 	printf("resetguard --check %s\n", command);
 	printf("  library:  %s (%s)\n", library, machine_name(lib_machine));
-	status = check_file(command, 0);
+	status = check_file(command, args, 0);
 
 	puts("  settings:");
 	int shown = 0;

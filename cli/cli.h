@@ -11,7 +11,9 @@ enum { EXIT_OURS = 125, EXIT_CANNOT_RUN = 126, EXIT_NOT_FOUND = 127 };
 
 /* The library the command would preload, or -1 when there is none. */
 int find_library(char *path, size_t size);
-/* --check: prints what it finds; returns 0 when the shim can attach. */
-int check_command(const char *command, const char *library);
+/* --check's statuses: 0 when the shim can attach, 1 when it cannot. */
+enum { CHECK_PARTLY = 2 }; /* it attaches, but not to what COMMAND starts */
+/* --check COMMAND [ARGS...]: prints what it finds; returns the status. */
+int check_command(const char *command, char *const *args, const char *library);
 
 #endif

@@ -54,7 +54,7 @@ enum { OPT_HELP = 'h', OPT_VERSION = 1000, OPT_CHECK };
 static void usage(FILE *out)
 {
 	fputs("usage: resetguard [OPTIONS] [--] COMMAND [ARGS...]\n"
-	      "       resetguard --check COMMAND\n"
+	      "       resetguard --check COMMAND [ARGS...]\n"
 	      "Run COMMAND with libresetguard.so preloaded: SIGPIPE no longer kills it on\n"
 	      "socket writes, abrupt closes become shutdown-and-drain, and every connection\n"
 	      "reset it meets is logged with the peer.\n\n"
@@ -72,7 +72,8 @@ static void usage(FILE *out)
 	      "  --linger-max N          sockets lingering at once\n"
 	      "  --metrics DIR           keep a Prometheus textfile-collector file in DIR\n"
 	      "  --metrics-interval TIME how often that file is rewritten (15s)\n"
-	      "  --check                 tell whether resetguard can attach to COMMAND\n"
+	      "  --check                 tell whether resetguard can attach to COMMAND run\n"
+	      "                          with ARGS: 0 yes, 1 no, 2 not to what it starts\n"
 	      "  -h, --help              this text\n"
 	      "      --version           the version\n"
 	      "TIME is a number with ms or s.  Each option sets the RESETGUARD_* variable\n"
@@ -279,7 +280,7 @@ int main(int argc, char **argv)
 		return check ? 1 : EXIT_OURS;
 	}
 	if (check)
-		return check_command(argv[optind], lib);
+		return check_command(argv[optind], argv + optind + 1, lib);
 	if (set_preload(lib) < 0)
 		return EXIT_OURS;
 	execvp(argv[optind], argv + optind);
