@@ -24,6 +24,8 @@ without_and_with() {
 	run --separate-stderr timeout 60 "$RG" "$@"
 	assert_success
 	WITH=$output WITH_ERR=$stderr
+	# Shown when a test fails, or with --show-output-of-passing-tests.
+	printf 'without: %s\nwith:    %s\n' "$WITHOUT" "$WITH"
 }
 
 # With its log in a file, resetguard leaves the program's stderr alone, but
