@@ -110,23 +110,33 @@ start_inetd() {
 	assert_equal "$(grep -c '^ok [0-9]* 413 too large' <<<"$output")" 5
 }
 
-@test "xinetd, the service started through resetguard as examples/inetd/xinetd.conf shows: no client reset; the service alone: all reset" {
+# examples/inetd/xinetd.conf, made to run here; $1: example (as it is),
+# or plain (the service itself as the server).  Sets PORT.
+xinetd_conf() {
+	PORT=$(free_port)
+	sed -e "s|= 8007|= $PORT|" -e "s|/usr/local/bin/resetguard|$RG|" \
+		-e "s|/var/log/resetguard/[^ ]*|$LOG|" -e "s|/usr/local/sbin/in.myservice|$SERVICE|" \
+		-e "s|^\(\ttype *= UNLISTED\)|\1\n\tbind        = 127.0.0.1|" \
+		"$BATS_TEST_DIRNAME/../examples/inetd/xinetd.conf" >"$2"
+	local server=$RG
+	if [[ $1 == plain ]]; then
+		server=$SERVICE
+		sed -i -e "s|^\tserver *=.*|\tserver      = $SERVICE|" -e '/server_args/d' "$2"
+	fi
+	grep -q "^.server *= $server\$" "$2" || fail "the example did not take: $(cat "$2")"
+}
+
+@test "xinetd: the service alone, all reset; with LD_PRELOAD given to xinetd, or started through resetguard as examples/inetd/xinetd.conf shows, none" {
 	require xinetd
-	local conf=$BATS_TEST_TMPDIR/xinetd.conf server
-	for server in plain example; do
-		PORT=$(free_port)
-		sed -e "s|= 8007|= $PORT|" -e "s|/usr/local/bin/resetguard|$RG|" \
-			-e "s|/var/log/resetguard/[^ ]*|$LOG|" -e "s|/usr/local/sbin/in.myservice|$SERVICE|" \
-			-e "s|^\(\ttype *= UNLISTED\)|\1\n\tbind        = 127.0.0.1|" \
-			"$BATS_TEST_DIRNAME/../examples/inetd/xinetd.conf" >"$conf"
-		if [[ $server == plain ]]; then
-			sed -i -e "s|^\tserver *=.*|\tserver      = $SERVICE|" -e '/server_args/d' "$conf"
-		fi
-		grep -q "server *= ${server/example/$RG}" "$conf" || [[ $server == plain ]] || fail "the example did not take"
-		start_server xinetd -dontfork -pidfile "$BATS_TEST_TMPDIR/xinetd.pid" -f "$conf"
+	local conf=$BATS_TEST_TMPDIR/xinetd.conf how
+	for how in plain preloaded example; do
+		xinetd_conf "${how/preloaded/plain}" "$conf"
+		local env=()
+		[[ $how != preloaded ]] || env=(LD_PRELOAD="$SAN_PRELOAD$B/libresetguard.so" RESETGUARD_LOG="$LOG")
+		start_server env "${env[@]}" xinetd -dontfork -pidfile "$BATS_TEST_TMPDIR/xinetd.pid" -f "$conf"
 		wait_port "$PORT"
 		SERVER_PORT=$PORT run_clients raw 5
-		if [[ $server == plain ]]; then
+		if [[ $how == plain ]]; then
 			assert_equal "$RESETS" 5
 		else
 			assert_equal "$RESETS" 0
