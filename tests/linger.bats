@@ -62,6 +62,11 @@ start_busybox_httpd() {
 	start_server $1 busybox httpd -f -p "127.0.0.1:$2" -h "$BATS_TEST_TMPDIR/www"
 }
 
+# -U 0: no UDP.  It refuses to run as root without -u.
+start_memcached() {
+	start_server $1 memcached -l 127.0.0.1 -p "$2" -U 0 -u "$(id -un)"
+}
+
 @test "python3 http.server answering 501 to a large POST: 10 of 10 reset without, none with" {
 	debian_server http 'ok [0-9]+ HTTP/1.0 501' start_http_server
 }
@@ -74,6 +79,11 @@ start_busybox_httpd() {
 @test "busybox httpd (fork, dup2 onto 0 and 1, exit): 10 of 10 reset without, none with" {
 	require busybox
 	debian_server http 'ok [0-9]+ HTTP/1.1 501' start_busybox_httpd
+}
+
+@test "memcached closing on a command line too long, unanswered: 10 of 10 reset without, none with" {
+	require memcached
+	debian_server raw 'ok 0 \(empty\)' start_memcached
 }
 
 @test "close() with unread data" { resets_without_and_with raw 5 -m close; }

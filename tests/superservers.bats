@@ -136,6 +136,7 @@ xinetd_conf() {
 		start_server env "${env[@]}" xinetd -dontfork -pidfile "$BATS_TEST_TMPDIR/xinetd.pid" -f "$conf"
 		wait_port "$PORT"
 		SERVER_PORT=$PORT run_clients raw 5
+		echo "$how: $RESETS of 5 clients reset"
 		if [[ $how == plain ]]; then
 			assert_equal "$RESETS" 5
 		else
