@@ -4,7 +4,8 @@
 # tests/helpers/stress_check.py on what they printed and what was logged.
 #
 # Then the differential oracle (tests/oracle/run) for as long again, on
-# fresh random seeds; a failing seed is printed with its replay command.
+# fresh random seeds; a failing seed is printed with its replay command;
+# then real servers that answer early (tests/soak.sh), as long again.
 #
 # STRESS_SECONDS (60) how long each process under resetguard runs,
 # STRESS_SEED (the time) the random seed, printed on failure,
@@ -93,3 +94,6 @@ echo "stress: $(cat "${outs[@]}" | awk -F= '/^ops=/ { n += $2 } END { print n }'
 echo "stress: the differential oracle, fresh seeds for ${seconds}s"
 BUILD=$B "$root/tests/oracle/run" --seconds "$seconds" --jobs 2 --lib "$B/libresetguard.so" ||
 	fail "the differential oracle found a difference (FAIL lines above, each with its replay)"
+
+# Real servers that answer early, under resetguard for as long again.
+SOAK_SECONDS=$seconds BUILD=$B "$root/tests/soak.sh" || fail "the soak of real servers failed (above)"

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# tests/soak.sh -- part of `make stress`: real servers that answer early
+# and close with the request unread, each under resetguard for a share of
+# SOAK_SECONDS, 6 clients at a time in rounds, each client sending 2 MB
+# before it reads.  Every client must get the server's whole answer, none
+# may be reset.  Each server first runs one round without resetguard, which
+# must reset its clients: the soak proves the library made the difference.
+#
+# The servers are the early-answer matrix of tests/linger.bats and
+# tests/superservers.bats: python3 http.server, redis-server, busybox
+# httpd, memcached, and inetd-style services (tests/progs/inetd-answer)
+# under xinetd and tcpserver, with the superserver itself preloaded, so
+# that both it and the service it starts decide who closes last.
+#
+# SOAK_SECONDS (60) the whole soak; SOAK_ONLY a space-separated subset of
+# the server names.
+set -euo pipefail
+
+root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+B=$(cd -- "${BUILD:-$root/build}" && pwd)
+seconds=${SOAK_SECONDS:-60}
+clients=6 bytes=2000000
+tmp=$(mktemp -d)
+pid=
+trap 'stop; rm -rf -- "$tmp"' EXIT
+
+fail() {
+	echo "soak: FAILED: $*" >&2
+	exit 1
+}
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+	local i
+	for i in $(seq 200); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "nothing listens on port $1"
+}
+
+stop() {
+	[[ -z $pid ]] || { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+	pid=
+}
+
+# start NAME PORT PRELOAD: the server NAME on PORT, with the library
+# preloaded when PRELOAD is 1, in the background (its pid in $pid).
+start() {
+	local name=$1 port=$2 env=(env)
+	(($3)) && env+=(LD_PRELOAD="$B/libresetguard.so" RESETGUARD_LOG="$tmp/rg.log")
+	case $name in
+	http.server) "${env[@]}" python3 -m http.server "$port" --bind 127.0.0.1 ;;
+	redis) "${env[@]}" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no ;;
+	busybox-httpd)
+		mkdir -p "$tmp/www"
+		echo hello >"$tmp/www/index.html" # else POST / is a 404, not a 501
+		"${env[@]}" busybox httpd -f -p "127.0.0.1:$port" -h "$tmp/www" ;;
+	memcached) "${env[@]}" memcached -l 127.0.0.1 -p "$port" -U 0 -u "$(id -un)" ;;
+	xinetd)
+		printf 'service soak\n{\n type = UNLISTED\n port = %s\n bind = 127.0.0.1\n socket_type = stream\n protocol = tcp\n wait = no\n user = root\n instances = UNLIMITED\n cps = 10000 1\n server = %s\n}\n' \
+			"$port" "$B/tests/inetd-answer" >"$tmp/xinetd.conf"
+		"${env[@]}" xinetd -dontfork -pidfile "$tmp/xinetd.pid" -f "$tmp/xinetd.conf" ;;
+	tcpserver) "${env[@]}" tcpserver -R -H -l 0 -c 40 127.0.0.1 "$port" "$B/tests/inetd-answer" ;;
+	esac >"$tmp/server.out" 2>&1 &
+	pid=$!
+	wait_port "$port"
+}
+
+# The kind of request each server gets, and the first line of its answer.
+kind() {
+	case $1 in
+	http.server | busybox-httpd) echo http ;;
+	redis) echo redis ;;
+	*) echo raw ;;
+	esac
+}
+answer() {
+	case $1 in
+	http.server) echo 'HTTP/1.0 501' ;;
+	busybox-httpd) echo 'HTTP/1.1 501' ;;
+	redis) echo '-ERR Protocol error' ;;
+	memcached) echo '(empty)' ;;
+	*) echo '413 too large' ;;
+	esac
+}
+
+# One round of $clients clients; prints "resets wrong".
+round() {
+	python3 "$root/tests/helpers/upload_client.py" 127.0.0.1 "$1" "$(kind "$2")" "$clients" "$bytes" >"$tmp/round"
+	local resets wrong want
+	want=$(answer "$2")
+	resets=$(grep -c '^reset ' "$tmp/round" || true)
+	wrong=$(grep '^ok' "$tmp/round" | grep -vcF " $want" || true)
+	echo "$resets $wrong"
+}
+
+servers=(http.server redis busybox-httpd memcached xinetd tcpserver)
+[[ -z ${SOAK_ONLY:-} ]] || read -r -a servers <<<"$SOAK_ONLY"
+share=$((seconds / ${#servers[@]}))
+((share > 0)) || share=1
+echo "soak: ${servers[*]}: ${share}s each, $clients clients at a time sending $bytes bytes"
+failed=0
+for name in "${servers[@]}"; do
+	port=$(free_port)
+	start "$name" "$port" 0
+	read -r resets _ < <(round "$port" "$name")
+	stop
+	((resets > 0)) || fail "$name reset no client without resetguard: the soak proves nothing"
+	port=$(free_port)
+	start "$name" "$port" 1
+	conns=0 total_resets=0 total_wrong=0
+	end=$((SECONDS + share))
+	while ((SECONDS < end)); do
+		read -r resets wrong < <(round "$port" "$name")
+		conns=$((conns + clients)) total_resets=$((total_resets + resets)) total_wrong=$((total_wrong + wrong))
+	done
+	stop
+	echo "soak: $name: $conns connections, $total_resets reset, $total_wrong wrong answers" \
+		"(without resetguard: $clients of $clients reset)"
+	((total_resets == 0 && total_wrong == 0)) || failed=1
+done
+((failed == 0)) || fail "clients were reset or got a wrong answer (above)"
+echo "soak: all checks passed"
