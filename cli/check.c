@@ -1,16 +1,21 @@
-/* resetguard --check COMMAND: can the shim attach to COMMAND?  The dynamic
- * loader is what preloads, so the answer is in COMMAND's ELF headers and
- * file mode: a dynamically linked program of the library's architecture
- * that uses libc, and that the loader does not run in secure-execution
- * mode (setuid, setgid, file capabilities), for which it ignores
- * LD_PRELOAD.  A script is judged by its interpreter.  A launcher known
- * to strip LD_PRELOAD from what it starts, without the option that keeps
- * it among ARGS, gets "partly". */
-#include <elf.h>
+/* resetguard --check COMMAND [ARGS...]: will resetguard work in COMMAND?
+ * The dynamic loader is what preloads, so the answer starts in COMMAND's
+ * ELF headers and file mode: a dynamically linked program of the
+ * library's architecture that uses glibc, and that the loader does not
+ * run in secure-execution mode (setuid, setgid, file capabilities), for
+ * which it ignores LD_PRELOAD.  The program's own loader then lists what
+ * it would load with the library preloaded, and has the last word.  A
+ * script is judged by its interpreter.
+ *
+ * Statuses: 0, resetguard attaches with all its effects; 1, it cannot
+ * attach; 2, it attaches, but an effect is missing: a runtime that makes
+ * or closes its connections without libc (Go, libuv), a launcher that
+ * strips LD_PRELOAD from what it starts, a log or metrics destination
+ * that cannot be written. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
-#include <link.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +25,16 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "../shim/defaults.h"
 #include "cli.h"
+#include "elffacts.h"
+#include "loader.h"
 
 extern char **environ;
+
+/* The class and machine of the library: what a program must match. */
+static unsigned char lib_class;
+static unsigned lib_machine;
 
 /* The executable execvp() would run for name. */
 static bool resolve(const char *name, char *path, size_t size)
@@ -43,91 +55,37 @@ static bool resolve(const char *name, char *path, size_t size)
 	return false;
 }
 
-static const char *machine_name(unsigned machine)
-{
-	switch (machine) {
-	case EM_X86_64: return "x86-64";
-	case EM_386: return "i386";
-	case EM_AARCH64: return "aarch64";
-	case EM_ARM: return "arm";
-	case EM_RISCV: return "riscv";
-	case EM_PPC64: return "ppc64";
-	case EM_S390: return "s390";
-	default: return "another architecture";
-	}
-}
-
-struct elf_facts {
-	bool elf, same_arch, dynamic, uses_libc, go;
-	unsigned machine;
+/* What keeps resetguard from working fully in the program, short of not
+ * attaching at all: each a line on its own, named in the verdict. */
+struct shortfalls {
+	const char *why[4];
+	unsigned n;
 };
 
-/* The class and machine of the library: what a program must match. */
-static unsigned char lib_class;
-static unsigned lib_machine;
-
-static bool read_at(int fd, void *buf, size_t len, off_t off)
+static void fall_short(struct shortfalls *s, const char *label, const char *detail, const char *why)
 {
-	return pread(fd, buf, len, off) == (ssize_t)len;
+	printf("  %-9s %s\n", label, detail);
+	if (s->n < sizeof(s->why) / sizeof(s->why[0]))
+		s->why[s->n++] = why;
 }
 
-/* The facts that decide, from the ELF header, the program headers (an
- * interpreter means dynamic linking) and the dynamic section's DT_NEEDED
- * names (libc.so.6, or the program never calls libc, as Go without cgo). */
-static void inspect_elf(int fd, struct elf_facts *f)
+static int verdict_no(const char *why)
 {
-	ElfW(Ehdr) eh;
-
-	if (!read_at(fd, &eh, sizeof(eh), 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
-		return;
-	f->elf = true;
-	f->machine = eh.e_machine;
-	f->same_arch = eh.e_ident[EI_CLASS] == lib_class && eh.e_machine == lib_machine;
-	if (!f->same_arch)
-		return;
-	for (unsigned i = 0; i < eh.e_shnum; i++) {
-		ElfW(Shdr) sh, link;
-
-		if (!read_at(fd, &sh, sizeof(sh), (off_t)(eh.e_shoff + (uint64_t)i * eh.e_shentsize)))
-			return;
-		if (sh.sh_type == SHT_NOTE || sh.sh_type == SHT_PROGBITS) {
-			ElfW(Shdr) names;
-			char name[32] = "";
-
-			if (read_at(fd, &names, sizeof(names),
-				    (off_t)(eh.e_shoff + (uint64_t)eh.e_shstrndx * eh.e_shentsize)))
-				(void)!pread(fd, name, sizeof(name) - 1, (off_t)(names.sh_offset + sh.sh_name));
-			if (!strcmp(name, ".note.go.buildid") || !strcmp(name, ".go.buildinfo"))
-				f->go = true;
-		}
-		if (sh.sh_type != SHT_DYNAMIC ||
-		    !read_at(fd, &link, sizeof(link), (off_t)(eh.e_shoff + (uint64_t)sh.sh_link * eh.e_shentsize)))
-			continue;
-		for (ElfW(Xword) off = 0; off + sizeof(ElfW(Dyn)) <= sh.sh_size; off += sizeof(ElfW(Dyn))) {
-			ElfW(Dyn) d;
-			char needed[32] = "";
-
-			if (!read_at(fd, &d, sizeof(d), (off_t)(sh.sh_offset + off)) || d.d_tag == DT_NULL)
-				break;
-			if (d.d_tag == DT_NEEDED &&
-			    pread(fd, needed, sizeof(needed) - 1, (off_t)(link.sh_offset + d.d_un.d_val)) > 0 &&
-			    !strncmp(needed, "libc.so", 7))
-				f->uses_libc = true;
-		}
-	}
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		ElfW(Phdr) ph;
-
-		if (read_at(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) &&
-		    ph.p_type == PT_INTERP)
-			f->dynamic = true;
-	}
+	printf("  verdict:  no: %s\n", why);
+	return 1;
 }
 
-static int verdict(bool yes, const char *why)
+static int verdict(const struct shortfalls *s)
 {
-	printf("  verdict:  %s: %s\n", yes ? "yes" : "no", why);
-	return yes ? 0 : 1;
+	if (!s->n) {
+		printf("  verdict:  yes: resetguard can attach\n");
+		return 0;
+	}
+	printf("  verdict:  partly:");
+	for (unsigned i = 0; i < s->n; i++)
+		printf("%s %s", i ? ";" : "", s->why[i]);
+	printf("\n");
+	return CHECK_PARTLY;
 }
 
 /* "#!interpreter [arg]": the interpreter, or with env, the program env
@@ -166,7 +124,8 @@ struct launcher {
 static const struct launcher launchers[] = {
 	{ "usage: inetd [-dEil]", 'E',
 	  "openbsd-inetd removes LD_PRELOAD from the environment of the services it starts "
-	  "unless it runs with -E" },
+	  "unless it runs with -E: run it with -E, or start each service through "
+	  "`resetguard --`" },
 };
 
 static bool file_contains(int fd, off_t size, const char *marker)
@@ -200,8 +159,74 @@ static const struct launcher *launcher_dropping_preload(int fd, off_t size, char
 	return NULL;
 }
 
-/* Recursion bounded by depth: a script's interpreter, at most four deep. */
-static int check_file(const char *command, char *const *args, int depth) /* NOLINT(misc-no-recursion) */
+/* The runtimes that make or close connections without the libc calls
+ * resetguard wraps. */
+static void runtime_shortfalls(const struct elf_facts *f, struct shortfalls *s)
+{
+	if (f->go)
+		fall_short(s, "runtime:", "Go makes and closes its connections with system calls of its "
+			   "own: none of resetguard's effects reach them, only what C code in the "
+			   "program does (cgo)", "Go's own connections are not covered");
+	if (f->libuv)
+		fall_short(s, "runtime:", "libuv closes sockets with syscall(SYS_close), not close(): "
+			   "no graceful close; SIGPIPE is guarded and resets are logged",
+			   "no graceful close under libuv");
+}
+
+/* What the program's loader says; false when it refuses the library. */
+static bool loader_accepts(const struct elf_facts *f, const char *path, const char *library)
+{
+	char why[512];
+
+	if (loader_refuses(f->interp, path, library, why, sizeof(why))) {
+		printf("  loader:   %s refuses the library: %s\n", f->interp, why);
+		return false;
+	}
+	if (why[0] == '\0' && libc_of_loader(f->interp) != LIBC_OTHER)
+		printf("  loader:   %s would load the library\n", f->interp);
+	return true;
+}
+
+/* The decision for an ELF program; "no" comes first, then what falls short. */
+static int judge_program(const char *path, const struct stat *st, const struct elf_facts *f,
+			 const struct launcher *launcher, const char *library,
+			 struct shortfalls *s)
+{
+	printf("  program:  %s: %s%s%s%s\n", path, f->elf ? "ELF for " : "not an ELF executable",
+	       f->elf ? elf_machine_name(f->machine) : "",
+	       !f->same_arch ? "" : f->dynamic ? ", dynamically linked" : ", statically linked",
+	       f->go ? ", built by Go" : "");
+	if (!f->elf)
+		return verdict_no("not a program the dynamic loader runs");
+	if (!f->same_arch)
+		return verdict_no("its architecture is not the library's");
+	if (!f->dynamic)
+		return verdict_no("statically linked: there is no dynamic loader to preload anything");
+	if (!f->uses_libc)
+		return verdict_no(f->go ? "a Go program built without cgo does not call libc"
+					: "it does not use libc, whose calls resetguard wraps");
+	enum libc_kind libc = libc_of_loader(f->interp);
+	printf("  libc:     %s (its loader: %s)\n", libc_name(libc), f->interp);
+	if (st->st_mode & (S_ISUID | S_ISGID))
+		return verdict_no("setuid or setgid: the loader ignores LD_PRELOAD for it");
+	if (getxattr(path, "security.capability", NULL, 0) > 0)
+		return verdict_no("it has file capabilities: the loader ignores LD_PRELOAD for it");
+	bool accepted = loader_accepts(f, path, library);
+	if (libc != LIBC_GLIBC)
+		return verdict_no("the library is built for glibc, not for this program's C library");
+	if (!accepted)
+		return verdict_no("its loader refuses the library");
+	runtime_shortfalls(f, s);
+	if (launcher)
+		fall_short(s, "starts:", launcher->what, "not what it starts");
+	return -1;
+}
+
+/* Returns a status, or -1 when the program passes, with s filled.
+ * Recursion bounded by depth: a script's interpreter, at most four deep. */
+/* NOLINTNEXTLINE(misc-no-recursion) */
+static int check_file(const char *command, char *const *args, const char *library, int depth,
+		      struct shortfalls *s)
 {
 	char path[PATH_MAX], interp[PATH_MAX];
 	struct stat st;
@@ -209,63 +234,96 @@ static int check_file(const char *command, char *const *args, int depth) /* NOLI
 
 	if (!resolve(command, path, sizeof(path))) {
 		printf("  program:  %s: not found\n", command);
-		return verdict(false, "there is no such program");
+		return verdict_no("there is no such program");
 	}
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		printf("  program:  %s: %s\n", path, strerror(errno));
-		return verdict(false, "the program cannot be read");
+		if (fd >= 0)
+			close(fd);
+		return verdict_no("the program cannot be read");
 	}
 	if (depth < 4 && script_interpreter(fd, interp, sizeof(interp))) {
 		close(fd);
 		printf("  program:  %s: a script run by %s\n", path, interp);
-		return check_file(interp, args, depth + 1);
+		return check_file(interp, args, library, depth + 1, s);
 	}
-	inspect_elf(fd, &f);
+	elf_inspect(fd, lib_class, lib_machine, &f);
 	const struct launcher *launcher = launcher_dropping_preload(fd, st.st_size, args);
 	close(fd);
-	printf("  program:  %s: %s%s%s%s\n", path, f.elf ? "ELF for " : "not an ELF executable",
-	       f.elf ? machine_name(f.machine) : "",
-	       !f.same_arch ? "" : f.dynamic ? ", dynamically linked" : ", statically linked",
-	       f.go ? ", built by Go" : "");
-	if (!f.elf)
-		return verdict(false, "not a program the dynamic loader runs");
-	if (!f.same_arch)
-		return verdict(false, "its architecture is not the library's");
-	if (!f.dynamic)
-		return verdict(false, "statically linked: there is no dynamic loader to preload anything");
-	if (!f.uses_libc)
-		return verdict(false, f.go ? "a Go program built without cgo does not call libc"
-					   : "it does not use libc, whose calls resetguard wraps");
-	if (st.st_mode & (S_ISUID | S_ISGID))
-		return verdict(false, "setuid or setgid: the loader ignores LD_PRELOAD for it");
-	if (getxattr(path, "security.capability", NULL, 0) > 0)
-		return verdict(false, "it has file capabilities: the loader ignores LD_PRELOAD for it");
-	if (launcher) {
-		printf("  starts:   %s; run it with -%c, or start each program it runs as "
-		       "`resetguard -- PROGRAM`\n",
-		       launcher->what, launcher->keep_option);
-		printf("  verdict:  partly: resetguard attaches to it, not to what it starts\n");
-		return CHECK_PARTLY;
+	return judge_program(path, &st, &f, launcher, library, s);
+}
+
+/* Whether the library could append to path: to the file, or to a new one
+ * in its directory (the command has made the path absolute). */
+static bool writable_file(const char *path)
+{
+	char dir[PATH_MAX];
+
+	if (access(path, W_OK) == 0)
+		return true;
+	if (errno != ENOENT || (size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return false;
+	return access(dirname(dir), W_OK | X_OK) == 0;
+}
+
+/* The log destination in force, when records could not be written there. */
+static void log_shortfall(struct shortfalls *s)
+{
+	const char *dest = getenv("RESETGUARD_LOG"), *sock = NULL;
+	char line[PATH_MAX + 128];
+
+	if (!dest || !*dest || !strcmp(dest, "stderr") || !strcmp(dest, "off"))
+		return;
+	if (!strcmp(dest, "syslog") || !strcmp(dest, "journal")) {
+		const char *setting = dest[0] == 's' ? "RESETGUARD_SYSLOG_SOCKET" : "RESETGUARD_JOURNAL_SOCKET";
+		sock = getenv(setting);
+		if (!sock || !*sock)
+			sock = dest[0] == 's' ? RG_SYSLOG_SOCKET_DEFAULT : RG_JOURNAL_SOCKET_DEFAULT;
 	}
-	return verdict(true, "resetguard can attach");
+	struct stat st;
+	const char *path = sock ? sock : dest;
+	if (sock ? stat(sock, &st) == 0 && S_ISSOCK(st.st_mode) : writable_file(dest))
+		return;
+	snprintf(line, sizeof(line), "%s: %s: records would go to stderr", path,
+		 sock ? "no such socket" : strerror(errno));
+	fall_short(s, "log:", line, "the log destination cannot be written");
+}
+
+static void metrics_shortfall(struct shortfalls *s)
+{
+	const char *dir = getenv("RESETGUARD_METRICS");
+	char line[PATH_MAX + 128];
+	struct stat st;
+
+	if (!dir || !*dir)
+		return;
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		errno = ENOTDIR;
+	else if (stat(dir, &st) == 0 && access(dir, W_OK | X_OK) == 0)
+		return;
+	snprintf(line, sizeof(line), "%s: %s: no metrics file would be written", dir, strerror(errno));
+	fall_short(s, "metrics:", line, "the metrics directory cannot be written");
 }
 
 int check_command(const char *command, char *const *args, const char *library)
 {
-	ElfW(Ehdr) eh;
+	struct shortfalls s = { 0 };
 	int fd = open(library, O_RDONLY | O_CLOEXEC);
 	int status;
 
-	if (fd >= 0 && read_at(fd, &eh, sizeof(eh), 0)) {
-		lib_class = eh.e_ident[EI_CLASS];
-		lib_machine = eh.e_machine;
-	}
-	if (fd >= 0)
+	if (fd >= 0) {
+		(void)elf_identity(fd, &lib_class, &lib_machine);
 		close(fd);
+	}
 	printf("resetguard --check %s\n", command);
-	printf("  library:  %s (%s)\n", library, machine_name(lib_machine));
-	status = check_file(command, args, 0);
+	printf("  library:  %s (%s)\n", library, elf_machine_name(lib_machine));
+	status = check_file(command, args, library, 0, &s);
+	if (status < 0) {
+		log_shortfall(&s);
+		metrics_shortfall(&s);
+		status = verdict(&s);
+	}
 
 	puts("  settings:");
 	int shown = 0;

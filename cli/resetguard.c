@@ -73,7 +73,7 @@ static void usage(FILE *out)
 	      "  --metrics DIR           keep a Prometheus textfile-collector file in DIR\n"
 	      "  --metrics-interval TIME how often that file is rewritten (15s)\n"
 	      "  --check                 tell whether resetguard can attach to COMMAND run\n"
-	      "                          with ARGS: 0 yes, 1 no, 2 not to what it starts\n"
+	      "                          with ARGS: 0 yes, 1 no, 2 partly\n"
 	      "  -h, --help              this text\n"
 	      "      --version           the version\n"
 	      "TIME is a number with ms or s.  Each option sets the RESETGUARD_* variable\n"

@@ -9,13 +9,14 @@
 #include <string.h>
 
 #include "config.h"
+#include "defaults.h"
 #include "log.h"
 
 struct rg_config rg_config = {
 	.sigpipe = RG_SIGPIPE_SOCKET,
 	.log = RG_LOG_STDERR,
-	.syslog_path = "/dev/log",
-	.journal_path = "/run/systemd/journal/socket",
+	.syslog_path = RG_SYSLOG_SOCKET_DEFAULT,
+	.journal_path = RG_JOURNAL_SOCKET_DEFAULT,
 	.syslog_facility = 3, /* daemon */
 	.log_rate = 20,
 	.log_burst = 200,

@@ -79,6 +79,58 @@ print(" ".join(str(s[k]) for k in ("log", "format", "log_level", "log_rate", "lo
 	assert_line "    RESETGUARD_LOG_LEVEL=info"
 }
 
+@test "--check: a musl program: no, and its own loader says why" {
+	require musl-gcc
+	printf 'int main(void) { return 0; }\n' >"$BATS_TEST_TMPDIR/m.c"
+	musl-gcc -o "$BATS_TEST_TMPDIR/musl" "$BATS_TEST_TMPDIR/m.c"
+	run "$RG" --check "$BATS_TEST_TMPDIR/musl"
+	assert_failure 1
+	assert_line --partial "libc:     musl"
+	assert_line --regexp "loader:   .*ld-musl.* refuses the library: Error relocating .*symbol not found"
+	# Which is what happens when it runs: it does not start.
+	LD_PRELOAD=$B/libresetguard.so run -127 "$BATS_TEST_TMPDIR/musl"
+}
+
+@test "--check: a Go program built with cgo: partly (status 2), Go's own connections are not covered" {
+	require gron
+	run "$RG" --check gron
+	assert_failure 2
+	assert_line --partial "built by Go"
+	assert_line --partial "verdict:  partly: Go's own connections are not covered"
+}
+
+@test "--check node: partly, no graceful close under libuv; its clients are indeed reset as without resetguard" {
+	require node
+	run "$RG" --check node
+	assert_failure 2
+	assert_line --partial "verdict:  partly: no graceful close under libuv"
+	local wrap
+	for wrap in "" "$RG"; do
+		local ready=$BATS_TEST_TMPDIR/ready.$RANDOM word
+		mkfifo "$ready"
+		$wrap node "$HELPERS/early_answer.js" >"$ready" 3>&- &
+		SERVER_PID=$!
+		read -r -t 20 word SERVER_PORT <"$ready" || fail "node did not start"
+		run_clients raw 5
+		assert_equal "$RESETS" 5
+		stop_servers
+	done
+}
+
+@test "--check: a log file or metrics directory that cannot be written: partly; writable ones: yes" {
+	run "$RG" --log /nonexistent/x.log --metrics /nonexistent --check "$PROBE"
+	assert_failure 2
+	assert_line "  log:      /nonexistent/x.log: No such file or directory: records would go to stderr"
+	assert_line "  metrics:  /nonexistent: No such file or directory: no metrics file would be written"
+	mkdir "$BATS_TEST_TMPDIR/m"
+	run "$RG" --log "$BATS_TEST_TMPDIR/new.log" --metrics "$BATS_TEST_TMPDIR/m" --check "$PROBE"
+	assert_success
+	[[ ! -e $BATS_TEST_TMPDIR/new.log ]] || fail "--check created the log file"
+	RESETGUARD_SYSLOG_SOCKET=/nonexistent.sock run "$RG" --log syslog --check "$PROBE"
+	assert_failure 2
+	assert_line "  log:      /nonexistent.sock: no such socket: records would go to stderr"
+}
+
 @test "--check: another architecture, and a command without its library" {
 	cp /bin/true "$BATS_TEST_TMPDIR/foreign"
 	# e_machine (offset 18) set to EM_AARCH64 on x86-64, EM_X86_64 elsewhere.
