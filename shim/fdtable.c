@@ -120,12 +120,12 @@ static enum rg_fd_kind rg_fd_probe(int fd, struct rg_fd *e)
 	int type, family;
 	socklen_t len = sizeof(type);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
+	if (rg_libc(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) {
 		e->epoll_uid = 0;
 		return errno == ENOTSOCK ? RG_FD_OTHER : RG_FD_UNSEEN;
 	}
 	len = sizeof(family);
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0)
+	if (rg_libc(getsockopt)(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0)
 		family = AF_UNSPEC;
 	rg_fd_fill(e, family, type, RG_ROLE_UNKNOWN);
 

@@ -55,7 +55,7 @@ static bool rg_abortive(int fd)
 	struct linger lg;
 	socklen_t len = sizeof(lg);
 
-	return getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 && lg.l_onoff && !lg.l_linger;
+	return rg_libc(getsockopt)(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 && lg.l_onoff && !lg.l_linger;
 }
 
 /* By default the RST of an abortive close is what resetguard exists to

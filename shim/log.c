@@ -156,7 +156,7 @@ static void rg_line_peer_cred(struct rg_line *l, int fd)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid == 0)
+	if (rg_libc(getsockopt)(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid == 0)
 		return;
 	rg_line_u64(l, "peer_pid", (uint64_t)cred.pid);
 	rg_line_u64(l, "peer_uid", cred.uid);
@@ -179,25 +179,27 @@ static const char *rg_tcp_state_name(unsigned state)
  * comes from the kernel's own clocks of the last data each way, so no
  * wrapper has to read the time on every transfer.  SO_ERROR is never
  * read: it would clear the error the program is about to see. */
-static void rg_line_tcp(struct rg_line *l, int fd)
+static void rg_line_tcp(struct rg_line *l, int fd, bool connected)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	uint64_t cookie;
 	int outq;
 
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
-		rg_line_u64(l, "idle_ms", ti.tcpi_last_data_sent < ti.tcpi_last_data_recv
-						  ? ti.tcpi_last_data_sent
-						  : ti.tcpi_last_data_recv);
+	if (rg_libc(getsockopt)(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+		if (connected)
+			rg_line_u64(l, "idle_ms", ti.tcpi_last_data_sent < ti.tcpi_last_data_recv
+							  ? ti.tcpi_last_data_sent
+							  : ti.tcpi_last_data_recv);
 		rg_line_cstr(l, "tcp_state", rg_tcp_state_name(ti.tcpi_state));
-		rg_line_u64(l, "rtt_us", ti.tcpi_rtt);
+		if (connected)
+			rg_line_u64(l, "rtt_us", ti.tcpi_rtt);
 		rg_line_u64(l, "retrans", ti.tcpi_total_retrans);
 	}
-	if (rg_libc(ioctl)(fd, SIOCOUTQ, &outq) == 0 && outq >= 0)
+	if (connected && rg_libc(ioctl)(fd, SIOCOUTQ, &outq) == 0 && outq >= 0)
 		rg_line_u64(l, "unacked", (uint64_t)outq);
 	len = sizeof(cookie);
-	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0)
+	if (rg_libc(getsockopt)(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0)
 		rg_line_u64(l, "cookie", cookie);
 }
 
@@ -225,6 +227,15 @@ struct rg_error_ctx {
 	int err;
 };
 
+/* Whether the connection ever got past its handshake: ECONNREFUSED comes
+ * only in SYN_SENT (NOTES), and connect()'s own failure is its handshake's.
+ * Before that, the kernel's clocks of the last data, its rtt and its send
+ * queue hold nothing worth a field. */
+static bool rg_ever_connected(const struct rg_error_ctx *c)
+{
+	return c->err != ECONNREFUSED && strcmp(c->op, "connect") != 0;
+}
+
 static void rg_error_fields(struct rg_line *l, const void *ctx)
 {
 	const struct rg_error_ctx *c = ctx;
@@ -239,7 +250,7 @@ static void rg_error_fields(struct rg_line *l, const void *ctx)
 		rg_line_peer_cred(l, c->fd);
 	rg_line_u64(l, "conn_id", e->conn_id);
 	if (e->family == AF_INET || e->family == AF_INET6)
-		rg_line_tcp(l, c->fd);
+		rg_line_tcp(l, c->fd, rg_ever_connected(c));
 }
 
 static const char *rg_event_name(int err)

@@ -115,6 +115,34 @@ RG_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	return ret;
 }
 
+/* A non-blocking connect() ends where the program reads SO_ERROR (after
+ * poll says the socket is writable, as curl does), and so does an error
+ * an event loop learns of from EPOLLERR.  Reading it clears it, so the
+ * library watches the program's own read, never reads it itself (NOTES),
+ * and logs what the program met there, once. */
+static void rg_connect_outcome(int fd, const void *val, const socklen_t *len)
+{
+	int saved = errno, err = 0;
+	struct rg_fd *e;
+
+	if (val && len && *len >= (socklen_t)sizeof(err))
+		memcpy(&err, val, sizeof(err));
+	if (err && (e = rg_fd_socket(fd))) {
+		errno = err;
+		rg_conn_failed(e, fd, "getsockopt");
+	}
+	errno = saved;
+}
+
+RG_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	int ret = rg_libc(getsockopt)(fd, level, name, val, len);
+
+	if (RG_UNLIKELY(ret == 0 && level == SOL_SOCKET && name == SO_ERROR))
+		rg_connect_outcome(fd, val, len);
+	return ret;
+}
+
 RG_EXPORT int shutdown(int fd, int how)
 {
 	int ret = rg_libc(shutdown)(fd, how);

@@ -129,6 +129,26 @@ reset_is_logged() {
 	assert_failure
 	run cat "$LOG"
 	assert_output --regexp "event=error errno=ECONNREFUSED op=connect fd=[0-9]+ peer=127.0.0.1:$port .* role=client prog=bash "
+	# A connection that never was has no data clocks, rtt or send queue.
+	refute_output --regexp "idle_ms=|rtt_us=|unacked="
+	assert_output --regexp " tcp_state=CLOSE retrans=0 "
+}
+
+@test "RESETGUARD_ERRORS=all: curl's refused non-blocking connect, read with getsockopt(SO_ERROR), is logged once; curl still sees it" {
+	require curl python3
+	local port
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	run curl -sS "http://127.0.0.1:$port/"
+	assert_failure 7
+	local without=$output
+	RESETGUARD_ERRORS=all RESETGUARD_LOG=$LOG run "$RG" curl -sS "http://127.0.0.1:$port/"
+	assert_failure 7
+	# curl learns the refusal from SO_ERROR itself: the read was only watched.
+	assert_equal "${output//[0-9]/N}" "${without//[0-9]/N}"
+	assert_equal "$(grep -c "event=error errno=ECONNREFUSED op=getsockopt fd=[0-9]* peer=127.0.0.1:$port " "$LOG")" 1
+	assert_equal "$(log_lines)" 1
+	run cat "$LOG"
+	refute_output --regexp "idle_ms=|rtt_us=|unacked="
 }
 
 @test "curl: the reset of an upload is logged with the server's address" {
