@@ -150,23 +150,27 @@ static int rg_stdio_flushing_lines(void)
 	return -1;
 }
 
-/* Off a socket, a lookup and a tail call: fputc_unlocked() may come here
- * once a character. */
+/* Off a socket, a lookup and a tail call, with no stack frame:
+ * fputc_unlocked() may come here once a character.  The guarded call is
+ * out of line; it looks the socket up again. */
 /* NOLINTBEGIN(bugprone-macro-parentheses): type, params and args are
  * declarators and argument lists, not expressions */
-#define RG_STDIO_WRAP(name, type, params, args, fd_expr, op, failed) \
-	RG_EXPORT type name params                                     \
-	{                                                              \
-		int fd_ = (fd_expr);                                   \
-		struct rg_fd *e_ = rg_stdio_socket(fd_);               \
-		struct rg_stdio s_;                                    \
-                                                                       \
-		if (RG_LIKELY(!e_))                                    \
-			return rg_libc(name) args;                     \
-		rg_stdio_begin(&s_, fd_, e_);                          \
-		type ret = rg_libc(name) args;                         \
-		rg_stdio_end(&s_, op, failed);                         \
-		return ret;                                            \
+#define RG_STDIO_WRAP(name, type, params, args, fd_expr, op, failed)      \
+	__attribute__((noinline, cold)) static type rg_guarded_##name params \
+	{                                                                   \
+		int fd_ = (fd_expr);                                        \
+		struct rg_stdio s_;                                         \
+                                                                            \
+		rg_stdio_begin(&s_, fd_, rg_stdio_socket(fd_));             \
+		type ret = rg_libc(name) args;                              \
+		rg_stdio_end(&s_, op, failed);                              \
+		return ret;                                                 \
+	}                                                                   \
+	RG_EXPORT type name params                                          \
+	{                                                                   \
+		if (RG_UNLIKELY(rg_stdio_socket(fd_expr)))                  \
+			return rg_guarded_##name args;                      \
+		return rg_libc(name) args;                                  \
 	}
 /* One level of recursion for fflush(NULL): see rg_stdio_flush_sockets(). */
 RG_STDIO_FILE_CALLS(RG_STDIO_WRAP) /* NOLINT(misc-no-recursion) */
