@@ -81,15 +81,15 @@ static void rg_stdio_landed(struct rg_stdio *s)
  * signalled. */
 static void rg_stdio_finish(struct rg_stdio *s, const char *op, bool failed, bool signalled)
 {
-	int err = errno;
+	int failure = errno;
 
 	rg_stdio_landed(s);
 	rg_sigpipe_release(&s->guard, signalled);
 	if (failed && s->life) {
-		errno = err;
+		errno = failure;
 		rg_io_failed(s->life, op);
 	}
-	errno = err;
+	errno = failure;
 }
 
 void rg_stdio_end(struct rg_stdio *s, const char *op, bool failed)
@@ -137,6 +137,7 @@ RG_EXPORT FILE *fdopen(int fd, const char *mode)
 /* fflush(NULL) and the calls that flush every stream: the streams on
  * sockets first, each under the guard.  Then no descriptor is left for
  * the real call to need one. */
+/* NOLINTNEXTLINE(misc-no-recursion): one level, see rg_stdio_flush_sockets() */
 static int rg_stdio_flushing(FILE *fp)
 {
 	if (!fp)
@@ -197,9 +198,9 @@ static void rg_stdio_quiet_begin(struct rg_stdio_quiet *q, FILE *fp, int fd)
 
 static void rg_stdio_quiet_end(struct rg_stdio_quiet *q, const char *op)
 {
-	int err = errno;
+	int now = errno;
 	bool failed = (q->fp && ferror_unlocked(q->fp) && !q->had_error) ||
-		      (err != q->errno_before && (err == EPIPE || err == ECONNRESET));
+		      (now != q->errno_before && (now == EPIPE || now == ECONNRESET));
 
 	rg_stdio_finish(&q->s, op, failed, q->s.e != NULL);
 }

@@ -124,10 +124,11 @@ static long do_recv(const char *op, int fd)
  * the socket. */
 static long do_stdio_more(const char *op, int fd, FILE *fp)
 {
-	static char big[65536];
+	if (!strcmp(op, "fwrite_unlocked")) {
+		static char big[65536];
 
-	if (!strcmp(op, "fwrite_unlocked"))
 		return fwrite_unlocked(big, 1, sizeof(big), fp) == sizeof(big) ? 0 : -1;
+	}
 	if (!strcmp(op, "fputs_unlocked"))
 		return fputs_unlocked("hello\n", fp) == EOF ? -1 : 0;
 	if (!strcmp(op, "putc_unlocked"))
