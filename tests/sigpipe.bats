@@ -52,9 +52,11 @@ write_survives() {
 	write_survives dprintf
 	write_survives dprintf inet "$PROBE.plain"
 }
-@test "perror() and error() with stderr on a reset socket" {
+@test "fseek() writing what is pending to a reset socket" { write_survives fseek; }
+@test "perror(), error() and warnx() with stderr on a reset socket" {
 	write_survives perror
 	write_survives error
+	write_survives warn
 }
 @test "unfortified build: write() and fprintf() survive too" {
 	write_survives write inet "$PROBE.plain"

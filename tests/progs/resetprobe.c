@@ -14,7 +14,7 @@
  * a pipe nobody reads before the ops (with -B).
  * OP: write writev send sendto sendmsg sendmmsg sendfile splice
  *     fwrite fputs fprintf fflush exitflush fwrite_unlocked fputs_unlocked
- *     putc_unlocked fputwc fwprintf dprintf perror error
+ *     putc_unlocked fputwc fwprintf dprintf fseek perror error warn
  *     read readv recv recvfrom recvmsg recvmmsg */
 #include <error.h>
 #include <fcntl.h>
@@ -120,8 +120,8 @@ static long do_recv(const char *op, int fd)
 
 /* The rest of glibc's stdio write paths: the _unlocked family (in the
  * fortified build putc_unlocked() is inline and calls __overflow), wide
- * characters, dprintf(), and the error reporters writing to stderr made
- * the socket. */
+ * characters, dprintf(), a seek that writes what is pending, and the
+ * error reporters writing to stderr made the socket. */
 static long do_stdio_more(const char *op, int fd, FILE *fp)
 {
 	if (!strcmp(op, "fwrite_unlocked")) {
@@ -139,7 +139,12 @@ static long do_stdio_more(const char *op, int fd, FILE *fp)
 		return fwprintf(fp, L"hello %d\n", 42) < 0 ? -1 : 0;
 	if (!strcmp(op, "dprintf"))
 		return dprintf(fd, "hello %d\n", 42) < 0 ? -1 : 0;
-	if (!strcmp(op, "perror") || !strcmp(op, "error")) {
+	if (!strcmp(op, "fseek")) {
+		/* Buffered: the seek writes what is pending first. */
+		fputs("hello\n", fp);
+		return fseek(fp, 0, SEEK_CUR);
+	}
+	if (!strcmp(op, "perror") || !strcmp(op, "error") || !strcmp(op, "warn")) {
 		if (dup2(fd, STDERR_FILENO) < 0)
 			err(2, "dup2");
 		clearerr(stderr);
@@ -148,6 +153,8 @@ static long do_stdio_more(const char *op, int fd, FILE *fp)
 		 * only errno tells. */
 		if (!strcmp(op, "perror"))
 			perror("hello");
+		else if (!strcmp(op, "warn"))
+			warnx("hello %d", 42);
 		else
 			error(0, 0, "hello %d", 42);
 		return ferror(stderr) || errno ? -1 : 0;
@@ -160,7 +167,7 @@ static long do_stdio_more(const char *op, int fd, FILE *fp)
 static long do_stdio(const char *op, int fd)
 {
 	FILE *fp = fdopen(fd, "w");
-	int buffered = !strcmp(op, "fflush") || !strcmp(op, "exitflush");
+	int buffered = !strcmp(op, "fflush") || !strcmp(op, "exitflush") || !strcmp(op, "fseek");
 	long ret;
 
 	if (!fp)
