@@ -17,6 +17,7 @@ libc_functions() {
 }
 
 @test "every stdio entry point glibc exports is wrapped, or listed with the reason it needs none" {
+	require nm
 	local list=$BATS_TEST_DIRNAME/../shim/stdio-entry-points.txt
 	local exports=$BATS_TEST_DIRNAME/../shim/exports.txt pattern candidates missing
 	pattern=$(sed -n 's/^# pattern: //p' "$list")
