@@ -95,7 +95,7 @@ static void rg_leave(void)
  * not guarded. */
 __attribute__((destructor)) static void rg_unload(void)
 {
-	rg_stdio_flush_sockets();
+	rg_stdio_flush_sockets(false);
 	rg_leave();
 }
 

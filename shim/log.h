@@ -41,11 +41,11 @@ static inline bool rg_errno_logged(int err)
 /* Called by every wrapper after its call failed; errno is left as it was. */
 static inline void rg_conn_failed(const struct rg_fd *e, int fd, const char *op)
 {
-	int err = errno;
+	int failure = errno;
 
-	if (RG_UNLIKELY(rg_errno_logged(err)))
-		rg_log_conn_error(e, fd, op, err);
-	errno = err;
+	if (RG_UNLIKELY(rg_errno_logged(failure)))
+		rg_log_conn_error(e, fd, op, failure);
+	errno = failure;
 }
 
 #endif

@@ -48,6 +48,12 @@ void rg_real_bind(void)
 	__atomic_store_n(&rg_real.name, (ret(*) params)rg_lookup(#name), __ATOMIC_RELAXED);
 /* NOLINTEND(bugprone-macro-parentheses) */
 	RG_REAL_CALLS(RG_REAL_BIND)
+#define RG_REAL_STDIO_BIND(name, type, params, ...) RG_REAL_BIND(name, type, params)
+#define RG_REAL_VOID_BIND(name, params, ...) RG_REAL_BIND(name, void, params)
+	RG_STDIO_FILE_CALLS(RG_REAL_STDIO_BIND)
+	RG_STDIO_VOID_CALLS(RG_REAL_VOID_BIND)
+#undef RG_REAL_STDIO_BIND
+#undef RG_REAL_VOID_BIND
 #undef RG_REAL_BIND
 	__atomic_store_n(&rg_real_ready, true, __ATOMIC_RELEASE);
 }

@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 
 #include "export.h"
+#include "stdio_calls.h"
 
 /* X(name, return type, parameter list) for every call the shim forwards. */
 #define RG_REAL_CALLS(X)                                                            \
@@ -114,16 +115,10 @@
 	X(sysv_signal, sighandler_t, (int, sighandler_t))                           \
 	X(bsd_signal, sighandler_t, (int, sighandler_t))                            \
 	X(sigset, sighandler_t, (int, sighandler_t))                                \
-	X(fwrite, size_t, (const void *, size_t, size_t, FILE *))                   \
-	X(fputs, int, (const char *, FILE *))                                       \
-	X(fputc, int, (int, FILE *))                                                \
-	X(putc, int, (int, FILE *))                                                 \
-	X(vfprintf, int, (FILE *, const char *, va_list))                           \
-	X(__vfprintf_chk, int, (FILE *, int, const char *, va_list))                \
-	X(puts, int, (const char *))                                                \
 	X(fdopen, FILE *, (int, const char *))                                      \
-	X(fflush, int, (FILE *))                                                    \
 	X(fclose, int, (FILE *))                                                    \
+	X(error, void, (int, int, const char *, ...))                               \
+	X(error_at_line, void, (int, int, const char *, unsigned int, const char *, ...)) \
 	X(_exit, void, (int))                                                       \
 	X(_Exit, void, (int))                                                       \
 	X(execve, int, (const char *, char *const[], char *const[]))                \
@@ -155,6 +150,14 @@ struct rg_real {
 #define RG_REAL_FIELD(name, ret, params) ret(*name) params;
 	RG_REAL_CALLS(RG_REAL_FIELD)
 #undef RG_REAL_FIELD
+/* NOLINTBEGIN(bugprone-macro-parentheses): declarators, not expressions */
+#define RG_REAL_STDIO_FIELD(name, type, params, ...) type(*name) params;
+#define RG_REAL_VOID_FIELD(name, params, ...) void(*name) params;
+	RG_STDIO_FILE_CALLS(RG_REAL_STDIO_FIELD)
+	RG_STDIO_VOID_CALLS(RG_REAL_VOID_FIELD)
+#undef RG_REAL_STDIO_FIELD
+#undef RG_REAL_VOID_FIELD
+/* NOLINTEND(bugprone-macro-parentheses) */
 };
 
 extern RG_HIDDEN struct rg_real rg_real;

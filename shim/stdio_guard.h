@@ -16,8 +16,23 @@ struct rg_stdio {
 	struct rg_sigpipe_guard guard;
 };
 
-void rg_stdio_begin(struct rg_stdio *s, FILE *fp);
+/* The stream's descriptor, read from the FILE itself: glibc's struct is
+ * public, and this is on every wrapped call.  -1 for streams on memory
+ * (fmemopen, open_memstream, fopencookie). */
+static inline int rg_stdio_fd(const FILE *fp)
+{
+	return fp ? fp->_fileno : -1;
+}
+
+/* The table entry if fd is a socket, else NULL: one lookup. */
+static inline struct rg_fd *rg_stdio_socket(int fd)
+{
+	return fd >= 0 ? rg_fd_socket(fd) : NULL;
+}
+
+/* e is rg_stdio_socket(fd), NULL for none. */
+void rg_stdio_begin(struct rg_stdio *s, int fd, struct rg_fd *e);
 void rg_stdio_end(struct rg_stdio *s, const char *op, bool failed);
-void rg_stdio_flush_sockets(void);
+void rg_stdio_flush_sockets(bool lines_only);
 
 #endif

@@ -14,6 +14,7 @@ teardown() {
 # 141); with it the program lives and gets EPIPE.
 write_survives() {
 	local op=$1 family=${2:-inet} bin=${3:-$PROBE}
+	rm -f "$LOG"
 	run "$bin" -f "$family" -u "$BATS_TEST_TMPDIR/s" "$op" "$op"
 	assert_equal "$status" 141
 	RESETGUARD_LOG=$LOG run "$RG" "$bin" -f "$family" -u "$BATS_TEST_TMPDIR/s" "$op" "$op"
@@ -36,6 +37,27 @@ write_survives() {
 @test "stdio fputs() on a reset socket" { write_survives fputs; }
 @test "stdio fprintf() on a reset socket" { write_survives fprintf; }
 @test "stdio fflush() on a reset socket" { write_survives fflush; }
+@test "stdio fwrite_unlocked() on a reset socket" { write_survives fwrite_unlocked; }
+@test "stdio fputs_unlocked() on a reset socket" { write_survives fputs_unlocked; }
+@test "stdio putc_unlocked() on a reset socket: __overflow when inline, the call when plain" {
+	write_survives putc_unlocked
+	write_survives putc_unlocked inet "$PROBE.plain"
+}
+@test "wide stdio fputwc() and fwprintf() on a reset socket" {
+	write_survives fputwc
+	write_survives fwprintf
+	write_survives fwprintf inet "$PROBE.plain"
+}
+@test "dprintf() on a reset socket" {
+	write_survives dprintf
+	write_survives dprintf inet "$PROBE.plain"
+}
+@test "fseek() writing what is pending to a reset socket" { write_survives fseek; }
+@test "perror(), error() and warnx() with stderr on a reset socket" {
+	write_survives perror
+	write_survives error
+	write_survives warn
+}
 @test "unfortified build: write() and fprintf() survive too" {
 	write_survives write inet "$PROBE.plain"
 	write_survives fprintf inet "$PROBE.plain"

@@ -13,14 +13,17 @@
  * (pending=0|1) and unblock it, -p make a SIGPIPE pending with a write to
  * a pipe nobody reads before the ops (with -B).
  * OP: write writev send sendto sendmsg sendmmsg sendfile splice
- *     fwrite fputs fprintf fflush exitflush
+ *     fwrite fputs fprintf fflush exitflush fwrite_unlocked fputs_unlocked
+ *     putc_unlocked fputwc fwprintf dprintf fseek perror error warn
  *     read readv recv recvfrom recvmsg recvmmsg */
+#include <error.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/uio.h>
+#include <wchar.h>
 
 #include "common.h"
 
@@ -115,12 +118,57 @@ static long do_recv(const char *op, int fd)
 	return -2;
 }
 
+/* The rest of glibc's stdio write paths: the _unlocked family (in the
+ * fortified build putc_unlocked() is inline and calls __overflow), wide
+ * characters, dprintf(), a seek that writes what is pending, and the
+ * error reporters writing to stderr made the socket. */
+static long do_stdio_more(const char *op, int fd, FILE *fp)
+{
+	if (!strcmp(op, "fwrite_unlocked")) {
+		static char big[65536];
+
+		return fwrite_unlocked(big, 1, sizeof(big), fp) == sizeof(big) ? 0 : -1;
+	}
+	if (!strcmp(op, "fputs_unlocked"))
+		return fputs_unlocked("hello\n", fp) == EOF ? -1 : 0;
+	if (!strcmp(op, "putc_unlocked"))
+		return putc_unlocked('x', fp) == EOF ? -1 : 0;
+	if (!strcmp(op, "fputwc"))
+		return fputwc(L'x', fp) == WEOF ? -1 : 0;
+	if (!strcmp(op, "fwprintf"))
+		return fwprintf(fp, L"hello %d\n", 42) < 0 ? -1 : 0;
+	if (!strcmp(op, "dprintf"))
+		return dprintf(fd, "hello %d\n", 42) < 0 ? -1 : 0;
+	if (!strcmp(op, "fseek")) {
+		/* Buffered: the seek writes what is pending first. */
+		fputs("hello\n", fp);
+		return fseek(fp, 0, SEEK_CUR);
+	}
+	if (!strcmp(op, "perror") || !strcmp(op, "error") || !strcmp(op, "warn")) {
+		if (dup2(fd, STDERR_FILENO) < 0)
+			err(2, "dup2");
+		clearerr(stderr);
+		errno = 0;
+		/* perror() writes through a FILE of its own on a dup of 2:
+		 * only errno tells. */
+		if (!strcmp(op, "perror"))
+			perror("hello");
+		else if (!strcmp(op, "warn"))
+			warnx("hello %d", 42);
+		else
+			error(0, 0, "hello %d", 42);
+		return ferror(stderr) || errno ? -1 : 0;
+	}
+	return -2;
+}
+
 /* stdio: unbuffered streams write at once; "fflush" and "exitflush" buffer
  * first, the latter leaving the flush to exit(). */
 static long do_stdio(const char *op, int fd)
 {
 	FILE *fp = fdopen(fd, "w");
-	int buffered = !strcmp(op, "fflush") || !strcmp(op, "exitflush");
+	int buffered = !strcmp(op, "fflush") || !strcmp(op, "exitflush") || !strcmp(op, "fseek");
+	long ret;
 
 	if (!fp)
 		err(2, "fdopen");
@@ -134,6 +182,9 @@ static long do_stdio(const char *op, int fd)
 		return fputs("hello\n", fp) == EOF ? -1 : 0;
 	if (!strcmp(op, "fprintf"))
 		return fprintf(fp, "hello %d\n", 42) < 0 ? -1 : 0;
+	ret = do_stdio_more(op, fd, fp);
+	if (ret != -2)
+		return ret;
 	fputs("hello\n", fp);
 	if (!strcmp(op, "fflush"))
 		return fflush(fp) == EOF ? -1 : 0;
