@@ -44,3 +44,9 @@ pid_t rg_process_pid(void)
 {
 	return getpid();
 }
+
+/* The fuzzer sets program_invocation_short_name itself (record.c). */
+const char *rg_program_name(void)
+{
+	return program_invocation_short_name;
+}
