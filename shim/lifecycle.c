@@ -72,6 +72,7 @@ static void rg_fork_child(void)
 	rg_fd_fork_child();
 	rg_metrics_fork_child();
 	rg_drainer_fork_child();
+	rg_sink_fork_child();
 	rg_locks_give_all();
 	rg_metrics_start_in_child();
 }
@@ -81,6 +82,7 @@ __attribute__((constructor)) static void rg_load(void)
 	rg_real_bind();
 	rg_pid = getpid();
 	strncpy(rg_prog, program_invocation_short_name, sizeof(rg_prog) - 1);
+	rg_sink_look_at_stderr();
 	rg_config_load();
 	rg_sigpipe_init();
 	rg_share_init();
