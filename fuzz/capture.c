@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <time.h>
 #include <unistd.h>
 
