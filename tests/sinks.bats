@@ -184,3 +184,30 @@ c.close()' >"$ready" 3>&- &
 	assert_equal "$(cat "$data")" data
 	grep -q 'level=info event=summary prog=closeerr' "$err" || fail "no summary: $(cat "$err")"
 }
+
+@test "a forked child that closes its stderr lets go of resetguard's copy: the pipe's reader sees EOF while the child lives" {
+	local script=$BATS_TEST_TMPDIR/detach.py pidfile=$BATS_TEST_TMPDIR/child.pid wrap child
+	# A daemon's detach: the parent exits, the child closes its stdout and
+	# stderr (the pipe the caller reads) and lives on.
+	cat >"$script" <<-'PY'
+		import os, sys, time
+		pid = os.fork()
+		if pid == 0:
+		    os.close(1)
+		    os.close(2)
+		    time.sleep(15)
+		    os._exit(0)
+		open(sys.argv[1], "w").write(str(pid))
+		print("detached")
+	PY
+	for wrap in "" "$RG"; do
+		# bats reads stdout and stderr through one pipe, to its EOF
+		run timeout 20 ${wrap:+"$wrap"} python3 "$script" "$pidfile"
+		assert_success
+		assert_output detached
+		child=$(cat "$pidfile")
+		# alive, not a zombie: EOF came while it lived, not with its end
+		[[ $(ps -o stat= -p "$child") == [^Z]* ]] || fail "the child is gone: EOF came only with its end"
+		kill "$child"
+	done
+}
