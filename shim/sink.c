@@ -64,7 +64,7 @@ static char rg_hostname[64];
 /* stderr as the library found it at load: whether it may take records,
  * which file it is, and resetguard's copy of it (-1: none, in a forked
  * child, or given up for a program short of descriptors). */
-static bool rg_err_usable;
+static bool rg_err_usable, rg_err_regular;
 static dev_t rg_err_dev;
 static ino_t rg_err_ino;
 static struct rg_own rg_err_own = { -1, &rg_sink_holder };
@@ -143,6 +143,7 @@ void rg_sink_look_at_stderr(void)
 
 	rg_err_usable = fstat(STDERR_FILENO, &st) == 0 &&
 			(!S_ISSOCK(st.st_mode) || rg_config_stderr_is_journal());
+	rg_err_regular = rg_err_usable && S_ISREG(st.st_mode);
 	rg_err_dev = st.st_dev;
 	rg_err_ino = st.st_ino;
 	gethostname(rg_hostname, sizeof(rg_hostname) - 1);
@@ -412,11 +413,15 @@ void rg_sink_fork_child(void)
 	rg_own_close_locked(&rg_err_own);
 }
 
-/* The heir (heir.c) holds nothing of the program's: whoever reads the
- * program's stderr sees EOF when the program is gone, and the heir's
- * records for stderr are not written. */
+/* The heir (heir.c) holds nothing whose end anyone waits for: whoever
+ * reads the program's stderr pipe or terminal sees EOF when the program
+ * is gone, and the heir's records for it are not written.  A regular file
+ * has no reader waiting: the heir keeps its copy and writes there the
+ * graceful closes it finishes (a linger timeout at exit). */
 void rg_sink_heir(void)
 {
+	if (rg_err_regular && atomic_load_explicit(&rg_err_own.fd, memory_order_acquire) >= 0)
+		return;
 	rg_own_close(&rg_err_own);
 	rg_err_usable = false;
 	if (rg_config.log == RG_LOG_STDERR)

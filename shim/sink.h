@@ -16,7 +16,8 @@ void rg_sink_open(void);
 /* In a forked child, with every lock taken: the child lets go of
  * resetguard's copy of stderr. */
 void rg_sink_fork_child(void);
-/* In the heir: nothing of the program's stderr is kept or written. */
+/* In the heir: the copy of stderr is kept only when it is a regular file
+ * (no reader waits for its EOF); else nothing is written to stderr. */
 void rg_sink_heir(void);
 /* True when records should also be rendered as journald fields. */
 bool rg_sink_is_journal(void);

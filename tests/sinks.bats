@@ -149,21 +149,23 @@ xinetd_stop() {
 	grep -q 'level=info event=summary prog=seq' "$err" || fail "no summary after seq closed stderr: $(cat "$err")"
 }
 
-# A peer that takes one connection, reads it to its end and closes; sets
-# PEER_PORT.
+# A peer that takes one connection, reads it to its end and closes (with
+# $1 idle: reads nothing and never closes, until killed); sets PEER_PORT.
 start_reader() {
 	local ready=$BATS_TEST_TMPDIR/reader.ready.$RANDOM
 	mkfifo "$ready"
 	python3 -c '
-import socket
+import socket, sys, time
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 s.listen(1)
 print(s.getsockname()[1], flush=True)
 c, _ = s.accept()
+if sys.argv[1] == "idle":
+    time.sleep(60)
 while c.recv(65536):
     pass
-c.close()' >"$ready" 3>&- &
+c.close()' "${1:-read}" >"$ready" 3>&- &
 	SERVER_PID=$!
 	read -r -t 20 PEER_PORT <"$ready" || fail "reader did not start"
 }
@@ -210,4 +212,25 @@ c.close()' >"$ready" 3>&- &
 		[[ $(ps -o stat= -p "$child") == [^Z]* ]] || fail "the child is gone: EOF came only with its end"
 		kill "$child"
 	done
+}
+
+@test "stderr a regular file, closed by the program, a peer that never closes: the heir's linger timeout reaches the file" {
+	local err=$BATS_TEST_TMPDIR/err data=$BATS_TEST_TMPDIR/data i
+	start_reader idle
+	"$B/tests/closeerr" "$PEER_PORT" "$data" >"$BATS_TEST_TMPDIR/out" 2>"$err"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" ok
+	assert_equal "$(cat "$data")" data
+	[[ ! -s $err ]] || fail "stderr without resetguard: $(cat "$err")"
+	stop_servers
+
+	start_reader idle
+	RESETGUARD_LINGER_TIMEOUT=300ms "$RG" "$B/tests/closeerr" "$PEER_PORT" "$data" >"$BATS_TEST_TMPDIR/out" 2>"$err"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" ok
+	# The program is gone; its heir finishes the graceful close.
+	for i in $(seq 200); do
+		grep -q 'level=warn event=linger outcome=timeout .*prog=closeerr' "$err" && break
+		sleep 0.05
+	done
+	grep -q 'level=warn event=linger outcome=timeout .*prog=closeerr' "$err" || fail "no timeout record: $(cat "$err")"
+	assert_equal "$(cat "$data")" data
 }
