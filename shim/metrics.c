@@ -21,7 +21,6 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,11 +196,15 @@ static int64_t rg_metrics_now_ms(void)
 	return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
 }
 
-/* arg is not NULL in a forked child: the first write waits an interval. */
-static void *rg_metrics_main(void *arg)
-{
-	int64_t next = arg ? rg_metrics_now_ms() + rg_config.metrics_interval_ms : 0;
+/* When the thread writes first: at once, or, in a forked child, after an
+ * interval.  Set before the thread starts. */
+static int64_t rg_metrics_first_ms;
 
+static void *rg_metrics_main(void *unused)
+{
+	int64_t next = rg_metrics_first_ms;
+
+	(void)unused;
 	rg_thread_masked = true;
 	for (;;) {
 		struct timespec second = { 1, 0 };
@@ -224,12 +227,13 @@ static void rg_metrics_thread(bool child)
 	pthread_t thread;
 	sigset_t all, saved;
 
+	rg_metrics_first_ms = child ? rg_metrics_now_ms() + rg_config.metrics_interval_ms : 0;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, (size_t)64 * 1024);
-	if (pthread_create(&thread, &attr, rg_metrics_main, (void *)(intptr_t)child) == 0)
+	if (pthread_create(&thread, &attr, rg_metrics_main, NULL) == 0)
 		pthread_setname_np(thread, "resetguard-m");
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);

@@ -201,31 +201,36 @@ static bool rg_sink_connect_quietly(const char *path)
 	return true;
 }
 
-static bool rg_sink_syslog(enum rg_log_level level, const char *msgid, const struct rg_line *line);
 static size_t rg_syslog_header(char *out, size_t cap, enum rg_log_level level, const char *msgid);
 
-/* A complaint with no stderr to take it, while the sink is not syslog:
- * while the library loads (a malformed setting), before the program has
- * run, one datagram to the syslog socket from a descriptor that lives for
- * this call only.  Later, the sink is syslog if syslog can be reached. */
+/* A complaint with no stderr to take it: one datagram on the syslog
+ * sink's socket when that is the sink (sent once, never reconnected: a
+ * failing sink complains through here), else, while the library loads (a
+ * malformed setting), before the program has run, from a descriptor that
+ * lives for this call only.  Later, the sink is syslog if syslog can be
+ * reached. */
 static void rg_sink_complain_to_syslog(const struct rg_line *line)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	const char *path = rg_config.syslog_path;
+	int fd = rg_config.log == RG_LOG_SYSLOG ? rg_sink_fd() : -1;
 	char head[256];
-	int fd;
+	size_t head_len = rg_syslog_header(head, sizeof(head), RG_LEVEL_WARN, "complaint");
+	struct iovec iov[2] = { { head, head_len }, { (void *)line->buf, line->len - 1 } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 
+	if (fd >= 0) {
+		rg_libc(sendmsg)(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		return;
+	}
 	if (rg_sink_opened || strlen(path) >= sizeof(addr.sun_path))
 		return;
 	memcpy(addr.sun_path, path, strlen(path));
 	fd = rg_libc(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	size_t head_len = rg_syslog_header(head, sizeof(head), RG_LEVEL_WARN, "complaint");
-	struct iovec iov[2] = { { head, head_len }, { (void *)line->buf, line->len - 1 } };
-	struct msghdr msg = { .msg_name = &addr, .msg_namelen = sizeof(addr), .msg_iov = iov,
-			      .msg_iovlen = 2 };
-
+	msg.msg_name = &addr;
+	msg.msg_namelen = sizeof(addr);
 	rg_libc(sendmsg)(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	rg_libc(close)(fd);
 }
@@ -238,8 +243,6 @@ static void rg_sink_complain_locked(const struct rg_line *line)
 
 	if (fd >= 0)
 		rg_write_guarded(fd, line->buf, line->len);
-	else if (rg_config.log == RG_LOG_SYSLOG && rg_sink_fd() >= 0)
-		rg_sink_syslog(RG_LEVEL_WARN, "complaint", line);
 	else
 		rg_sink_complain_to_syslog(line);
 }
