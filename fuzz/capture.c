@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,4 +44,10 @@ void rg_sink_stderr(const struct rg_line *line)
 pid_t rg_process_pid(void)
 {
 	return getpid();
+}
+
+/* The fuzzer sets program_invocation_short_name itself (record.c). */
+const char *rg_program_name(void)
+{
+	return program_invocation_short_name;
 }

@@ -44,9 +44,27 @@ static int rg_config_choice(const char *name, const char *value,
 	return choices[0].value;
 }
 
+/* Settings that name something are copied when the library loads, never
+ * pointed to: programs rewrite their environment and argv for their
+ * process titles (nginx, postgres, sendmail), and a path read later would
+ * be a piece of a title.  False when the value does not fit: cut short, it
+ * would name something else. */
+static bool rg_config_keep(char *buf, size_t cap, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (len >= cap)
+		return false;
+	memcpy(buf, value, len + 1);
+	return true;
+}
+
+static char rg_log_path[PATH_MAX], rg_syslog_path[PATH_MAX], rg_journal_path[PATH_MAX],
+	rg_metrics_dir[PATH_MAX];
+
 /* Under systemd, stderr is a stream to journald, and $JOURNAL_STREAM
- * names it as "device:inode" (systemd.exec(5)): log to journald directly. */
-static bool rg_stderr_is_journal(void)
+ * names it as "device:inode" (systemd.exec(5)). */
+bool rg_config_stderr_is_journal(void)
 {
 	const char *stream = secure_getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
@@ -65,7 +83,7 @@ static void rg_config_log_dest(const char *name, const char *value)
 	};
 
 	if (!value) {
-		if (rg_stderr_is_journal())
+		if (rg_config_stderr_is_journal())
 			rg_config.log = RG_LOG_JOURNAL;
 		return;
 	}
@@ -77,9 +95,13 @@ static void rg_config_log_dest(const char *name, const char *value)
 	if (value[0] == '\0') {
 		rg_log_bad_setting(name, value, "stderr, syslog, journal, off or a file path",
 				   "stderr");
+	} else if (!rg_config_keep(rg_log_path, sizeof(rg_log_path), value)) {
+		rg_log_bad_setting(name, value,
+				   "stderr, syslog, journal, off or a path shorter than PATH_MAX",
+				   "stderr");
 	} else {
 		rg_config.log = RG_LOG_FILE;
-		rg_config.log_path = value;
+		rg_config.log_path = rg_log_path;
 	}
 }
 
@@ -107,12 +129,12 @@ static void rg_config_rate(const char *name, const char *value)
 	rg_config.log_burst = (int)burst;
 }
 
-static void rg_config_path(const char *name, const char *value, const char **path)
+static void rg_config_path(const char *name, const char *value, const char **path, char *buf)
 {
-	if (value && value[0] == '/')
-		*path = value;
+	if (value && value[0] == '/' && rg_config_keep(buf, PATH_MAX, value))
+		*path = buf;
 	else if (value)
-		rg_log_bad_setting(name, value, "an absolute path", *path);
+		rg_log_bad_setting(name, value, "an absolute path shorter than PATH_MAX", *path);
 }
 
 /* A duration: digits followed by "ms" or "s", at most an hour. */
@@ -263,21 +285,23 @@ static void rg_config_facility(const char *name, const char *value)
 
 static void rg_config_syslog_socket(const char *name, const char *value)
 {
-	rg_config_path(name, value, &rg_config.syslog_path);
+	rg_config_path(name, value, &rg_config.syslog_path, rg_syslog_path);
 }
 
 static void rg_config_journal_socket(const char *name, const char *value)
 {
-	rg_config_path(name, value, &rg_config.journal_path);
+	rg_config_path(name, value, &rg_config.journal_path, rg_journal_path);
 }
 
 static void rg_config_metrics(const char *name, const char *value)
 {
-	rg_config.metrics_dir = value;
-	if (value && value[0] != '/') {
+	rg_config.metrics_dir = NULL;
+	if (!value)
+		return;
+	if (value[0] == '/' && rg_config_keep(rg_metrics_dir, sizeof(rg_metrics_dir), value))
+		rg_config.metrics_dir = rg_metrics_dir;
+	else
 		rg_log_bad_setting(name, value, "an absolute directory path", "no metrics file");
-		rg_config.metrics_dir = NULL;
-	}
 }
 
 static void rg_config_metrics_interval(const char *name, const char *value)
@@ -286,11 +310,14 @@ static void rg_config_metrics_interval(const char *name, const char *value)
 }
 
 /* In the order they are read, which is the order of their complaints;
- * RESETGUARD_LOG last, as it alone looks at another variable. */
+ * the syslog socket first, as a complaint goes there when stderr is a
+ * socket (sink.c); RESETGUARD_LOG last, as it alone looks at another
+ * variable. */
 static const struct {
 	const char *name;
 	void (*parse)(const char *name, const char *value);
 } rg_settings[] = {
+	{ "RESETGUARD_SYSLOG_SOCKET", rg_config_syslog_socket },
 	{ "RESETGUARD_SIGPIPE", rg_config_sigpipe },
 	{ "RESETGUARD_ERRORS", rg_config_errors },
 	{ "RESETGUARD_LOG_LEVEL", rg_config_level },
@@ -301,7 +328,6 @@ static const struct {
 	{ "RESETGUARD_LINGER_MAX", rg_config_linger_max },
 	{ "RESETGUARD_LOG_FORMAT", rg_config_format },
 	{ "RESETGUARD_SYSLOG_FACILITY", rg_config_facility },
-	{ "RESETGUARD_SYSLOG_SOCKET", rg_config_syslog_socket },
 	{ "RESETGUARD_JOURNAL_SOCKET", rg_config_journal_socket },
 	{ "RESETGUARD_LOG_RATE", rg_config_rate },
 	{ "RESETGUARD_METRICS", rg_config_metrics },

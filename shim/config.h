@@ -31,7 +31,8 @@ struct rg_config {
 	enum rg_log_dest log;	  /* changed by sink.c under its lock: see there */
 	enum rg_log_level level;
 	bool json;
-	const char *log_path;	  /* RG_LOG_FILE: points into the environment */
+	/* The strings are copies (config.c), never the environment's. */
+	const char *log_path;	  /* RG_LOG_FILE */
 	const char *syslog_path;  /* the syslog datagram socket */
 	const char *journal_path; /* journald's native socket */
 	int syslog_facility;
@@ -52,5 +53,7 @@ void rg_config_load(void);
 /* One variable's value (NULL: unset), as rg_config_load() reads it; false
  * for a name that is not a setting.  The fuzzer's way in. */
 bool rg_config_apply(const char *name, const char *value);
+/* True when stderr is systemd's stream to journald ($JOURNAL_STREAM). */
+bool rg_config_stderr_is_journal(void);
 
 #endif

@@ -41,6 +41,7 @@
 #include "lifecycle.h"
 #include "lock.h"
 #include "real.h"
+#include "sink.h"
 
 #define RG_HEIR_BUDGET_NS 10000000
 #define RG_HEIR_STACK ((size_t)64 * 1024)
@@ -118,10 +119,7 @@ static int rg_heir_main(void *arg)
 	rg_locks_give_all(); /* taken for the copy (rg_heir_take_over) */
 	rg_heir_signals();
 	prctl(PR_SET_NAME, "resetguard");
-	/* The program's stderr is closed here: records it would get are not
-	 * written. */
-	if (rg_config.log == RG_LOG_STDERR)
-		rg_config.log = RG_LOG_OFF;
+	rg_sink_heir();
 	rg_heir_close_rest(pipe_in);
 	if (rg_heir_program_gone(pipe_in, program))
 		rg_drainer_heir();

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -30,10 +31,19 @@
 #include "stdio_guard.h"
 
 static pid_t rg_pid;
+/* A copy: program_invocation_short_name points into argv[0], which
+ * programs overwrite with their process title (nginx's workers would be
+ * "ker process"). */
+static char rg_prog[256];
 
 pid_t rg_process_pid(void)
 {
 	return rg_pid;
+}
+
+const char *rg_program_name(void)
+{
+	return rg_prog;
 }
 
 bool rg_in_vfork_child(void)
@@ -62,13 +72,17 @@ static void rg_fork_child(void)
 	rg_fd_fork_child();
 	rg_metrics_fork_child();
 	rg_drainer_fork_child();
+	rg_sink_fork_child();
 	rg_locks_give_all();
+	rg_metrics_start_in_child();
 }
 
 __attribute__((constructor)) static void rg_load(void)
 {
 	rg_real_bind();
 	rg_pid = getpid();
+	strncpy(rg_prog, program_invocation_short_name, sizeof(rg_prog) - 1);
+	rg_sink_look_at_stderr();
 	rg_config_load();
 	rg_sigpipe_init();
 	rg_share_init();

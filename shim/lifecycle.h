@@ -16,4 +16,9 @@ bool rg_in_vfork_child(void);
  * (heir.c), finishing its graceful closes, keeps. */
 pid_t rg_process_pid(void);
 
+/* The program's name as it was when the library loaded
+ * (program_invocation_short_name, copied before the program could
+ * rewrite its argv). */
+const char *rg_program_name(void);
+
 #endif

@@ -113,7 +113,7 @@ static void rg_send(const struct rg_event *ev)
 
 static void rg_suppressed_fields(struct rg_line *l, const void *ctx)
 {
-	rg_line_cstr(l, "prog", program_invocation_short_name);
+	rg_line_cstr(l, "prog", rg_program_name());
 	rg_line_u64(l, "pid", (uint64_t)rg_process_pid());
 	rg_line_u64(l, "count", *(const uint64_t *)ctx);
 }
@@ -214,7 +214,7 @@ static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, int fd, int s
 	rg_line_addr(l, "peer", &peer);
 	rg_line_local(l, sock_fd);
 	rg_line_cstr(l, "role", rg_role_names[e->role]);
-	rg_line_cstr(l, "prog", program_invocation_short_name);
+	rg_line_cstr(l, "prog", rg_program_name());
 	rg_line_u64(l, "pid", (uint64_t)rg_process_pid());
 	rg_line_u64(l, "age_ms", (uint64_t)(rg_monotonic_ns() - e->opened_ns) / 1000000);
 }
@@ -367,7 +367,7 @@ void rg_log_plain_close(const struct rg_fd *conn, int prog_fd, int sock_fd, cons
 static void rg_summary_fields(struct rg_line *l, const void *ctx)
 {
 	(void)ctx;
-	rg_line_cstr(l, "prog", program_invocation_short_name);
+	rg_line_cstr(l, "prog", rg_program_name());
 	rg_line_u64(l, "pid", (uint64_t)rg_process_pid());
 	rg_line_u64(l, "resets", rg_stats.resets);
 	rg_line_u64(l, "pipes", rg_stats.pipes);
@@ -403,7 +403,7 @@ static void rg_start_fields(struct rg_line *l, const void *ctx)
 	static const char *const sigpipe[] = { "socket", "ignore", "off" };
 
 	(void)ctx;
-	rg_line_cstr(l, "prog", program_invocation_short_name);
+	rg_line_cstr(l, "prog", rg_program_name());
 	rg_line_u64(l, "pid", (uint64_t)rg_process_pid());
 	rg_line_cstr(l, "version", RG_VERSION);
 	rg_line_cstr(l, "sigpipe", sigpipe[rg_config.sigpipe]);

@@ -6,6 +6,11 @@
  *
  * A thread of resetguard's writes the file every
  * RESETGUARD_METRICS_INTERVAL; the library writes it once more at exit.
+ * A forked child (a server's long-lived worker) gets a file and a thread
+ * of its own, named after the program's name as it was at load (workers
+ * rewrite theirs for a title) and the child's pid.  Its first write waits
+ * one interval: a child that execs or exits before leaves no file behind
+ * but the one written at its exit, as before.
  * When every thread of the program has ended (main() called pthread_exit()
  * and the others followed), the thread ends the process with exit(0), as
  * glibc does for the last thread: it must not keep such a process alive. */
@@ -23,6 +28,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "lifecycle.h"
 #include "lock.h"
 #include "log.h"
 #include "metrics.h"
@@ -67,13 +73,13 @@ static bool rg_metrics_names(void)
 	char file_prog[64];
 	size_t n = 0, m = 0;
 
-	for (const char *p = program_invocation_short_name; *p && n < sizeof(file_prog) - 1; p++)
+	for (const char *p = rg_program_name(); *p && n < sizeof(file_prog) - 1; p++)
 		file_prog[n++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 						 (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
 					 ? *p
 					 : '_');
 	file_prog[n] = '\0';
-	for (const char *p = program_invocation_short_name; *p && m < sizeof(rg_prog_label) - 3; p++) {
+	for (const char *p = rg_program_name(); *p && m < sizeof(rg_prog_label) - 3; p++) {
 		if (*p == '\\' || *p == '"' || *p == '\n')
 			rg_prog_label[m++] = '\\';
 		rg_prog_label[m++] = (char)(*p == '\n' ? 'n' : *p);
@@ -182,19 +188,31 @@ static bool rg_program_gone(void)
 	return rg_procfd_each("/proc/self/task", rg_count_program_thread, &alive) == 0 && alive == 0;
 }
 
+static int64_t rg_metrics_now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+}
+
+/* When the thread writes first: at once, or, in a forked child, after an
+ * interval.  Set before the thread starts. */
+static int64_t rg_metrics_first_ms;
+
 static void *rg_metrics_main(void *unused)
 {
-	int64_t next = 0;
+	int64_t next = rg_metrics_first_ms;
 
 	(void)unused;
 	rg_thread_masked = true;
 	for (;;) {
-		struct timespec now, second = { 1, 0 };
+		struct timespec second = { 1, 0 };
+		int64_t now = rg_metrics_now_ms();
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec * 1000LL + now.tv_nsec / 1000000 >= next) {
+		if (now >= next) {
 			rg_metrics_write();
-			next = now.tv_sec * 1000LL + now.tv_nsec / 1000000 + rg_config.metrics_interval_ms;
+			next = now + rg_config.metrics_interval_ms;
 		}
 		nanosleep(&second, NULL);
 		if (rg_program_gone())
@@ -203,21 +221,13 @@ static void *rg_metrics_main(void *unused)
 	return NULL;
 }
 
-void rg_metrics_start(void)
+static void rg_metrics_thread(bool child)
 {
 	pthread_attr_t attr;
 	pthread_t thread;
 	sigset_t all, saved;
 
-	if (!rg_config.metrics_dir)
-		return;
-	if (!rg_metrics_names()) {
-		rg_log_bad_setting("RESETGUARD_METRICS", rg_config.metrics_dir,
-				   "a directory path short enough for the file's name",
-				   "no metrics file");
-		rg_config.metrics_dir = NULL;
-		return;
-	}
+	rg_metrics_first_ms = child ? rg_metrics_now_ms() + rg_config.metrics_interval_ms : 0;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	pthread_attr_init(&attr);
@@ -229,11 +239,32 @@ void rg_metrics_start(void)
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 }
 
-/* A forked child counts afresh, in a file of its own, written when it
- * exits (no thread is started in a child of fork()). */
+void rg_metrics_start(void)
+{
+	if (!rg_config.metrics_dir)
+		return;
+	if (!rg_metrics_names()) {
+		rg_log_bad_setting("RESETGUARD_METRICS", rg_config.metrics_dir,
+				   "a directory path short enough for the file's name",
+				   "no metrics file");
+		rg_config.metrics_dir = NULL;
+		return;
+	}
+	rg_metrics_thread(false);
+}
+
+/* A forked child counts afresh, in a file of its own. */
 void rg_metrics_fork_child(void)
 {
 	memset(&rg_stats, 0, sizeof(rg_stats));
 	if (rg_config.metrics_dir && !rg_metrics_names())
 		rg_config.metrics_dir = NULL;
+}
+
+/* After the fork handlers gave every lock back: the child is a process
+ * of its own, with one thread, and glibc lets it start more. */
+void rg_metrics_start_in_child(void)
+{
+	if (rg_config.metrics_dir)
+		rg_metrics_thread(true);
 }

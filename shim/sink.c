@@ -1,7 +1,20 @@
-/* The log sinks.  The sink's state (the open descriptor, a fallback to
- * stderr) changes under the shim's lock (lock.h), so fork() never copies a
+/* The log sinks.  The sink's state (the open descriptor, a fallback)
+ * changes under the shim's lock (lock.h), so fork() never copies a
  * half-moved descriptor and threads never see one.
  *
+ * - stderr: the stderr the program was started with, never whatever has
+ *   number 2 later.  It is looked at when the library loads: a socket
+ *   (an inetd service's stderr is its client's connection) is no place
+ *   for resetguard's lines, which go to the fallback instead.  A pipe or
+ *   FIFO is taken (`prog 2>&1 | logger`, runit's and docker's log pipes),
+ *   as are terminals, files and devices.  The process keeps a copy of it
+ *   as one of its own descriptors (ownfd.h), so that records written
+ *   after the program closed its stderr (coreutils do at exit) still
+ *   arrive, and none lands in what the program opened next as number 2.
+ *   A forked child lets go of the copy (a daemon detaching closes its
+ *   stderr, and whoever reads the pipe must see EOF as without
+ *   resetguard): it writes to number 2 as long as that is still the same
+ *   file, and to the fallback once it is not.
  * - file: O_APPEND, so one write() per record never interleaves with
  *   another process's; reopened when logrotate renames or removes it
  *   (checked at most once a second) and when the program closed the
@@ -9,7 +22,11 @@
  * - syslog: RFC 5424 over the /dev/log datagram socket.
  * - journal: journald's native protocol, one datagram of KEY=value lines.
  * Datagrams are sent with MSG_DONTWAIT: a full socket drops the record
- * (counted with the rate-limited ones) rather than block the program. */
+ * (counted with the rate-limited ones) rather than block the program.
+ *
+ * The fallback, for a sink that fails and for a stderr that cannot take
+ * records: stderr if it can, else syslog, else nowhere.  It never writes
+ * to a socket the program was given as stderr. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -44,6 +61,14 @@ static ino_t rg_sink_ino;
 static int64_t rg_sink_checked_ns;	     /* when the file's path was last looked at */
 static char rg_sink_path[PATH_MAX];
 static char rg_hostname[64];
+/* stderr as the library found it at load: whether it may take records,
+ * which file it is, and resetguard's copy of it (-1: none, in a forked
+ * child, or given up for a program short of descriptors). */
+static bool rg_err_usable, rg_err_regular;
+static dev_t rg_err_dev;
+static ino_t rg_err_ino;
+static struct rg_own rg_err_own = { -1, &rg_sink_holder };
+static bool rg_sink_opened; /* the program may run: no descriptor of a moment */
 
 static void rg_lock(void)
 {
@@ -89,6 +114,8 @@ static void rg_sink_take(int fd)
 static const char *rg_sink_name(void)
 {
 	switch (rg_config.log) {
+	case RG_LOG_STDERR:
+		return "stderr";
 	case RG_LOG_SYSLOG:
 		return "syslog";
 	case RG_LOG_JOURNAL:
@@ -110,30 +137,163 @@ static bool rg_write_guarded(int fd, const char *buf, size_t len)
 	return n >= 0;
 }
 
-void rg_sink_stderr(const struct rg_line *line)
+void rg_sink_look_at_stderr(void)
 {
-	rg_write_guarded(STDERR_FILENO, line->buf, line->len);
+	struct stat st;
+
+	rg_err_usable = fstat(STDERR_FILENO, &st) == 0 &&
+			(!S_ISSOCK(st.st_mode) || rg_config_stderr_is_journal());
+	rg_err_regular = rg_err_usable && S_ISREG(st.st_mode);
+	rg_err_dev = st.st_dev;
+	rg_err_ino = st.st_ino;
+	gethostname(rg_hostname, sizeof(rg_hostname) - 1);
 }
 
-/* Says once on stderr why the sink failed, and falls back to stderr. */
-static void rg_sink_fall_back(const char *what, int err)
+/* Where stderr's lines go now: resetguard's copy, else number 2 while it
+ * is still the file it was at load; -1 when there is no such stderr. */
+static int rg_err_fd(void)
+{
+	int fd = atomic_load_explicit(&rg_err_own.fd, memory_order_acquire);
+	struct stat st;
+
+	if (fd >= 0)
+		return fd;
+	if (rg_err_usable && fstat(STDERR_FILENO, &st) == 0 && st.st_dev == rg_err_dev &&
+	    st.st_ino == rg_err_ino)
+		return STDERR_FILENO;
+	return -1;
+}
+
+/* The copy, made once the own descriptors have their place. */
+static void rg_err_keep(void)
+{
+	sigset_t saved;
+
+	if (rg_err_fd() != STDERR_FILENO)
+		return;
+	rg_lock_take(RG_LOCK_DRAINER, &saved);
+	rg_own_dup(&rg_err_own, STDERR_FILENO);
+	rg_lock_give(RG_LOCK_DRAINER, &saved);
+}
+
+/* Connects a datagram socket of the sink's to path; false, with errno,
+ * when it cannot. */
+static bool rg_sink_connect_quietly(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		errno = ENAMETOOLONG;
+		return false;
+	}
+	memcpy(addr.sun_path, path, strlen(path));
+	fd = rg_libc(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || rg_libc(connect)(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int err = errno;
+
+		if (fd >= 0)
+			rg_libc(close)(fd);
+		errno = err;
+		return false;
+	}
+	rg_sink_take(fd);
+	return true;
+}
+
+static size_t rg_syslog_header(char *out, size_t cap, enum rg_log_level level, const char *msgid);
+
+/* A complaint with no stderr to take it: one datagram on the syslog
+ * sink's socket when that is the sink (sent once, never reconnected: a
+ * failing sink complains through here), else, while the library loads (a
+ * malformed setting), before the program has run, from a descriptor that
+ * lives for this call only.  Later, the sink is syslog if syslog can be
+ * reached. */
+static void rg_sink_complain_to_syslog(const struct rg_line *line)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	const char *path = rg_config.syslog_path;
+	int fd = rg_config.log == RG_LOG_SYSLOG ? rg_sink_fd() : -1;
+	char head[256];
+	size_t head_len = rg_syslog_header(head, sizeof(head), RG_LEVEL_WARN, "complaint");
+	struct iovec iov[2] = { { head, head_len }, { (void *)line->buf, line->len - 1 } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+
+	if (fd >= 0) {
+		rg_libc(sendmsg)(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+		return;
+	}
+	if (rg_sink_opened || strlen(path) >= sizeof(addr.sun_path))
+		return;
+	memcpy(addr.sun_path, path, strlen(path));
+	fd = rg_libc(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	msg.msg_name = &addr;
+	msg.msg_namelen = sizeof(addr);
+	rg_libc(sendmsg)(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	rg_libc(close)(fd);
+}
+
+/* resetguard's own one-line complaints, with the lock held: to stderr,
+ * else to syslog, never to a socket the program was given as stderr. */
+static void rg_sink_complain_locked(const struct rg_line *line)
+{
+	int fd = rg_err_fd();
+
+	if (fd >= 0)
+		rg_write_guarded(fd, line->buf, line->len);
+	else
+		rg_sink_complain_to_syslog(line);
+}
+
+void rg_sink_stderr(const struct rg_line *line)
+{
+	int saved = errno;
+
+	rg_lock();
+	rg_sink_complain_locked(line);
+	rg_unlock();
+	errno = saved;
+}
+
+/* The sink to use when the configured one cannot be: stderr, else syslog
+ * (unless that is what failed), else none.  Atomic: records are filtered
+ * on it without the lock (log.c). */
+static const char *rg_sink_fall_back_to(enum rg_log_dest failed)
+{
+	enum rg_log_dest to = RG_LOG_OFF;
+
+	rg_own_close(&rg_sink_own);
+	if (rg_err_fd() >= 0)
+		to = RG_LOG_STDERR;
+	else if (failed != RG_LOG_SYSLOG && rg_sink_connect_quietly(rg_config.syslog_path))
+		to = RG_LOG_SYSLOG;
+	__atomic_store_n(&rg_config.log, to, __ATOMIC_RELAXED);
+	return to == RG_LOG_STDERR ? "stderr" : to == RG_LOG_SYSLOG ? "syslog" : "nowhere";
+}
+
+/* Says once why the sink failed, and falls back (above); why is errno's
+ * description unless given. */
+static void rg_sink_fall_back(const char *what, int err, const char *why)
 {
 	struct rg_line l;
-	const char *why = strerrordesc_np(err);
+	const char *name = rg_sink_name();
+	const char *to = rg_sink_fall_back_to(rg_config.log);
 
+	if (!why)
+		why = strerrordesc_np(err);
 	rg_line_init(&l, RG_FMT_LOGFMT);
 	rg_line_raw(&l, "resetguard: cannot ");
 	rg_line_raw(&l, what);
 	rg_line_raw(&l, " RESETGUARD_LOG=");
-	rg_line_value(&l, rg_sink_name(), strlen(rg_sink_name()));
+	rg_line_value(&l, name, strlen(name));
 	rg_line_raw(&l, ": ");
 	rg_line_raw(&l, why ? why : "error");
-	rg_line_raw(&l, "; logging to stderr");
+	rg_line_raw(&l, "; logging to ");
+	rg_line_raw(&l, to);
 	rg_line_finish(&l);
-	rg_sink_stderr(&l);
-	rg_own_close(&rg_sink_own);
-	/* Atomic: records are filtered on it without the lock (log.c). */
-	__atomic_store_n(&rg_config.log, RG_LOG_STDERR, __ATOMIC_RELAXED);
+	rg_sink_complain_locked(&l);
 }
 
 /* The path as given, made absolute now: the program may chdir() before
@@ -171,7 +331,7 @@ static bool rg_sink_short(int err)
 		rg_line_raw(&l, ": Too many open files; records that meet the descriptor limit "
 				"are dropped and counted");
 		rg_line_finish(&l);
-		rg_sink_stderr(&l);
+		rg_sink_complain_locked(&l);
 	}
 	return true;
 }
@@ -192,7 +352,7 @@ static bool rg_sink_open_file(void)
 		if (fd >= 0)
 			rg_libc(close)(fd);
 		if (!rg_sink_short(err))
-			rg_sink_fall_back("open", err);
+			rg_sink_fall_back("open", err, NULL);
 		return false;
 	}
 	rg_sink_take(fd);
@@ -206,37 +366,36 @@ static bool rg_sink_open_file(void)
  * socket's path.  False when the record must go to stderr this time. */
 static bool rg_sink_connect(const char *path)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
+	if (rg_sink_connect_quietly(path))
+		return true;
+	if (!rg_sink_short(errno))
+		rg_sink_fall_back("reach", errno, NULL);
+	return false;
+}
 
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		rg_sink_fall_back("reach", ENAMETOOLONG);
-		return false;
-	}
-	memcpy(addr.sun_path, path, strlen(path));
-	fd = rg_libc(socket)(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || rg_libc(connect)(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int err = errno;
-
-		if (fd >= 0)
-			rg_libc(close)(fd);
-		if (!rg_sink_short(err))
-			rg_sink_fall_back("reach", err);
-		return false;
-	}
-	rg_sink_take(fd);
-	return true;
+/* Records for a stderr that is not one (a socket, or closed) go to the
+ * fallback without a word: saying so would need the stderr that is not
+ * there. */
+static void rg_sink_open_stderr(void)
+{
+	if (rg_err_fd() >= 0)
+		rg_err_keep();
+	else
+		rg_sink_fall_back_to(RG_LOG_STDERR);
 }
 
 void rg_sink_open(void)
 {
-	gethostname(rg_hostname, sizeof(rg_hostname) - 1);
+	rg_lock();
 	switch (rg_config.log) {
+	case RG_LOG_STDERR:
+		rg_sink_open_stderr();
+		break;
 	case RG_LOG_FILE:
 		if (rg_sink_remember_path(rg_config.log_path))
 			rg_sink_open_file();
 		else
-			rg_sink_fall_back("open", ENAMETOOLONG);
+			rg_sink_fall_back("open", ENAMETOOLONG, NULL);
 		break;
 	case RG_LOG_SYSLOG:
 		rg_sink_connect(rg_config.syslog_path);
@@ -247,6 +406,29 @@ void rg_sink_open(void)
 	default:
 		break;
 	}
+	rg_sink_opened = true;
+	rg_unlock();
+}
+
+/* With every lock taken (the fork handlers'). */
+void rg_sink_fork_child(void)
+{
+	rg_own_close_locked(&rg_err_own);
+}
+
+/* The heir (heir.c) holds nothing whose end anyone waits for: whoever
+ * reads the program's stderr pipe or terminal sees EOF when the program
+ * is gone, and the heir's records for it are not written.  A regular file
+ * has no reader waiting: the heir keeps its copy and writes there the
+ * graceful closes it finishes (a linger timeout at exit). */
+void rg_sink_heir(void)
+{
+	if (rg_err_regular && atomic_load_explicit(&rg_err_own.fd, memory_order_acquire) >= 0)
+		return;
+	rg_own_close(&rg_err_own);
+	rg_err_usable = false;
+	if (rg_config.log == RG_LOG_STDERR)
+		rg_config.log = RG_LOG_OFF;
 }
 
 bool rg_sink_is_journal(void)
@@ -353,36 +535,69 @@ static bool rg_sink_journal(enum rg_log_level level, int err, const struct rg_li
 	return rg_sink_datagram(&msg, rg_config.journal_path);
 }
 
-/* Sends the record to the configured sink; false when it must go to
- * stderr instead (a sink that failed, or one short of a descriptor). */
-static bool rg_sink_deliver(enum rg_log_level level, const char *msgid, int err,
+/* A forked child whose number 2 is no longer the stderr it was started
+ * with (closed, or another file now) falls back for good.  False when the
+ * record must go to the fallback. */
+static bool rg_sink_write_stderr(const struct rg_line *line)
+{
+	int fd = rg_err_fd();
+
+	if (fd >= 0) {
+		rg_write_guarded(fd, line->buf, line->len);
+		return true;
+	}
+	rg_sink_fall_back("write", 0, "the program let go of the stderr it was started with");
+	return false;
+}
+
+/* A file that cannot take the record (a full disk, /dev/full, an I/O
+ * error) is given up like one that cannot be opened, not left to lose
+ * every record in silence.  False when the record must go to the
+ * fallback; a file short of a descriptor (rg_sink_short) dropped it. */
+static bool rg_sink_write_file(const struct rg_line *line)
+{
+	if (!rg_sink_check_file())
+		return rg_config.log == RG_LOG_FILE;
+	if (rg_write_guarded(rg_sink_fd(), line->buf, line->len))
+		return true;
+	if (errno != EAGAIN) {
+		rg_sink_fall_back("write", errno, NULL);
+		return false;
+	}
+	rg_count(&rg_stats.suppressed);
+	return true;
+}
+
+/* Sends the record to the configured sink, and to the fallback of one
+ * that failed on it (which changed rg_config.log; each fallback is one
+ * further down stderr, syslog, off, so this ends). */
+static void rg_sink_deliver(enum rg_log_level level, const char *msgid, int err,
 			    const struct rg_line *line, const struct rg_line *fields)
 {
-	/* A sink short of a descriptor dropped the record (rg_sink_short) and
-	 * is still the configured one; one that failed fell back to stderr. */
-	switch (rg_config.log) {
-	case RG_LOG_FILE:
-		if (!rg_sink_check_file())
-			return rg_config.log == RG_LOG_FILE;
-		/* A file that cannot take the record (a full disk, /dev/full,
-		 * an I/O error) is given up like one that cannot be opened,
-		 * not left to lose every record in silence. */
-		if (rg_write_guarded(rg_sink_fd(), line->buf, line->len))
-			return true;
-		if (errno != EAGAIN) {
-			rg_sink_fall_back("write", errno);
-			return false;
+	for (;;) {
+		enum rg_log_dest dest = rg_config.log;
+		bool done;
+
+		switch (dest) {
+		case RG_LOG_STDERR:
+			done = rg_sink_write_stderr(line);
+			break;
+		case RG_LOG_FILE:
+			done = rg_sink_write_file(line);
+			break;
+		case RG_LOG_SYSLOG:
+			done = rg_sink_syslog(level, msgid, line);
+			break;
+		case RG_LOG_JOURNAL:
+			done = rg_sink_journal(level, err, line, fields);
+			break;
+		default:
+			return;
 		}
-		rg_count(&rg_stats.suppressed);
-		return true;
-	case RG_LOG_SYSLOG:
-		return rg_sink_syslog(level, msgid, line) || rg_config.log == RG_LOG_SYSLOG;
-	case RG_LOG_JOURNAL:
-		return rg_sink_journal(level, err, line, fields) || rg_config.log == RG_LOG_JOURNAL;
-	case RG_LOG_OFF:
-		return true;
-	default:
-		return false;
+		/* A sink short of a descriptor dropped the record and is
+		 * still the configured one. */
+		if (done || rg_config.log == dest)
+			return;
 	}
 }
 
@@ -392,22 +607,21 @@ void rg_sink_send(enum rg_log_level level, const char *msgid, int err, const str
 	int saved = errno;
 
 	rg_lock();
-	if (!rg_sink_deliver(level, msgid, err, line, fields))
-		rg_sink_stderr(line);
+	rg_sink_deliver(level, msgid, err, line, fields);
 	rg_unlock();
 	errno = saved;
 }
 
 /* Given up for a program short of descriptors, the log's descriptor is
- * opened again for the next record. */
+ * opened again for the next record; stderr's copy is not made again
+ * (number 2 is used while it is still that file). */
 static enum rg_give rg_sink_give_up_own(struct rg_own *o)
 {
 	bool given = false;
 
-	(void)o;
 	rg_lock();
-	if (rg_sink_fd() >= 0) {
-		rg_own_close(&rg_sink_own);
+	if (atomic_load_explicit(&o->fd, memory_order_acquire) >= 0) {
+		rg_own_close(o);
 		given = true;
 	}
 	rg_unlock();
