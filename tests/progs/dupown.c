@@ -9,9 +9,9 @@
  * nothing, then dup2()s a pipe's write end onto every number in the top
  * quarter of min(RLIMIT_NOFILE, 1024) and onto every other number listed
  * in /proc/self/fd that it did not open.  The peer then sends 1 MiB and
- * EOF and reads what comes back.  For 500 ms after that (RESETGUARD_LINGER_TIME
- * should be shorter) every one of those numbers is written to, and the byte
- * must come out of the pipe.
+ * EOF and reads what comes back: the drainer ends the socket at that EOF.
+ * For 500 ms after that every one of those numbers is written to, and the
+ * byte must come out of the pipe.
  * Prints "targets=N dup2_failed=N peer_send=ok|ERRNO peer=eof|ERRNO
  * broken_after=N". */
 #include <dirent.h>
