@@ -88,6 +88,7 @@ __attribute__((constructor)) static void rg_load(void)
 	rg_share_init();
 	rg_own_reserve();
 	rg_rings_scan_at_load();
+	rg_share_inherited();
 	rg_sink_open();
 	rg_log_start();
 	rg_metrics_start();
@@ -129,50 +130,56 @@ RG_EXPORT void _Exit(int status)
 
 /* Before exec: the drainer thread does not survive it.  A vfork() child's
  * sockets are the parent's, and those that are not close-on-exec live on
- * in the new image, out of sight: held for good. */
-static void rg_before_exec(void)
+ * in the new image, out of sight: held for good.  Another child's go on
+ * with their holder counts when the new image loads resetguard too
+ * (share.h). */
+static void rg_before_exec(char *const envp[])
 {
-	if (rg_in_vfork_child())
+	if (rg_in_vfork_child()) {
 		rg_share_spawn();
-	else
+	} else {
 		rg_linger_exec();
+		rg_share_exec(envp);
+	}
 }
 
 /* Only a failed exec returns. */
 static int rg_after_exec(int ret)
 {
-	if (!rg_in_vfork_child())
+	if (!rg_in_vfork_child()) {
+		rg_share_exec_failed();
 		rg_heir_exec_failed();
+	}
 	return ret;
 }
 
 RG_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	rg_before_exec();
+	rg_before_exec(envp);
 	return rg_after_exec(rg_libc(execve)(path, argv, envp));
 }
 
 RG_EXPORT int execv(const char *path, char *const argv[])
 {
-	rg_before_exec();
+	rg_before_exec(environ);
 	return rg_after_exec(rg_libc(execv)(path, argv));
 }
 
 RG_EXPORT int execvp(const char *file, char *const argv[])
 {
-	rg_before_exec();
+	rg_before_exec(environ);
 	return rg_after_exec(rg_libc(execvp)(file, argv));
 }
 
 RG_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	rg_before_exec();
+	rg_before_exec(envp);
 	return rg_after_exec(rg_libc(execvpe)(file, argv, envp));
 }
 
 RG_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	rg_before_exec();
+	rg_before_exec(envp);
 	return rg_after_exec(rg_libc(fexecve)(fd, argv, envp));
 }
 

@@ -92,18 +92,18 @@ static const char rg_shared[] = "shared";
 /* Why the last descriptor of a socket, still open as fd, cannot linger:
  * NULL when it can; "" for a close that nobody could answer with RST (no
  * record); else the reason a debug record gives. */
-static const char *rg_unsafe(int fd, struct rg_fd *conn, bool tainted)
+static const char *rg_unsafe(int fd, struct rg_fd *conn, struct rg_share_drop d)
 {
 	if (!rg_lingers(conn) || rg_partner_here(conn) || !rg_peer_may_send(fd))
 		return "";
-	if (tainted || (conn->bind & (RG_BIND_TAINTED | RG_BIND_LOST)))
+	if (d.tainted || (conn->bind & (RG_BIND_TAINTED | RG_BIND_LOST)))
 		return "bound";
 	if (rg_rings_in_use())
 		return "ring";
-	if (!conn->share) {
+	if (!conn->share || d.outside) {
 		/* From outside the family: /proc decides, and what the socket
 		 * may be bound to is unknown, so undo all there is. */
-		switch (rg_share_outside(fd, conn)) {
+		switch (rg_share_outside(fd, conn, d.outside && !d.received)) {
 		case RG_OUTSIDE_SHARED:
 			return rg_shared;
 		case RG_OUTSIDE_WATCHED:
@@ -152,7 +152,7 @@ void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
 	if (e != rg_fd_peek(fd))
 		how = RG_RELEASE_PLAIN;
 	if (r->last && how != RG_RELEASE_PLAIN) {
-		r->plain = rg_unsafe(fd, &r->conn, d.tainted);
+		r->plain = rg_unsafe(fd, &r->conn, d);
 		/* From outside the family, /proc found another holder. */
 		r->last = r->plain != rg_shared;
 		if (!r->plain && how == RG_RELEASE_TRY && rg_bindings_left(&r->conn))

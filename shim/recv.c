@@ -8,6 +8,7 @@
 #include "io.h"
 #include "ownfd.h"
 #include "real.h"
+#include "share.h"
 
 /* Declared by glibc only in fortified builds. */
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
@@ -161,8 +162,8 @@ RG_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, i
 }
 
 /* Descriptors received with SCM_RIGHTS are new descriptors of the
- * program's (rg_fd_created): classified on first use, and given the
- * numbers they would have had; the message says which. */
+ * program's (rg_fd_created), given the numbers they would have had (the
+ * message says which); sockets among them join the holder counts. */
 static void rg_forget_passed_fds(struct msghdr *msg)
 {
 	bool moved = false;
@@ -178,6 +179,7 @@ static void rg_forget_passed_fds(struct msghdr *msg)
 
 			__builtin_memcpy(&fd, data + i * sizeof(int), sizeof(int));
 			fd = rg_fd_created_in_turn(fd, &moved);
+			rg_share_received(fd);
 			__builtin_memcpy(data + i * sizeof(int), &fd, sizeof(int));
 		}
 	}

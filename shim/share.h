@@ -19,6 +19,8 @@ void rg_share_hold(uint32_t id);
 struct rg_share_drop {
 	bool last;    /* it was the last in the fork family */
 	bool tainted; /* a holder left bindings behind (rg_share_taint) */
+	bool outside;  /* from outside the family: a holder there may remain */
+	bool received; /* ... received with SCM_RIGHTS, not inherited at exec */
 };
 struct rg_share_drop rg_share_drop(uint32_t id);
 /* A holder released a number under which bindings stay (bindings.h): the
@@ -27,13 +29,26 @@ void rg_share_taint(const struct rg_fd *conn);
 void rg_share_fork_prepare(void);
 void rg_share_spawn(void);
 void rg_share_passing(const struct msghdr *msg);
+/* At load: sockets inherited across exec join the family's counts (the
+ * family of the program this one was exec'd from, when it handed them
+ * over). */
+void rg_share_inherited(void);
+/* Right before a (non-vfork) exec with envp, and after it failed. */
+void rg_share_exec(char *const envp[]);
+void rg_share_exec_failed(void);
 
-/* For a socket from outside the family (no slot), what /proc says. */
+/* For a socket from outside the family (no slot, or the family's last
+ * descriptor of an inherited one), what /proc says. */
 enum rg_outside {
-	RG_OUTSIDE_SOLE,    /* no other descriptor here or in the parent */
+	RG_OUTSIDE_SOLE,    /* no other descriptor here or in the parent (or the
+			     * process that started this one), or that is gone */
 	RG_OUTSIDE_SHARED,  /* another holder, or nothing could be read */
 	RG_OUTSIDE_WATCHED, /* an epoll set here or in the parent watches it unknown to conn */
 };
-enum rg_outside rg_share_outside(int fd, const struct rg_fd *conn);
+/* inherited: at exec (the ancestors found at load are looked at), else
+ * received (the parent is). */
+enum rg_outside rg_share_outside(int fd, const struct rg_fd *conn, bool inherited);
+/* A socket just received with SCM_RIGHTS joins the family's counts. */
+void rg_share_received(int fd);
 
 #endif
