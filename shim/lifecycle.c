@@ -136,7 +136,7 @@ RG_EXPORT void _Exit(int status)
 static void rg_before_exec(char *const envp[])
 {
 	if (rg_in_vfork_child()) {
-		rg_share_spawn();
+		rg_share_exec_vfork(envp);
 	} else {
 		rg_linger_exec();
 		rg_share_exec(envp);

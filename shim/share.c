@@ -66,10 +66,21 @@ struct rg_share_handoff {
 			      * new program's getpeername() no longer answers */
 };
 
+/* The peers the family learnt for inherited sockets, by inode, the last
+ * RG_SHARE_PEERS of them: a program exec'd from a vfork() child (no
+ * records) that meets its socket after a reset finds the peer here. */
+#define RG_SHARE_PEERS 256u
+struct rg_share_peer {
+	_Atomic uint64_t ino; /* 0: being written */
+	struct rg_addr peer;
+};
+
 struct rg_share_map {
 	_Atomic uint32_t cursor;
 	_Atomic uint32_t holders[RG_SHARE_SLOTS];
 	struct rg_share_handoff handoff[RG_SHARE_HANDOFFS];
+	_Atomic uint32_t peer_cursor;
+	struct rg_share_peer peers[RG_SHARE_PEERS];
 };
 
 static struct rg_share_map *_Atomic rg_share_mapped;
@@ -570,6 +581,49 @@ static void rg_share_find_ancestors(const struct rg_share_inherit *in)
 	}
 }
 
+static void rg_share_peer_put(struct rg_share_map *map, unsigned long ino,
+			      const struct rg_addr *peer)
+{
+	uint32_t i = atomic_fetch_add_explicit(&map->peer_cursor, 1, memory_order_relaxed) %
+		     RG_SHARE_PEERS;
+
+	atomic_store_explicit(&map->peers[i].ino, 0, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	map->peers[i].peer = *peer;
+	atomic_store_explicit(&map->peers[i].ino, ino, memory_order_release);
+}
+
+/* The peer learnt for ino, checked again after the copy: a writer may
+ * have reused the entry meanwhile. */
+static void rg_share_peer_get(struct rg_share_map *map, unsigned long ino, struct rg_addr *peer)
+{
+	for (unsigned int i = 0; i < RG_SHARE_PEERS; i++) {
+		struct rg_addr copy;
+
+		if (atomic_load_explicit(&map->peers[i].ino, memory_order_acquire) != ino)
+			continue;
+		copy = map->peers[i].peer;
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&map->peers[i].ino, memory_order_relaxed) == ino &&
+		    copy.len && copy.len <= sizeof(copy.u)) {
+			*peer = copy;
+			return;
+		}
+	}
+}
+
+/* The peer of an inherited socket, learnt at load, is kept for the
+ * programs this family starts; one met after a reset gets it from there. */
+static void rg_share_peer_book(struct rg_share_map *map, int fd, unsigned long ino)
+{
+	struct rg_fd *e = rg_fd_peek(fd);
+
+	if (e->peer.len)
+		rg_share_peer_put(map, ino, &e->peer);
+	else
+		rg_share_peer_get(map, ino, &e->peer);
+}
+
 /* At load, before the program runs: every socket inherited across exec
  * joins the family's counts, so that the children the program forks are
  * holders like those of sockets made here (git daemon's upload-pack).  A
@@ -603,6 +657,7 @@ void rg_share_inherited(void)
 					 RG_SHARE_OUTSIDE) != 0;
 		outside |= in.outside[i];
 		rg_fd_peek(in.fd[i])->share = in.id[i];
+		rg_share_peer_book(rg_share_now(), in.fd[i], in.ino[i]);
 	}
 	if (outside)
 		rg_share_find_ancestors(&in);
@@ -696,6 +751,21 @@ void rg_share_exec(char *const envp[])
 		}
 	}
 	if (any)
+		rg_libc(fcntl)(mfd, F_SETFD, 0);
+	errno = saved;
+}
+
+/* Right before exec in a vfork() child: its sockets are held for good
+ * (rg_share_spawn), but a new program that loads resetguard gets the map,
+ * for the peers the family learnt.  Only the child's descriptor table is
+ * touched: its memory is the parent's. */
+void rg_share_exec_vfork(char *const envp[])
+{
+	int mfd = atomic_load_explicit(&rg_share_own.fd, memory_order_acquire);
+	int saved = errno;
+
+	rg_share_spawn();
+	if (mfd >= 0 && rg_share_preloaded(envp))
 		rg_libc(fcntl)(mfd, F_SETFD, 0);
 	errno = saved;
 }

@@ -36,6 +36,8 @@ void rg_share_inherited(void);
 /* Right before a (non-vfork) exec with envp, and after it failed. */
 void rg_share_exec(char *const envp[]);
 void rg_share_exec_failed(void);
+/* Right before exec in a vfork() child. */
+void rg_share_exec_vfork(char *const envp[]);
 
 /* For a socket from outside the family (no slot, or the family's last
  * descriptor of an inherited one), what /proc says. */
