@@ -97,23 +97,24 @@ make_repo() {
 }
 
 @test "a tcpserver handler forks a worker and closes its copies: the worker answers 10 of 10" {
-	# Broken: the handler's close of fds 0 and 1 found no other holder
-	# and shut the socket down; the worker's answer was lost.  The fifo
-	# holds the worker until its parent has closed.
+	# Broken: the handler reads the request, forks a worker to answer
+	# it, and closes fds 0 and 1; resetguard found no other holder and
+	# shut the socket down; the worker's answer was lost.  The fifo holds
+	# the worker until its parent has closed.
 	require tcpserver python3
 	local fifo=$BATS_TEST_TMPDIR/closed wrap i answered
 	mkfifo "$fifo"
 	local handler='
 import os, sys
+req = os.read(0, 100)
 pid = os.fork()
 if pid == 0:
     with open(sys.argv[1]) as closed:
         closed.readline()
-    req = os.read(0, 100)
     os.write(1, b"answer " + req)
     os._exit(0)
-os.close(0)
 os.close(1)
+os.close(0)
 with open(sys.argv[1], "w") as closed:
     closed.write("closed\n")
 os.waitpid(pid, 0)'
@@ -125,7 +126,7 @@ os.waitpid(pid, 0)'
 		start_tcpserver "$wrap" "$py" -c "$handler" "$fifo"
 		answered=0
 		for i in $(seq 10); do
-			run python3 -c '
+			run "$py" -c '
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
 s.sendall(b"q%s\n" % sys.argv[2].encode())
