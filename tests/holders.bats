@@ -13,7 +13,7 @@ teardown() {
 # TCP_OPTS, the handler in the rest; waits for its status line.  Sets
 # TCP_PORT.
 start_tcpserver() {
-	local wrap=$1 ready=$BATS_TEST_TMPDIR/tcpserver.$RANDOM line
+	local wrap=$1 ready=$BATS_TEST_TMPDIR/tcpserver.$RANDOM
 	shift
 	mkfifo "$ready"
 	TCP_PORT=$(free_port)
@@ -21,7 +21,7 @@ start_tcpserver() {
 	$wrap tcpserver -v -RHl0 ${TCP_OPTS:-} 127.0.0.1 "$TCP_PORT" "$@" >/dev/null 2>"$ready" 3>&- &
 	SERVER_PID=$!
 	exec 4<"$ready"
-	read -r -t 20 line <&4 || fail "tcpserver did not start"
+	read -r -t 20 _ <&4 || fail "tcpserver did not start"
 	cat <&4 >/dev/null 3>&- &
 	exec 4<&-
 }
@@ -84,6 +84,7 @@ make_repo() {
 	expected=$(git ls-remote "$REPOS/r.git")
 	for wrap in "" "$RG --log $LOG"; do
 		port=$(free_port)
+		# shellcheck disable=SC2086 # the wrapper's words
 		start_server $wrap git daemon --listen=127.0.0.1 --port="$port" --export-all --base-path="$REPOS"
 		wait_port "$port"
 		answered=0
@@ -182,12 +183,12 @@ s.close()' "$1" "$2"
 # Starts $@ (a program that prints "listening PORT" first) in the
 # background; sets SERVER_PORT.
 start_listening() {
-	local ready=$BATS_TEST_TMPDIR/ready.$RANDOM word
+	local ready=$BATS_TEST_TMPDIR/ready.$RANDOM
 	mkfifo "$ready"
 	"$@" >"$ready" 2>>"$BATS_TEST_TMPDIR/server.err" 3>&- &
 	SERVER_PID=$!
 	exec 4<"$ready"
-	read -r -t 20 word SERVER_PORT <&4 || fail "$1 did not start"
+	read -r -t 20 _ SERVER_PORT <&4 || fail "$1 did not start"
 	cat <&4 >/dev/null 3>&- &
 	exec 4<&-
 }
@@ -212,6 +213,7 @@ assert_resets_without_none_with() {
 	# plainly too: nobody lingered.
 	local wrap
 	for wrap in "" "$RG"; do
+		# shellcheck disable=SC2086 # the wrapper's words
 		start_listening $wrap "$B/tests/forkexec" 10 "$B/tests/inetd-answer"
 		assert_resets_without_none_with "$wrap"
 		wait_server
@@ -259,6 +261,7 @@ assert_resets_without_none_with() {
 				cps = 1000 1
 			}
 		CONF
+		# shellcheck disable=SC2086 # the wrapper's words
 		start_server $wrap /usr/sbin/xinetd -dontfork -f "$conf"
 		wait_port "$SERVER_PORT"
 		assert_resets_without_none_with "$wrap"

@@ -9,8 +9,9 @@
 # The servers are the early-answer matrix of tests/linger.bats and
 # tests/superservers.bats: python3 http.server, redis-server, busybox
 # httpd, memcached, and inetd-style services (tests/progs/inetd-answer)
-# under xinetd and tcpserver, with the superserver itself preloaded, so
-# that both it and the service it starts decide who closes last.
+# under xinetd and tcpserver (as root, also with user = nobody and -u),
+# with the superserver itself preloaded, so that both it and the service
+# it starts decide who closes last.
 #
 # SOAK_SECONDS (60) the whole soak; SOAK_ONLY a space-separated subset of
 # the server names.
@@ -60,11 +61,12 @@ start() {
 		echo hello >"$tmp/www/index.html" # else POST / is a 404, not a 501
 		"${env[@]}" busybox httpd -f -p "127.0.0.1:$port" -h "$tmp/www" ;;
 	memcached) "${env[@]}" memcached -l 127.0.0.1 -p "$port" -U 0 -u "$(id -un)" ;;
-	xinetd)
-		printf 'service soak\n{\n type = UNLISTED\n port = %s\n bind = 127.0.0.1\n socket_type = stream\n protocol = tcp\n wait = no\n user = root\n instances = UNLIMITED\n cps = 10000 1\n server = %s\n}\n' \
-			"$port" "$B/tests/inetd-answer" >"$tmp/xinetd.conf"
+	xinetd | xinetd-nobody)
+		printf 'service soak\n{\n type = UNLISTED\n port = %s\n bind = 127.0.0.1\n socket_type = stream\n protocol = tcp\n wait = no\n user = %s\n instances = UNLIMITED\n cps = 10000 1\n server = %s\n}\n' \
+			"$port" "$([[ $name == xinetd ]] && echo root || echo nobody)" "$B/tests/inetd-answer" >"$tmp/xinetd.conf"
 		"${env[@]}" xinetd -dontfork -pidfile "$tmp/xinetd.pid" -f "$tmp/xinetd.conf" ;;
 	tcpserver) "${env[@]}" tcpserver -R -H -l 0 -c 40 127.0.0.1 "$port" "$B/tests/inetd-answer" ;;
+	tcpserver-u) "${env[@]}" tcpserver -u 65534 -g 65534 -R -H -l 0 -c 40 127.0.0.1 "$port" "$B/tests/inetd-answer" ;;
 	esac >"$tmp/server.out" 2>&1 &
 	pid=$!
 	wait_port "$port"
@@ -99,6 +101,9 @@ round() {
 }
 
 servers=(http.server redis busybox-httpd memcached xinetd tcpserver)
+# Services that drop privileges (and so cannot read the superserver's
+# /proc): run as root only.
+((EUID != 0)) || servers+=(xinetd-nobody tcpserver-u)
 [[ -z ${SOAK_ONLY:-} ]] || read -r -a servers <<<"$SOAK_ONLY"
 share=$((seconds / ${#servers[@]}))
 ((share > 0)) || share=1
