@@ -49,24 +49,25 @@ stop() {
 }
 
 # start NAME PORT PRELOAD: the server NAME on PORT, with the library
-# preloaded when PRELOAD is 1, in the background (its pid in $pid).
+# preloaded when PRELOAD is 1, in the background (its pid in $pid: the
+# server itself, exec'd, so that stop() ends it and not a subshell).
 start() {
 	local name=$1 port=$2 env=(env)
 	(($3)) && env+=(LD_PRELOAD="$B/libresetguard.so" RESETGUARD_LOG="$tmp/rg.log")
 	case $name in
-	http.server) "${env[@]}" python3 -m http.server "$port" --bind 127.0.0.1 ;;
-	redis) "${env[@]}" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no ;;
+	http.server) exec "${env[@]}" python3 -m http.server "$port" --bind 127.0.0.1 ;;
+	redis) exec "${env[@]}" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no ;;
 	busybox-httpd)
 		mkdir -p "$tmp/www"
 		echo hello >"$tmp/www/index.html" # else POST / is a 404, not a 501
-		"${env[@]}" busybox httpd -f -p "127.0.0.1:$port" -h "$tmp/www" ;;
-	memcached) "${env[@]}" memcached -l 127.0.0.1 -p "$port" -U 0 -u "$(id -un)" ;;
+		exec "${env[@]}" busybox httpd -f -p "127.0.0.1:$port" -h "$tmp/www" ;;
+	memcached) exec "${env[@]}" memcached -l 127.0.0.1 -p "$port" -U 0 -u "$(id -un)" ;;
 	xinetd | xinetd-nobody)
 		printf 'service soak\n{\n type = UNLISTED\n port = %s\n bind = 127.0.0.1\n socket_type = stream\n protocol = tcp\n wait = no\n user = %s\n instances = UNLIMITED\n cps = 10000 1\n server = %s\n}\n' \
 			"$port" "$([[ $name == xinetd ]] && echo root || echo nobody)" "$B/tests/inetd-answer" >"$tmp/xinetd.conf"
-		"${env[@]}" xinetd -dontfork -pidfile "$tmp/xinetd.pid" -f "$tmp/xinetd.conf" ;;
-	tcpserver) "${env[@]}" tcpserver -R -H -l 0 -c 40 127.0.0.1 "$port" "$B/tests/inetd-answer" ;;
-	tcpserver-u) "${env[@]}" tcpserver -u 65534 -g 65534 -R -H -l 0 -c 40 127.0.0.1 "$port" "$B/tests/inetd-answer" ;;
+		exec "${env[@]}" xinetd -dontfork -pidfile "$tmp/xinetd.pid" -f "$tmp/xinetd.conf" ;;
+	tcpserver) exec "${env[@]}" tcpserver -R -H -l 0 -c 40 127.0.0.1 "$port" "$B/tests/inetd-answer" ;;
+	tcpserver-u) exec "${env[@]}" tcpserver -u 65534 -g 65534 -R -H -l 0 -c 40 127.0.0.1 "$port" "$B/tests/inetd-answer" ;;
 	esac >"$tmp/server.out" 2>&1 &
 	pid=$!
 	wait_port "$port"
