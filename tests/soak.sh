@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/soak.sh -- part of `make stress`: real servers that answer early
 # and close with the request unread, each under resetguard for a share of
-# SOAK_SECONDS, 6 clients at a time in rounds, each client sending 2 MB
+# SOAK_SECONDS, 6 clients at a time in rounds, each client sending 8 MB
 # before it reads.  Every client must get the server's whole answer, none
 # may be reset.  Each server first runs one round without resetguard, which
 # must reset its clients: the soak proves the library made the difference.
@@ -20,7 +20,7 @@ set -euo pipefail
 root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 B=$(cd -- "${BUILD:-$root/build}" && pwd)
 seconds=${SOAK_SECONDS:-60}
-clients=6 bytes=2000000
+clients=6 bytes=8000000
 tmp=$(mktemp -d)
 pid=
 trap 'stop; rm -rf -- "$tmp"' EXIT
@@ -113,9 +113,15 @@ failed=0
 for name in "${servers[@]}"; do
 	port=$(free_port)
 	start "$name" "$port" 0
-	read -r resets _ < <(round "$port" "$name")
+	# Whether a client is reset depends on where its upload is when the
+	# server closes: up to three rounds for one that is.
+	for try in 1 2 3; do
+		read -r resets _ < <(round "$port" "$name")
+		((resets == 0)) || break
+	done
 	stop
-	((resets > 0)) || fail "$name reset no client without resetguard: the soak proves nothing"
+	((resets > 0)) || fail "$name reset no client in 3 rounds without resetguard: the soak proves nothing"
+	without=$resets
 	port=$(free_port)
 	start "$name" "$port" 1
 	conns=0 total_resets=0 total_wrong=0
@@ -126,7 +132,7 @@ for name in "${servers[@]}"; do
 	done
 	stop
 	echo "soak: $name: $conns connections, $total_resets reset, $total_wrong wrong answers" \
-		"(without resetguard: $clients of $clients reset)"
+		"(without resetguard: $without of $clients reset)"
 	((total_resets == 0 && total_wrong == 0)) || failed=1
 done
 ((failed == 0)) || fail "clients were reset or got a wrong answer (above)"
