@@ -5,6 +5,7 @@
  * afresh (rg_fd_created), whatever a close resetguard did not see left in
  * it.  Everything else passes straight through. */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
@@ -355,9 +356,30 @@ static int rg_limit_set(int ret, int resource, const struct rlimit *limit, pid_t
 	return ret;
 }
 
-RG_EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *limit)
+/* AddressSanitizer and ThreadSanitizer set RLIMIT_CORE while they
+ * initialise, before their shadow memory exists and before this library's
+ * constructor: on that path nothing may touch instrumented code or memory,
+ * so the real call is found here, uninstrumented, and only RLIMIT_NOFILE
+ * goes on. */
+#define RG_BEFORE_SANITIZERS __attribute__((no_sanitize("address", "thread", "undefined")))
+
+RG_BEFORE_SANITIZERS static int rg_real_setrlimit(__rlimit_resource_t resource,
+						  const struct rlimit *limit)
 {
-	return rg_limit_set(rg_libc(setrlimit)(resource, limit), (int)resource, limit, 0);
+	int (*real)(__rlimit_resource_t, const struct rlimit *) =
+		__atomic_load_n(&rg_real.setrlimit, __ATOMIC_RELAXED);
+
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "setrlimit");
+	return real(resource, limit);
+}
+
+RG_BEFORE_SANITIZERS RG_EXPORT int setrlimit(__rlimit_resource_t resource,
+					     const struct rlimit *limit)
+{
+	int ret = rg_real_setrlimit(resource, limit);
+
+	return resource == RLIMIT_NOFILE ? rg_limit_set(ret, (int)resource, limit, 0) : ret;
 }
 
 RG_EXPORT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64 *limit)
