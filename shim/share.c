@@ -10,6 +10,8 @@
  *
  * A slot's top bit says that a holder released a number under which
  * bindings stay with the socket (bindings.h): the last close is then plain.
+ * The next says that a holder released a number through which it had sent
+ * data: the socket has an answer its last close must protect (linger.c).
  *
  * Sockets from outside the family (inherited across exec, received with
  * SCM_RIGHTS) have no slot; for those, rg_share_outside() looks for the
@@ -34,7 +36,8 @@
 
 #define RG_SHARE_SLOTS (1u << 18)
 #define RG_SHARE_TAINT 0x80000000u
-#define RG_SHARE_COUNT 0x7fffffffu
+#define RG_SHARE_SENT 0x40000000u
+#define RG_SHARE_COUNT 0x3fffffffu
 
 struct rg_share_map {
 	_Atomic uint32_t cursor;
@@ -77,12 +80,12 @@ void rg_share_hold(uint32_t id)
 		atomic_fetch_add_explicit(&rg_share->holders[id], 1, memory_order_relaxed);
 }
 
-/* A slot whose count reaches zero is free again, its taint gone with it.
+/* A slot whose count reaches zero is free again, its marks gone with it.
  * A count already at zero (an upward error elsewhere cannot make one) is
  * left alone. */
 struct rg_share_drop rg_share_drop(uint32_t id)
 {
-	struct rg_share_drop d = { false, false };
+	struct rg_share_drop d = { false, false, false };
 	_Atomic uint32_t *word;
 	uint32_t old, next;
 
@@ -98,7 +101,26 @@ struct rg_share_drop rg_share_drop(uint32_t id)
 							memory_order_acquire));
 	d.last = next == 0;
 	d.tainted = (old & RG_SHARE_TAINT) != 0;
+	d.sent = (old & RG_SHARE_SENT) != 0;
 	return d;
+}
+
+/* Marked before the holder's count is dropped, so that whoever drops the
+ * last one sees it.  Without a slot, only this process's other numbers
+ * for the socket can be told. */
+void rg_share_sent(const struct rg_fd *conn)
+{
+	if (conn->share) {
+		atomic_fetch_or_explicit(&rg_share->holders[conn->share], RG_SHARE_SENT,
+					 memory_order_release);
+		return;
+	}
+	for (int fd = 0; (fd = rg_fd_next(fd, RG_FD_MAX, RG_FD_SOCKET)) >= 0; fd++) {
+		struct rg_fd *e = rg_fd_peek(fd);
+
+		if (e->conn_id == conn->conn_id)
+			e->sent = true;
+	}
 }
 
 /* Without a slot, only this process's other numbers for the socket can be
