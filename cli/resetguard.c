@@ -18,7 +18,7 @@
 
 /* What each option may take, checked before anything runs, so that a
  * typo fails here with 125 instead of as a warning in the program. */
-enum value_kind { V_NONE, V_WORD, V_DURATION, V_COUNT, V_RATE, V_PATH, V_DIR };
+enum value_kind { V_NONE, V_WORD, V_DURATION, V_SIZE, V_COUNT, V_RATE, V_PATH, V_DIR };
 
 struct setting {
 	const char *option;
@@ -42,6 +42,7 @@ static const struct setting settings[] = {
 	{ "no-linger", "RESETGUARD_LINGER", V_NONE, NULL, "off" },
 	{ "linger-timeout", "RESETGUARD_LINGER_TIMEOUT", V_DURATION, NULL, NULL },
 	{ "linger-time", "RESETGUARD_LINGER_TIME", V_DURATION, NULL, NULL },
+	{ "linger-bytes", "RESETGUARD_LINGER_BYTES", V_SIZE, NULL, NULL },
 	{ "linger0", "RESETGUARD_LINGER0", V_WORD, "convert honour", NULL },
 	{ "linger-max", "RESETGUARD_LINGER_MAX", V_COUNT, NULL, NULL },
 	{ "metrics", "RESETGUARD_METRICS", V_DIR, NULL, NULL },
@@ -68,6 +69,7 @@ static void usage(FILE *out)
 	      "  --no-linger             plain closes: no shutdown-and-drain\n"
 	      "  --linger-timeout TIME   longest wait for more data from the peer (2s)\n"
 	      "  --linger-time TIME      longest a socket lingers in all (30s)\n"
+	      "  --linger-bytes SIZE     most a socket drains, e.g. 512KiB; 0: no bound (64MiB)\n"
 	      "  --linger0 MODE          convert or honour SO_LINGER {1, 0}\n"
 	      "  --linger-max N          sockets lingering at once\n"
 	      "  --metrics DIR           keep a Prometheus textfile-collector file in DIR\n"
@@ -111,6 +113,10 @@ static bool valid(const struct setting *s, const char *value)
 		return word_in(value, s->words);
 	case V_DURATION:
 		return digits(value, &end) && atoi(value) > 0 && (!strcmp(end, "ms") || !strcmp(end, "s"));
+	case V_SIZE: /* digits and a unit; the library checks the 1 TiB bound */
+		end = value + strspn(value, "0123456789");
+		return end > value && end - value < 14 &&
+		       (!*end || !strcmp(end, "KiB") || !strcmp(end, "MiB") || !strcmp(end, "GiB"));
 	case V_COUNT:
 		return digits(value, &end) && !*end && atoi(value) > 0;
 	case V_RATE:

@@ -16,7 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum fz_kind { FZ_WORD, FZ_DURATION, FZ_COUNT, FZ_RATE, FZ_ABSOLUTE, FZ_LOG };
+enum fz_kind { FZ_WORD, FZ_DURATION, FZ_SIZE, FZ_COUNT, FZ_RATE, FZ_ABSOLUTE, FZ_LOG };
 
 static const struct fz_setting {
 	const char *name;
@@ -42,6 +42,8 @@ static const struct fz_setting {
 	{ "RESETGUARD_METRICS", FZ_ABSOLUTE, NULL, NULL },
 	{ "RESETGUARD_METRICS_INTERVAL", FZ_DURATION, NULL, &rg_config.metrics_interval_ms },
 	{ "RESETGUARD_LOG", FZ_LOG, NULL, NULL },
+	/* Last, so that the corpus's first bytes keep naming the others. */
+	{ "RESETGUARD_LINGER_BYTES", FZ_SIZE, NULL, NULL },
 };
 #define FZ_SETTINGS (sizeof(fz_settings) / sizeof(fz_settings[0]))
 
@@ -82,6 +84,22 @@ static long long fz_duration_ms(const char *value)
 		return (long long)n * 1000;
 	if (strcmp(value + len, "ms") == 0 && n >= 1 && n <= 3600000)
 		return (long long)n;
+	return -1;
+}
+
+/* README: "a size: 65536, 512KiB, 64MiB, 1GiB (at most 1 TiB); 0 for no
+ * bound"; -1 when it is none. */
+static long long fz_size(const char *value)
+{
+	static const char *const units[] = { "", "KiB", "MiB", "GiB" };
+	unsigned long long n;
+	size_t len = fz_digits(value, &n);
+
+	if (len == 0)
+		return -1;
+	for (unsigned int i = 0; i < 4; i++)
+		if (strcmp(value + len, units[i]) == 0)
+			return n <= (1ull << 40) >> (10 * i) ? (long long)(n << (10 * i)) : -1;
 	return -1;
 }
 
@@ -126,6 +144,8 @@ static bool fz_expect_ok(const struct fz_setting *s, const char *value)
 		return fz_is_word(s->words, value);
 	case FZ_DURATION:
 		return fz_duration_ms(value) > 0;
+	case FZ_SIZE:
+		return fz_size(value) >= 0;
 	case FZ_COUNT:
 		return value[0] != '0' && fz_digits(value, &n) == strlen(value) && value[0] &&
 		       n <= INT_MAX;
@@ -150,7 +170,8 @@ static bool fz_config_is(const struct rg_config *a, const struct rg_config *b)
 	       a->all_errors == b->all_errors && a->linger == b->linger &&
 	       a->honour_linger0 == b->honour_linger0 &&
 	       a->linger_timeout_ms == b->linger_timeout_ms &&
-	       a->linger_time_ms == b->linger_time_ms && a->linger_max == b->linger_max;
+	       a->linger_time_ms == b->linger_time_ms && a->linger_bytes == b->linger_bytes &&
+	       a->linger_max == b->linger_max;
 }
 
 static bool fz_ms_ok(int ms)
@@ -168,7 +189,7 @@ static bool fz_config_in_range(const struct rg_config *c)
 	       (c->log_rate == 0 || c->log_burst > 0) &&
 	       (!c->metrics_dir || c->metrics_dir[0] == '/') &&
 	       fz_ms_ok(c->metrics_interval_ms) && fz_ms_ok(c->linger_timeout_ms) &&
-	       fz_ms_ok(c->linger_time_ms) && c->linger_max >= 0;
+	       fz_ms_ok(c->linger_time_ms) && c->linger_bytes <= 1ull << 40 && c->linger_max >= 0;
 }
 
 /* resetguard: NAME=value is not ...; using ...\n, the value decoding to
@@ -244,6 +265,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_check_complaint(s->name, value);
 	} else if (s->kind == FZ_DURATION && *s->number != fz_duration_ms(value)) {
 		fz_fail_value(s->name, value, "the duration taken is not the one given");
+	} else if (s->kind == FZ_SIZE && rg_config.linger_bytes != (unsigned long long)fz_size(value)) {
+		fz_fail_value(s->name, value, "the size taken is not the one given");
 	} else if (s->kind == FZ_COUNT && (unsigned long long)*s->number != fz_number(value)) {
 		fz_fail_value(s->name, value, "the number taken is not the one given");
 	}

@@ -24,6 +24,7 @@ struct rg_config rg_config = {
 	.linger = true,
 	.linger_timeout_ms = 2000,
 	.linger_time_ms = 30000,
+	.linger_bytes = 64ull << 20,
 };
 
 struct rg_choice {
@@ -168,6 +169,28 @@ static void rg_config_duration(const char *name, const char *value, int *ms,
 				   fallback);
 }
 
+/* A size: digits, optionally followed by KiB, MiB or GiB, at most 1 TiB;
+ * 0 too, when zero means something. */
+static bool rg_parse_bytes(const char *value, unsigned long long *bytes)
+{
+	static const struct {
+		const char *unit;
+		unsigned int shift;
+	} units[] = { { "", 0 }, { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 } };
+	char *end;
+	unsigned long long n = strtoull(value, &end, 10);
+
+	/* strtoull() would skip any blank, not just a space, and take a sign */
+	if (end == value || value[0] < '0' || value[0] > '9')
+		return false;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].unit) == 0 && n <= (1ull << 40) >> units[i].shift) {
+			*bytes = n << units[i].shift;
+			return true;
+		}
+	return false;
+}
+
 static void rg_config_count(const char *name, const char *value, int *count,
 			    const char *fallback)
 {
@@ -252,6 +275,14 @@ static void rg_config_linger_time(const char *name, const char *value)
 	rg_config_duration(name, value, &rg_config.linger_time_ms, "30s");
 }
 
+static void rg_config_linger_bytes(const char *name, const char *value)
+{
+	if (value && !rg_parse_bytes(value, &rg_config.linger_bytes))
+		rg_log_bad_setting(name, value,
+				   "a size such as 65536, 512KiB or 64MiB (at most 1 TiB), or 0 for no bound",
+				   "64MiB");
+}
+
 static void rg_config_linger_max(const char *name, const char *value)
 {
 	rg_config_count(name, value, &rg_config.linger_max, "a quarter of the descriptor limit");
@@ -325,6 +356,7 @@ static const struct {
 	{ "RESETGUARD_LINGER0", rg_config_linger0 },
 	{ "RESETGUARD_LINGER_TIMEOUT", rg_config_linger_timeout },
 	{ "RESETGUARD_LINGER_TIME", rg_config_linger_time },
+	{ "RESETGUARD_LINGER_BYTES", rg_config_linger_bytes },
 	{ "RESETGUARD_LINGER_MAX", rg_config_linger_max },
 	{ "RESETGUARD_LOG_FORMAT", rg_config_format },
 	{ "RESETGUARD_SYSLOG_FACILITY", rg_config_facility },

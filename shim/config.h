@@ -44,6 +44,7 @@ struct rg_config {
 	bool honour_linger0;  /* keep the RST a program asks for with SO_LINGER {1, 0} */
 	int linger_timeout_ms; /* the longest wait for more data from the peer */
 	int linger_time_ms;    /* the longest a socket lingers in all */
+	unsigned long long linger_bytes; /* the most a socket drains; 0: no bound */
 	int linger_max;	       /* sockets lingering at once; 0: a quarter of RLIMIT_NOFILE */
 };
 

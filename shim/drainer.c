@@ -3,7 +3,9 @@
  * thread reads and discards into a scratch buffer, closes a socket on EOF
  * or error, and at its deadline: RESETGUARD_LINGER_TIMEOUT without data,
  * or RESETGUARD_LINGER_TIME after the close (nginx's lingering_timeout and
- * lingering_time).
+ * lingering_time); and once it has discarded RESETGUARD_LINGER_BYTES, so
+ * that a peer that keeps sending at loopback speed costs a bounded amount
+ * of CPU, not 30 seconds of it.
  *
  * What the drainer owns: a slot per lingering socket, holding its own
  * descriptor for the socket (ownfd.h), what was known of the connection,
@@ -223,6 +225,10 @@ static void rg_slot_drain(struct rg_slot *s)
 		if (n > 0) {
 			s->drained += (uint64_t)n;
 			s->last_ns = rg_monotonic_ns();
+			if (rg_config.linger_bytes && s->drained >= rg_config.linger_bytes) {
+				rg_slot_finish(s, "bytes"); /* the peer gets what it gets */
+				return;
+			}
 		} else if (n == 0) {
 			rg_slot_finish(s, "eof");
 			return;

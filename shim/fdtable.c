@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "fdtable.h"
@@ -98,6 +99,7 @@ static void rg_fd_fill(struct rg_fd *e, int family, int type, enum rg_role role)
 	e->pair_fd = -1;
 	e->nregs = 0;
 	e->bind = 0;
+	e->sent = false;
 	e->epoll_uid = 0;
 }
 
@@ -109,6 +111,28 @@ static void rg_addr_store(struct rg_addr *a, const struct sockaddr *sa, socklen_
 	}
 	memcpy(&a->u, sa, len);
 	a->len = len;
+}
+
+/* ksh93 builds its pipelines from socketpairs and makes each end look like
+ * a pipe's: shut down one way and, with fchmod(), readable only or
+ * writable only by its owner, where a socket is otherwise 0777.  Such an
+ * end is a pipe to the programs it is handed to, and resetguard leaves it
+ * alone as it does pipes: a write whose reader has gone raises SIGPIPE as
+ * it would, nothing lingers, nothing is logged. */
+static bool rg_fd_pipe_mode(int fd, int family, int type)
+{
+	struct stat st;
+
+	if (family != AF_UNIX || type != SOCK_STREAM || fstat(fd, &st) < 0)
+		return false;
+	return (st.st_mode & 0777) == S_IRUSR || (st.st_mode & 0777) == S_IWUSR;
+}
+
+void rg_fd_pipe_end(struct rg_fd *e)
+{
+	rg_share_drop(e->share);
+	e->share = 0;
+	atomic_store_explicit(&e->kind, RG_FD_OTHER, memory_order_release);
 }
 
 /* One getsockopt tells a socket from anything else; for a socket met
@@ -127,6 +151,10 @@ static enum rg_fd_kind rg_fd_probe(int fd, struct rg_fd *e)
 	len = sizeof(family);
 	if (rg_libc(getsockopt)(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0)
 		family = AF_UNSPEC;
+	if (rg_fd_pipe_mode(fd, family, type)) {
+		e->epoll_uid = 0;
+		return RG_FD_OTHER;
+	}
 	rg_fd_fill(e, family, type, RG_ROLE_UNKNOWN);
 
 	struct sockaddr_storage peer;
@@ -276,6 +304,7 @@ void rg_fd_copy(int newfd, int oldfd)
 	 * new number's too. */
 	to->nregs = 0;
 	to->bind = from->bind & (RG_BIND_ASYNC | RG_BIND_TAINTED);
+	to->sent = from->sent || rg_fd_has_sent(from);
 	to->epoll_uid = 0;
 	rg_share_hold(to->share);
 	atomic_store_explicit(&to->kind, RG_FD_SOCKET, memory_order_release);

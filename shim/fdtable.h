@@ -94,6 +94,7 @@ struct rg_fd {
 	int pair_fd;	  /* the other end, for one end of a socketpair(); else -1 */
 	unsigned char nregs; /* registrations in regs[] */
 	unsigned char bind;  /* enum rg_bind */
+	bool sent;	     /* another number of the socket had sent data (share.c) */
 	uint64_t pair_conn_id; /* the other end's conn_id, to know it is still it */
 	struct rg_epoll_reg regs[RG_FD_REGS];
 	union {
@@ -177,6 +178,15 @@ static inline void rg_fd_count(_Atomic uint64_t *counter, long n)
 	atomic_fetch_add_explicit(counter, (uint64_t)n, memory_order_relaxed);
 }
 
+/* Whether data went out through this number of the socket (the wrappers
+ * count it), as linger.c asks when the number is released. */
+static inline bool rg_fd_has_sent(const struct rg_fd *e)
+{
+	const struct rg_fd_life *l = atomic_load_explicit(&e->life, memory_order_relaxed);
+
+	return atomic_load_explicit(&l->tx_bytes, memory_order_relaxed) != 0;
+}
+
 /* The entry of a socket just made at fd (rg_fd_created); returns the
  * number it has now. */
 int rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
@@ -185,6 +195,9 @@ int rg_fd_new_socket(int fd, int family, int type, enum rg_role role,
 void rg_fd_init_socket(int fd, int family, int type, enum rg_role role,
 		       const struct sockaddr *peer, socklen_t peer_len);
 void rg_fd_link_pair(const int sv[2]);
+/* One end of a socketpair() that the program made one end of a pipe (see
+ * socket.c's shutdown()): from now on a pipe to resetguard too. */
+void rg_fd_pipe_end(struct rg_fd *e);
 void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, socklen_t len);
 void rg_fd_copy(int newfd, int oldfd);
 void rg_fd_forget(int fd);

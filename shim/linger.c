@@ -18,10 +18,25 @@
  * binding resetguard cannot undo, an io_uring that may use the socket, a
  * socket the shim cannot account for, RESETGUARD_LINGER=off, or a program
  * that asked for an abortive close with SO_LINGER {1, 0} under
- * RESETGUARD_LINGER0=honour. */
+ * RESETGUARD_LINGER0=honour.
+ *
+ * Which sockets are worth lingering on: those whose peer could lose an
+ * answer.  On TCP the reset destroys whatever the peer has not read yet,
+ * and a peer behind a proxy or load balancer takes any reset as a failure
+ * of the server: every connected stream socket the peer may still send to
+ * lingers.  AF_UNIX loses nothing that was sent: the peer reads all of it,
+ * and then gets ECONNRESET once instead of EOF, and EPIPE if it is still
+ * writing; so what a plain close takes from the peer is an answer, and
+ * only a socket that sent one lingers.  One that never sent anything (the
+ * reading end of a socketpair used as a pipe, a server that closes without
+ * answering) gets the plain close, and its peer the EPIPE a pipe would
+ * give.  (ksh93's pipe ends are not sockets to resetguard at all: see
+ * fdtable.c.) */
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -87,14 +102,29 @@ static bool rg_partner_here(const struct rg_fd *conn)
 	return p && rg_fd_kind_of(p) == RG_FD_SOCKET && p->conn_id == conn->pair_conn_id;
 }
 
+/* Whether the socket has an answer a plain close could cost its peer (see
+ * the top): on AF_UNIX, when data went out through any number of it that
+ * the wrappers saw (sent), or is still unread by the peer, which covers
+ * what went past them (stdio's internal writes, a raw system call, a
+ * program before exec).  Unknown counts as answered. */
+static bool rg_answered(int fd, const struct rg_fd *conn, bool sent)
+{
+	int unread = 0;
+
+	if (conn->family != AF_UNIX || sent || conn->sent)
+		return true;
+	return ioctl(fd, SIOCOUTQ, &unread) < 0 || unread > 0;
+}
+
 static const char rg_shared[] = "shared";
 
 /* Why the last descriptor of a socket, still open as fd, cannot linger:
  * NULL when it can; "" for a close that nobody could answer with RST (no
  * record); else the reason a debug record gives. */
-static const char *rg_unsafe(int fd, struct rg_fd *conn, struct rg_share_drop d)
+static const char *rg_unsafe(int fd, struct rg_fd *conn, struct rg_share_drop d, bool sent)
 {
-	if (!rg_lingers(conn) || rg_partner_here(conn) || !rg_peer_may_send(fd))
+	if (!rg_lingers(conn) || rg_partner_here(conn) || !rg_answered(fd, conn, sent) ||
+	    !rg_peer_may_send(fd))
 		return "";
 	if (d.tainted || (conn->bind & (RG_BIND_TAINTED | RG_BIND_LOST)))
 		return "bound";
@@ -136,6 +166,7 @@ void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
 {
 	int saved = errno;
 	struct rg_share_drop d;
+	bool sent = rg_fd_has_sent(e);
 
 	r->fd = fd;
 	r->conn = *e;
@@ -144,6 +175,9 @@ void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
 	/* Before the number is released: another thread may get it at once,
 	 * and must find it unknown, not this socket. */
 	rg_fd_forget(fd);
+	/* Only AF_UNIX asks (rg_answered); before the drop, for the last. */
+	if (sent && r->conn.family == AF_UNIX)
+		rg_share_sent(&r->conn);
 	d = rg_share_drop(r->conn.share);
 	r->dropped = r->conn.share != 0;
 	r->last = d.last || !r->conn.share;
@@ -152,7 +186,7 @@ void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
 	if (e != rg_fd_peek(fd))
 		how = RG_RELEASE_PLAIN;
 	if (r->last && how != RG_RELEASE_PLAIN) {
-		r->plain = rg_unsafe(fd, &r->conn, d);
+		r->plain = rg_unsafe(fd, &r->conn, d, sent || d.sent);
 		/* From outside the family, /proc found another holder. */
 		r->last = r->plain != rg_shared;
 		if (!r->plain && how == RG_RELEASE_TRY && rg_bindings_left(&r->conn))

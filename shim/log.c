@@ -323,14 +323,17 @@ static _Atomic uint64_t *rg_linger_counter(const char *outcome)
 		return outcome[1] == 'o' ? &rg_stats.linger_eof : &rg_stats.linger_error;
 	case 't':
 		return &rg_stats.linger_timeout;
+	case 'b':
+		return &rg_stats.linger_bytes;
 	default:
 		return &rg_stats.linger_cap;
 	}
 }
 
 /* One record per graceful close: eof is the normal outcome; timeout (the
- * peer kept the connection open), error and cap (no room to linger, so
- * the plain close) are worth a warning. */
+ * peer kept the connection open), bytes (it sent more than the drain
+ * takes), error and cap (no room to linger, so the plain close) are worth
+ * a warning. */
 void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *outcome,
 		   uint64_t drained, int64_t ms)
 {
@@ -374,6 +377,7 @@ static void rg_summary_fields(struct rg_line *l, const void *ctx)
 	rg_line_u64(l, "errors", rg_stats.errors);
 	rg_line_u64(l, "linger_eof", rg_stats.linger_eof);
 	rg_line_u64(l, "linger_timeout", rg_stats.linger_timeout);
+	rg_line_u64(l, "linger_bytes", rg_stats.linger_bytes);
 	rg_line_u64(l, "linger_error", rg_stats.linger_error);
 	rg_line_u64(l, "linger_cap", rg_stats.linger_cap);
 	rg_line_u64(l, "shared_plain", rg_stats.shared_plain);
@@ -417,6 +421,7 @@ static void rg_start_fields(struct rg_line *l, const void *ctx)
 	rg_line_cstr(l, "linger", rg_config.linger ? "on" : "off");
 	rg_line_u64(l, "linger_timeout_ms", (uint64_t)rg_config.linger_timeout_ms);
 	rg_line_u64(l, "linger_time_ms", (uint64_t)rg_config.linger_time_ms);
+	rg_line_u64(l, "linger_bytes", (uint64_t)rg_config.linger_bytes);
 	rg_line_cstr(l, "linger0", rg_config.honour_linger0 ? "honour" : "convert");
 	rg_line_u64(l, "linger_max", (uint64_t)rg_config.linger_max);
 	rg_line_cstr(l, "metrics", rg_config.metrics_dir ? rg_config.metrics_dir : "off");

@@ -53,6 +53,7 @@ static const struct rg_metric rg_metrics[] = {
 	{ "resetguard_graceful_closes_total", "Graceful closes, by outcome.", "eof",
 	  RG_STAT(linger_eof) },
 	{ "resetguard_graceful_closes_total", NULL, "timeout", RG_STAT(linger_timeout) },
+	{ "resetguard_graceful_closes_total", NULL, "bytes", RG_STAT(linger_bytes) },
 	{ "resetguard_graceful_closes_total", NULL, "error", RG_STAT(linger_error) },
 	{ "resetguard_graceful_closes_total", NULL, "cap", RG_STAT(linger_cap) },
 	{ "resetguard_shared_plain_closes_total",

@@ -24,7 +24,9 @@
  * way `ss -p` does (and for epoll sets that watch it): for one inherited
  * at exec, among the ancestors that held it at load; for one received
  * with SCM_RIGHTS (the third bit), in the parent.  Anything that cannot be
- * read counts as shared; a process that is gone holds nothing. */
+ * read counts as shared; a process that is gone holds nothing.  The
+ * fourth says that a holder released a number through which it had sent
+ * data: the socket has an answer its last close must protect (linger.c). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +52,8 @@
 #define RG_SHARE_TAINT 0x80000000u
 #define RG_SHARE_OUTSIDE 0x40000000u  /* inherited at exec, or received */
 #define RG_SHARE_RECEIVED 0x20000000u /* received with SCM_RIGHTS */
-#define RG_SHARE_COUNT 0x1fffffffu
+#define RG_SHARE_SENT 0x10000000u     /* released by a holder that had sent */
+#define RG_SHARE_COUNT 0x0fffffffu
 #define RG_SHARE_HANDOFFS 256u
 #define RG_SHARE_BUSY UINT32_MAX
 
@@ -219,12 +222,12 @@ void rg_share_hold(uint32_t id)
 		atomic_fetch_add_explicit(&rg_share_now()->holders[id], 1, memory_order_relaxed);
 }
 
-/* A slot whose count reaches zero is free again, its taint gone with it.
+/* A slot whose count reaches zero is free again, its marks gone with it.
  * A count already at zero (an upward error elsewhere cannot make one) is
  * left alone. */
 struct rg_share_drop rg_share_drop(uint32_t id)
 {
-	struct rg_share_drop d = { false, false, false, false };
+	struct rg_share_drop d = { false, false, false, false, false };
 	_Atomic uint32_t *word;
 	uint32_t old, next;
 
@@ -242,7 +245,26 @@ struct rg_share_drop rg_share_drop(uint32_t id)
 	d.tainted = (old & RG_SHARE_TAINT) != 0;
 	d.outside = (old & RG_SHARE_OUTSIDE) != 0;
 	d.received = (old & RG_SHARE_RECEIVED) != 0;
+	d.sent = (old & RG_SHARE_SENT) != 0;
 	return d;
+}
+
+/* Marked before the holder's count is dropped, so that whoever drops the
+ * last one sees it.  Without a slot, only this process's other numbers
+ * for the socket can be told. */
+void rg_share_sent(const struct rg_fd *conn)
+{
+	if (conn->share) {
+		atomic_fetch_or_explicit(&rg_share_now()->holders[conn->share], RG_SHARE_SENT,
+					 memory_order_release);
+		return;
+	}
+	for (int fd = 0; (fd = rg_fd_next(fd, RG_FD_MAX, RG_FD_SOCKET)) >= 0; fd++) {
+		struct rg_fd *e = rg_fd_peek(fd);
+
+		if (e->conn_id == conn->conn_id)
+			e->sent = true;
+	}
 }
 
 /* Without a slot, only this process's other numbers for the socket can be

@@ -21,11 +21,15 @@ struct rg_share_drop {
 	bool tainted; /* a holder left bindings behind (rg_share_taint) */
 	bool outside;  /* from outside the family: a holder there may remain */
 	bool received; /* ... received with SCM_RIGHTS, not inherited at exec */
+	bool sent;    /* a holder had sent data through a number it released */
 };
 struct rg_share_drop rg_share_drop(uint32_t id);
 /* A holder released a number under which bindings stay (bindings.h): the
  * socket's last close must be plain. */
 void rg_share_taint(const struct rg_fd *conn);
+/* A holder releases a number through which it sent data (rg_share_sent),
+ * before it drops its count. */
+void rg_share_sent(const struct rg_fd *conn);
 void rg_share_fork_prepare(void);
 void rg_share_spawn(void);
 void rg_share_passing(const struct msghdr *msg);

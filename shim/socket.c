@@ -143,12 +143,28 @@ RG_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	return ret;
 }
 
+/* A stream socketpair() end shut down one way before anything went
+ * through it is one end of a pipe: ksh93 makes every pipeline so (and
+ * marks the ends for the programs it runs, fdtable.c).  Pipes are not
+ * resetguard's: a write whose reader has gone must raise SIGPIPE as it
+ * would, or a shell loop writing into `| head` never ends. */
+static bool rg_made_pipe_end(const struct rg_fd *e, int how)
+{
+	const struct rg_fd_life *l = atomic_load_explicit(&e->life, memory_order_relaxed);
+
+	return e->role == RG_ROLE_PAIR && e->family == AF_UNIX && e->type == SOCK_STREAM &&
+	       how != SHUT_RDWR && !atomic_load_explicit(&l->tx_bytes, memory_order_relaxed) &&
+	       !atomic_load_explicit(&l->rx_bytes, memory_order_relaxed);
+}
+
 RG_EXPORT int shutdown(int fd, int how)
 {
 	int ret = rg_libc(shutdown)(fd, how);
-	struct rg_fd *e;
+	struct rg_fd *e = rg_fd_socket(fd);
 
-	if (ret < 0 && (e = rg_fd_socket(fd)))
+	if (ret < 0 && e)
 		rg_conn_failed(e, fd, "shutdown");
+	else if (ret == 0 && e && rg_made_pipe_end(e, how))
+		rg_fd_pipe_end(e);
 	return ret;
 }

@@ -9,7 +9,7 @@
 
 struct rg_stats {
 	_Atomic uint64_t resets, pipes, errors;
-	_Atomic uint64_t linger_eof, linger_timeout, linger_error, linger_cap;
+	_Atomic uint64_t linger_eof, linger_timeout, linger_bytes, linger_error, linger_cap;
 	_Atomic uint64_t shared_plain; /* plain closes: another holder, or unknown */
 	_Atomic uint64_t suppressed;   /* records dropped: rate limit, full socket */
 };

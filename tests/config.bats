@@ -85,3 +85,24 @@ warns_once() {
 	assert_success
 	refute_line "$own"
 }
+
+@test "malformed RESETGUARD_LINGER_BYTES: one line, default used; sizes the start-up line shows" {
+	warns_once "resetguard: RESETGUARD_LINGER_BYTES=4MB is not a size such as 65536, 512KiB or 64MiB (at most 1 TiB), or 0 for no bound; using 64MiB" \
+		RESETGUARD_LINGER_BYTES=4MB
+	warns_once "resetguard: RESETGUARD_LINGER_BYTES=2048GiB is not a size such as 65536, 512KiB or 64MiB (at most 1 TiB), or 0 for no bound; using 64MiB" \
+		RESETGUARD_LINGER_BYTES=2048GiB
+	local size bytes
+	for size in default:67108864 0:0 65536:65536 512KiB:524288 3MiB:3145728 1GiB:1073741824; do
+		bytes=${size#*:} size=${size%%:*}
+		if [[ $size == default ]]; then
+			RESETGUARD_LOG_LEVEL=info RESETGUARD_LOG=$LOG run "$RG" true
+		else
+			RESETGUARD_LINGER_BYTES=$size RESETGUARD_LOG_LEVEL=info RESETGUARD_LOG=$LOG run "$RG" true
+		fi
+		assert_success
+		assert_output ""
+		run grep -o 'event=start .* linger_bytes=[0-9]*' "$LOG"
+		assert_output --regexp " linger_bytes=$bytes\$"
+		rm "$LOG"
+	done
+}

@@ -40,7 +40,7 @@ setup() {
 
 @test "every option reaches the library (the start-up line shows it)" {
 	run --separate-stderr "$RG" --level info --format json --rate 5/50 --sigpipe ignore \
-		--errors all --no-linger --linger-timeout 300ms --linger-time 4s --linger0 honour \
+		--errors all --no-linger --linger-timeout 300ms --linger-time 4s --linger-bytes 3MiB --linger0 honour \
 		--linger-max 7 --metrics "$BATS_TEST_TMPDIR" --metrics-interval 3s \
 		--syslog-facility local2 --log "$LOG" true
 	assert_success
@@ -48,9 +48,9 @@ setup() {
 import json, sys
 s = json.loads(open(sys.argv[1]).readline())
 print(" ".join(str(s[k]) for k in ("log", "format", "log_level", "log_rate", "log_burst", "sigpipe",
-      "errors", "linger", "linger_timeout_ms", "linger_time_ms", "linger0", "linger_max",
+      "errors", "linger", "linger_timeout_ms", "linger_time_ms", "linger_bytes", "linger0", "linger_max",
       "metrics", "metrics_interval_ms")))' "$LOG"
-	assert_output "$LOG json info 5 50 ignore all off 300 4000 honour 7 $BATS_TEST_TMPDIR 3000"
+	assert_output "$LOG json info 5 50 ignore all off 300 4000 3145728 honour 7 $BATS_TEST_TMPDIR 3000"
 }
 
 @test "options win over the environment" {
