@@ -189,10 +189,10 @@ static struct rg_share_map *rg_share_make(void)
 void rg_share_init(void)
 {
 	Dl_info info;
-	const char *base;
 
 	if (dladdr((void *)rg_share_init, &info) && info.dli_fname) {
-		base = strrchr(info.dli_fname, '/');
+		const char *base = strrchr(info.dli_fname, '/');
+
 		snprintf(rg_share_lib, sizeof(rg_share_lib), "%s", base ? base + 1 : info.dli_fname);
 	}
 }

@@ -324,17 +324,21 @@ struct rg_stdio_error {
 __attribute__((format(printf, 2, 0))) static void
 rg_stdio_error_begin(struct rg_stdio_error *r, const char *fmt, va_list ap)
 {
-	int saved = errno;
-	va_list again;
+	int saved = errno, n;
+	va_list first;
 
-	va_copy(again, ap);
+	va_copy(first, ap);
 	r->msg = r->buf;
-	if (vsnprintf(r->buf, sizeof(r->buf), fmt, ap) >= (int)sizeof(r->buf)) {
+	/* Both callers va_start() ap; clang-analyzer loses that across the
+	 * call from error_at_line(). */
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
+	n = vsnprintf(r->buf, sizeof(r->buf), fmt, first);
+	va_end(first);
+	if (n >= (int)sizeof(r->buf)) {
 		errno = saved;
-		if (vasprintf(&r->msg, fmt, again) < 0)
+		if (vasprintf(&r->msg, fmt, ap) < 0)
 			r->msg = r->buf; /* the cut message, rather than none */
 	}
-	va_end(again);
 	r->count = error_message_count;
 	errno = saved;
 	rg_stdio_quiet_begin(&r->out, stdout, rg_stdio_fd(stdout));
