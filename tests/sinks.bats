@@ -129,8 +129,12 @@ xinetd_stop() {
 	XPORT=$(free_port)
 	# tcpserver would do; socat's EXEC with stderr gives the handler the
 	# connection as fds 0, 1 and 2.
-	socat "TCP-LISTEN:$XPORT,bind=127.0.0.1,reuseaddr,fork" \
-		EXEC:"env RESETGUARD_SIGPIPE=bogus RESETGUARD_SYSLOG_SOCKET=$sock LD_PRELOAD=$SAN_PRELOAD$B/libresetguard.so $B/tests/inetd-answer",stderr 3>&- &
+	# In a script: socat takes the colon of a sanitizer's LD_PRELOAD for
+	# the end of its address.
+	printf '#!/bin/sh\nexec env RESETGUARD_SIGPIPE=bogus RESETGUARD_SYSLOG_SOCKET=%s LD_PRELOAD=%s %s\n' \
+		"$sock" "$SAN_PRELOAD$B/libresetguard.so" "$B/tests/inetd-answer" >"$BATS_TEST_TMPDIR/handler"
+	chmod +x "$BATS_TEST_TMPDIR/handler"
+	socat "TCP-LISTEN:$XPORT,bind=127.0.0.1,reuseaddr,fork" EXEC:"$BATS_TEST_TMPDIR/handler",stderr 3>&- &
 	SERVER_PID=$!
 	wait_port "$XPORT"
 	exact_answers 3
