@@ -49,20 +49,8 @@ start_reset_server() {
 	esac
 }
 
-# A TCP port nobody listens on, for servers that cannot pick their own.
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits until something accepts connections on 127.0.0.1:$1.
-wait_port() {
-	local i
-	for i in $(seq 200); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	fail "nothing listens on port $1"
-}
+# free_port, wait_port.
+source "${BASH_SOURCE[0]%/*}/ports.bash"
 
 # Starts a server in the background (its pid in SERVER_PID) with stdout to
 # $BATS_TEST_TMPDIR/server.out and stderr to server.err.
