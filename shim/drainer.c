@@ -15,7 +15,8 @@
  * was given up for the program before the thread came to it); WAITING, seen,
  * but a call of the program's is still in flight on the socket (another
  * thread's blocking send or recv must end as it would without resetguard,
- * so the socket is neither shut down nor read until it returns); ACTIVE,
+ * so the socket is neither shut down nor read until it returns), or a
+ * process outside the family holds it still (share.h); ACTIVE,
  * shut down and draining; BUSY while one thread reads, closes or moves it.
  * Slots are claimed under RG_LOCK_DRAINER; after that the state word
  * suffices, so the thread never holds the lock while it reads and a
@@ -41,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bindings.h"
 #include "config.h"
 #include "drainer.h"
 #include "linger.h"
@@ -85,6 +87,8 @@ struct rg_slot {
 	uint64_t drained;
 	struct rg_fd_life *life; /* the program's calls that may still be in flight on it */
 	struct rg_fd conn;	 /* what was known of the connection; conn.fd: the program's number */
+	struct rg_outside_holder outside; /* who must let go first; pid 0: nobody */
+	int64_t look_ns;		  /* when to look at outside again */
 };
 
 static bool rg_slot_pause(struct rg_own *o);
@@ -297,20 +301,55 @@ static void rg_pass_deadline(struct rg_pass *p, int64_t deadline)
 		p->next = deadline;
 }
 
+enum rg_await {
+	RG_AWAIT_NONE,	/* nobody outside holds the socket (any more) */
+	RG_AWAIT_HELD,	/* a process outside holds it still */
+	RG_AWAIT_BOUND, /* let go, but a binding could not be undone */
+};
+
+/* Whether a process outside the family that held the socket at the last
+ * close here still does: looked at every tick at first (a superserver
+ * closes its copy right after it started the service), then every
+ * RG_SCAN_GRAIN_NS.  Once it let go, what the socket may be bound to is
+ * unknown (an owner for O_ASYNC signals), and all there is is undone. */
+static enum rg_await rg_slot_await(struct rg_slot *s, int64_t now)
+{
+	if (!s->outside.pid)
+		return RG_AWAIT_NONE;
+	if (now < s->look_ns)
+		return RG_AWAIT_HELD;
+	if (!rg_share_outside_gone(&s->outside)) {
+		s->look_ns = now + (now - s->start_ns < RG_SCAN_GRAIN_NS ? RG_TICK_NS : RG_SCAN_GRAIN_NS);
+		return RG_AWAIT_HELD;
+	}
+	s->outside.pid = 0;
+	return rg_bindings_undo_unknown(rg_slot_fd(s)) ? RG_AWAIT_NONE : RG_AWAIT_BOUND;
+}
+
 /* A slot the thread holds BUSY whose socket it has not touched yet: in a
  * process with an io_uring instance, the plain close (the ring may use the
- * socket still); while a call is in flight on it, WAITING; else begun. */
+ * socket still); while a call is in flight on it or a process outside
+ * holds it, WAITING, until its time is up; else begun. */
 static void rg_slot_start(struct rg_slot *s, struct rg_pass *p, int64_t now)
 {
+	enum rg_await await;
+
 	if (rg_rings_in_use()) {
 		rg_slot_drop(s, "ring");
-	} else if (!rg_slot_in_flight(s)) {
+		return;
+	}
+	await = rg_slot_await(s, now);
+	if (await == RG_AWAIT_BOUND) {
+		rg_slot_drop(s, "bound");
+	} else if (await == RG_AWAIT_NONE && !rg_slot_in_flight(s)) {
 		rg_pass_deadline(p, rg_slot_begin(s));
-	} else if (now >= s->start_ns + rg_ms_ns(rg_config.linger_time_ms)) {
-		rg_slot_finish(s, "timeout"); /* the socket lives on in that call */
-	} else {
+	} else if (now < s->start_ns + rg_ms_ns(rg_config.linger_time_ms)) {
 		p->waiting++;
 		rg_slot_put(s, RG_SLOT_WAITING);
+	} else if (await == RG_AWAIT_HELD) {
+		rg_slot_drop(s, "shared"); /* its last close is the holder's */
+	} else {
+		rg_slot_finish(s, "timeout"); /* the socket lives on in that call */
 	}
 }
 
@@ -679,18 +718,22 @@ static struct rg_slot *rg_slot_alloc(void)
 
 /* Fills a claimed slot with the program's socket, on a descriptor of the
  * drainer's own. */
-static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn)
+static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn,
+			 const struct rg_outside_holder *outside)
 {
 	if (!rg_own_dup(&s->own, fd))
 		return false;
 	s->conn = *conn;
+	s->outside = *outside;
+	s->look_ns = 0;
 	s->life = atomic_load_explicit(&conn->life, memory_order_relaxed);
 	s->drained = 0;
 	s->start_ns = s->last_ns = rg_monotonic_ns();
 	return true;
 }
 
-struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn)
+struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn,
+				   const struct rg_outside_holder *outside)
 {
 	struct rg_slot *s = NULL;
 	int saved = errno;
@@ -700,7 +743,7 @@ struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn)
 	 * own thread is here gets the plain close. */
 	if (!rg_lock_enter_unmasked(RG_LOCK_DRAINER))
 		return NULL;
-	if (rg_slots_map() && (s = rg_slot_alloc()) && !rg_slot_fill(s, fd, conn)) {
+	if (rg_slots_map() && (s = rg_slot_alloc()) && !rg_slot_fill(s, fd, conn, outside)) {
 		rg_slot_put(s, RG_SLOT_FREE);
 		s = NULL;
 	}
