@@ -31,13 +31,16 @@ static inline void rg_io_end(struct rg_fd_life *l)
  * errno handling; errno is left as the call set it.  Returns the call's -1,
  * so that the wrappers tail-call it and keep no stack frame for it. */
 long rg_io_failed(const struct rg_fd_life *l, const char *op) __attribute__((cold));
+/* The same for a write, which then gives a program's own SIGPIPE handler
+ * the signal MSG_NOSIGNAL (or the guard) kept back (sigpipe.h). */
+long rg_io_send_failed(const struct rg_fd_life *l, const char *op) __attribute__((cold));
 
 static inline ssize_t rg_io_sent(struct rg_fd_life *l, const char *op, ssize_t ret)
 {
 	if (RG_LIKELY(ret > 0))
 		rg_fd_count(&l->tx_bytes, ret);
 	else if (ret < 0)
-		return rg_io_failed(l, op);
+		return rg_io_send_failed(l, op);
 	return ret;
 }
 

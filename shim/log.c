@@ -17,6 +17,7 @@
 #include "lock.h"
 #include "log.h"
 #include "real.h"
+#include "sigpipe.h"
 #include "sink.h"
 #include "stats.h"
 
@@ -294,6 +295,14 @@ long rg_io_failed(const struct rg_fd_life *l, const char *op)
 		rg_log_error(&ctx);
 	}
 	errno = err;
+	return -1;
+}
+
+long rg_io_send_failed(const struct rg_fd_life *l, const char *op)
+{
+	rg_io_failed(l, op);
+	if (errno == EPIPE)
+		rg_sigpipe_deliver();
 	return -1;
 }
 

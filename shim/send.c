@@ -33,7 +33,7 @@ static __attribute__((noinline, cold)) ssize_t rg_write_failed(struct rg_fd_life
 	int fd = rg_fd_of_life(l)->fd;
 
 	if (errno != ENOTSOCK)
-		return rg_io_failed(l, "write");
+		return rg_io_send_failed(l, "write");
 	rg_fd_mark(fd, RG_FD_OTHER);
 	return rg_libc(write)(fd, a->buf, a->len);
 }
@@ -184,7 +184,7 @@ RG_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 	for (int i = 0; i < ret; i++)
 		rg_fd_count(&l->tx_bytes, msgs[i].msg_len);
 	if (ret < 0)
-		rg_io_failed(l, "sendmmsg");
+		rg_io_send_failed(l, "sendmmsg");
 	return ret;
 }
 
