@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -298,10 +299,10 @@ long rg_io_failed(const struct rg_fd_life *l, const char *op)
 	return -1;
 }
 
-long rg_io_send_failed(const struct rg_fd_life *l, const char *op)
+long rg_io_send_failed(const struct rg_fd_life *l, const char *op, int flags)
 {
 	rg_io_failed(l, op);
-	if (errno == EPIPE)
+	if (errno == EPIPE && !(flags & MSG_NOSIGNAL))
 		rg_sigpipe_deliver();
 	return -1;
 }

@@ -126,6 +126,11 @@ write_survives() {
 		run grep -c "event=pipe errno=EPIPE op=$op " "$LOG"
 		assert_output 1
 	done
+	# A write that asked for no signal gets none, with or without.
+	run "$PROBE" -H write send_nosignal
+	assert_line sigpipes=0
+	run "$RG" "$PROBE" -H write send_nosignal
+	assert_line sigpipes=0
 }
 
 @test "RESETGUARD_SIGPIPE=ignore: survives, through SIG_IGN" {
