@@ -37,6 +37,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -214,17 +215,49 @@ static void rg_slot_drop(struct rg_slot *s, const char *why)
 		rg_futex(&rg_lingering, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 }
 
+/* TCP discards in the kernel: recv() with MSG_TRUNC and no buffer drops
+ * what is queued and says how much, and nothing is copied to user space.
+ * Other families (AF_UNIX) copy into a scratch buffer, as does a kernel
+ * that refuses the call (then never asked again). */
+#define RG_DISCARD_MAX (1 << 20)
+static _Atomic bool rg_no_discard;
+
+static bool rg_slot_discards(const struct rg_slot *s)
+{
+	return (s->conn.family == AF_INET || s->conn.family == AF_INET6) &&
+	       !atomic_load_explicit(&rg_no_discard, memory_order_relaxed);
+}
+
+/* One read's worth of what the peer sent, thrown away: up to what is left
+ * of RESETGUARD_LINGER_BYTES, so that drained_bytes stays exact. */
+static ssize_t rg_slot_read(struct rg_slot *s)
+{
+	static char scratch[16384];
+	size_t want = RG_DISCARD_MAX;
+
+	if (rg_config.linger_bytes && rg_config.linger_bytes - s->drained < want)
+		want = (size_t)(rg_config.linger_bytes - s->drained);
+	if (rg_slot_discards(s)) {
+		ssize_t n = rg_libc(recv)(rg_slot_fd(s), NULL, want, MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n >= 0 || (errno != EFAULT && errno != EINVAL && errno != EOPNOTSUPP))
+			return n;
+		atomic_store_explicit(&rg_no_discard, true, memory_order_relaxed);
+	}
+	return rg_libc(recv)(rg_slot_fd(s), scratch, want < sizeof(scratch) ? want : sizeof(scratch),
+			     MSG_DONTWAIT);
+}
+
 /* Reads what the peer sent and throws it away; level-triggered epoll
  * brings the slot back if more is left after a bounded number of reads. */
 static void rg_slot_drain(struct rg_slot *s)
 {
-	static char scratch[16384];
 	int from;
 
 	if (!rg_slot_claim(s, 1u << RG_SLOT_ACTIVE, &from))
 		return;
 	for (int reads = 0; reads < 16; reads++) {
-		ssize_t n = rg_libc(recv)(rg_slot_fd(s), scratch, sizeof(scratch), MSG_DONTWAIT);
+		ssize_t n = rg_slot_read(s);
 
 		if (n > 0) {
 			s->drained += (uint64_t)n;
