@@ -122,6 +122,7 @@ void rg_state_fork_child(void)
 	memset(&rg_state.f.stats, 0, sizeof(rg_state.f.stats));
 	atomic_store_explicit(&rg_state.f.lingering, 0, memory_order_relaxed);
 	rg_state.f.pid = (int32_t)getpid();
+	rg_log_settings(rg_state.f.settings, sizeof(rg_state.f.settings)); /* its pid */
 	if (fd >= 0)
 		rg_own_take(&rg_state_own, fd);
 	errno = saved;
