@@ -61,6 +61,29 @@ forking_server_100() {
 	assert_output ""
 }
 
+@test "tcpserver under resetguard, a handler exec'd per connection: the handlers' counts add up in one file of theirs" {
+	require tcpserver
+	local dir=$BATS_TEST_TMPDIR/metrics ready=$BATS_TEST_TMPDIR/tcpserver.ready port
+	mkdir "$dir" && mkfifo "$ready"
+	port=$(free_port)
+	RESETGUARD_LOG=off RESETGUARD_METRICS=$dir \
+		"$RG" tcpserver -v -RHl0 127.0.0.1 "$port" "$B/tests/inetd-answer" >/dev/null 2>"$ready" 3>&- &
+	SERVER_PID=$!
+	exec 4<"$ready"
+	read -r -t 20 _ <&4 || fail "tcpserver did not start"
+	cat <&4 >/dev/null 3>&- &
+	exec 4<&-
+	SERVER_PORT=$port run_clients raw 20 100000
+	assert_equal "$RESETS" 0
+	# 20 processes, each a program of its own that answered and exited
+	# with the request unread: one family, one count.
+	wait_series "$dir/resetguard_inetd-answer.prom" \
+		'resetguard_graceful_closes_total{name="inetd-answer",outcome="eof"}' 20
+	run ls -A "$dir"
+	assert_output "resetguard_inetd-answer.prom
+resetguard_tcpserver.prom"
+}
+
 @test "--metrics-name names the file and the label; a bad name is refused by the command and replaced by the library" {
 	forking_server_100 --metrics-name web-1.front
 	local f=$DIR/resetguard_web-1.front.prom
