@@ -349,7 +349,7 @@ static void rg_config_metrics_name(const char *name, const char *value)
 			   : 0;
 
 	rg_config.metrics_name = NULL;
-	if (value && len && !value[len] && len < sizeof(kept) && rg_config_keep(kept, sizeof(kept), value))
+	if (value && len && !value[len] && rg_config_keep(kept, sizeof(kept), value))
 		rg_config.metrics_name = kept;
 	else if (value)
 		rg_log_bad_setting(name, value, "a name of 1 to 63 letters, digits, '_', '.' or '-'",
