@@ -150,6 +150,7 @@ static void rg_before_exec(char *const envp[])
 static int rg_after_exec(int ret)
 {
 	if (!rg_in_vfork_child()) {
+		rg_metrics_resume();
 		rg_share_exec_failed();
 		rg_heir_exec_failed();
 	}

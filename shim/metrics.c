@@ -177,31 +177,6 @@ static bool rg_metrics_put(const struct rg_counters *counts, int64_t now_ms)
 	return false;
 }
 
-/* The family's file is this process's to write, for a moment.  A writer
- * that is gone (killed while writing) is taken over; one that lives is
- * waited for, at most 100 ms (a write takes microseconds). */
-static bool rg_metrics_claim(struct rg_family *f)
-{
-	int32_t me = (int32_t)getpid();
-
-	for (int tries = 0; tries < 100; tries++) {
-		int32_t holder = 0;
-		struct timespec ms = { 0, 1000000 };
-
-		if (atomic_compare_exchange_strong_explicit(&f->writer, &holder, me,
-							    memory_order_acquire,
-							    memory_order_acquire))
-			return true;
-		if (holder != me && kill(holder, 0) < 0 && errno == ESRCH &&
-		    atomic_compare_exchange_strong_explicit(&f->writer, &holder, me,
-							    memory_order_acquire,
-							    memory_order_acquire))
-			return true;
-		nanosleep(&ms, NULL);
-	}
-	return false;
-}
-
 static int64_t rg_metrics_wall_ms(void)
 {
 	struct timespec now;
@@ -210,26 +185,70 @@ static int64_t rg_metrics_wall_ms(void)
 	return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
 }
 
-/* Writes when the counts changed since the file was written, or (unless
- * the process is leaving) when the interval has passed since. */
+/* Set when the process leaves: its thread, which exit_group() may end
+ * at any instant, must not hold the file then. */
+static _Atomic bool rg_metrics_leaving;
+
+/* The family's file is this process's to write, for a moment.  A writer
+ * that is gone, or has held it for a second (a write takes microseconds:
+ * it was killed, or is a zombie nobody reaped yet), is taken over; one
+ * that lives is waited for, at most 100 ms. */
+static bool rg_metrics_claim(struct rg_family *f)
+{
+	int32_t me = (int32_t)getpid();
+
+	for (int tries = 0; tries < 100; tries++) {
+		int32_t holder = 0;
+		struct timespec ms = { 0, 1000000 };
+		int64_t now = rg_metrics_wall_ms();
+
+		if (!atomic_compare_exchange_strong(&f->writer, &holder, me) &&
+		    (holder == me || (now - atomic_load(&f->claimed_ms) < 1000 &&
+				      (kill(holder, 0) == 0 || errno != ESRCH)) ||
+		     !atomic_compare_exchange_strong(&f->writer, &holder, me))) {
+			nanosleep(&ms, NULL);
+			continue;
+		}
+		atomic_store(&f->claimed_ms, now);
+		return true;
+	}
+	return false;
+}
+
+/* Whether the counts changed since the file was written, or (unless the
+ * process is leaving) the interval has passed since. */
+static bool rg_metrics_due(struct rg_family *f, const struct rg_counters *counts, int64_t now,
+			   bool leaving)
+{
+	int64_t last = atomic_load(&f->written_ms);
+
+	return rg_metrics_sum(counts) != atomic_load(&f->written) || !last ||
+	       (!leaving && (now - last >= rg_config.metrics_interval_ms || now < last));
+}
+
+/* Looked at without the claim first: most exits and most seconds find
+ * nothing to write, and then take nothing. */
 static void rg_metrics_update(bool leaving)
 {
 	struct rg_family *f = rg_metrics_family ? rg_metrics_family : &rg_metrics_alone;
 	const struct rg_counters *counts = rg_metrics_family ? &f->stats : &rg_stats;
 	int saved = errno;
+	int64_t now = rg_metrics_wall_ms();
 
-	if (!rg_config.metrics_dir || !rg_metrics_claim(f)) {
+	if (!rg_config.metrics_dir || (!leaving && atomic_load(&rg_metrics_leaving)) ||
+	    !rg_metrics_due(f, counts, now, leaving))
+		return;
+	if (leaving)
+		atomic_store(&rg_metrics_leaving, true);
+	if (!rg_metrics_claim(f)) {
 		errno = saved;
 		return;
 	}
-	int64_t now = rg_metrics_wall_ms(), last = atomic_load(&f->written_s);
 	uint64_t sum = rg_metrics_sum(counts);
 
-	if ((sum != atomic_load(&f->written) || !last ||
-	     (!leaving && (now - last >= rg_config.metrics_interval_ms || now < last))) &&
-	    rg_metrics_put(counts, now)) {
+	if (rg_metrics_due(f, counts, now, leaving) && rg_metrics_put(counts, now)) {
 		atomic_store(&f->written, sum);
-		atomic_store(&f->written_s, now);
+		atomic_store(&f->written_ms, now);
 	}
 	atomic_store_explicit(&f->writer, 0, memory_order_release);
 	errno = saved;
@@ -238,6 +257,11 @@ static void rg_metrics_update(bool leaving)
 void rg_metrics_write(void)
 {
 	rg_metrics_update(true);
+}
+
+void rg_metrics_resume(void)
+{
+	atomic_store(&rg_metrics_leaving, false);
 }
 
 /* The state letter of /proc/self/task/<tid>/stat, and whether the thread
@@ -286,22 +310,25 @@ static bool rg_program_gone(void)
 	return rg_procfd_each("/proc/self/task", rg_count_program_thread, &alive) == 0 && alive == 0;
 }
 
-static void *rg_metrics_main(void *unused)
+/* The first process writes at once, so that the file is there from the
+ * start; a forked child's thread finds the family's file written. */
+static void *rg_metrics_main(void *child)
 {
-	(void)unused;
 	rg_thread_masked = true;
+	if (!child)
+		rg_metrics_update(false);
 	for (;;) {
 		struct timespec second = { 1, 0 };
 
-		rg_metrics_update(false);
 		nanosleep(&second, NULL);
+		rg_metrics_update(false);
 		if (rg_program_gone())
 			exit(0);
 	}
 	return NULL;
 }
 
-static void rg_metrics_thread(void)
+static void rg_metrics_thread(bool child)
 {
 	pthread_attr_t attr;
 	pthread_t thread;
@@ -312,7 +339,7 @@ static void rg_metrics_thread(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, (size_t)64 * 1024);
-	if (pthread_create(&thread, &attr, rg_metrics_main, NULL) == 0)
+	if (pthread_create(&thread, &attr, rg_metrics_main, child ? &rg_metrics_alone : NULL) == 0)
 		pthread_setname_np(thread, "resetguard-m");
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
@@ -339,7 +366,7 @@ void rg_metrics_start(void)
 		atomic_store_explicit(&rg_stats_family, &rg_metrics_family->stats,
 				      memory_order_release);
 	}
-	rg_metrics_thread();
+	rg_metrics_thread(false);
 }
 
 /* After the fork handlers gave every lock back: the child is a process
@@ -348,5 +375,5 @@ void rg_metrics_start(void)
 void rg_metrics_start_in_child(void)
 {
 	if (rg_config.metrics_dir)
-		rg_metrics_thread();
+		rg_metrics_thread(true);
 }

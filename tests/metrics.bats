@@ -30,6 +30,8 @@ wait_series() {
 # A fork-per-connection server (a child per connection, which answers and
 # closes) under resetguard, after 100 connections; sets DIR.
 forking_server_100() {
+	# The server has a metrics thread when it forks (as in workers.bats).
+	skip_under_sanitizer asan "its allocator's locks are copied held into children forked while threads run"
 	DIR=$BATS_TEST_TMPDIR/metrics
 	mkdir -p "$DIR"
 	RESETGUARD_LOG=off RESETGUARD_METRICS=$DIR WRAP="$RG $*" start_lingerserver -n 100 -m fork
@@ -63,6 +65,7 @@ forking_server_100() {
 
 @test "tcpserver under resetguard, a handler exec'd per connection: the handlers' counts add up in one file of theirs" {
 	require tcpserver
+	skip_under_sanitizer asan "its allocator's locks are copied held into children forked while threads run"
 	local dir=$BATS_TEST_TMPDIR/metrics ready=$BATS_TEST_TMPDIR/tcpserver.ready port
 	mkdir "$dir" && mkfifo "$ready"
 	port=$(free_port)
