@@ -310,12 +310,16 @@ static bool rg_program_gone(void)
 	return rg_procfd_each("/proc/self/task", rg_count_program_thread, &alive) == 0 && alive == 0;
 }
 
-/* The first process writes at once, so that the file is there from the
- * start; a forked child's thread finds the family's file written. */
-static void *rg_metrics_main(void *child)
+/* Whether the thread is a forked child's, set before it starts: the first
+ * process writes at once, so that the file is there from the start; a
+ * forked child's thread finds the family's file written. */
+static bool rg_metrics_in_child;
+
+static void *rg_metrics_main(void *unused)
 {
+	(void)unused;
 	rg_thread_masked = true;
-	if (!child)
+	if (!rg_metrics_in_child)
 		rg_metrics_update(false);
 	for (;;) {
 		struct timespec second = { 1, 0 };
@@ -334,12 +338,13 @@ static void rg_metrics_thread(bool child)
 	pthread_t thread;
 	sigset_t all, saved;
 
+	rg_metrics_in_child = child;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, (size_t)64 * 1024);
-	if (pthread_create(&thread, &attr, rg_metrics_main, child ? &rg_metrics_alone : NULL) == 0)
+	if (pthread_create(&thread, &attr, rg_metrics_main, NULL) == 0)
 		pthread_setname_np(thread, "resetguard-m");
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
