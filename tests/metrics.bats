@@ -122,8 +122,9 @@ resetguard_tcpserver.prom"
 	met=$(grep -c 'event=reset' "$LOG")
 	# Whatever the file is named and labelled: only its count matters here.
 	shown=$(cat "$dir"/*.prom | awk '/^resetguard_resets_total\{/ { print $2 }')
-	# A second of resets is 20; allow half a second more for a busy machine.
-	((shown <= met && shown >= met - 30)) || fail "file shows $shown resets, the process met $met"
+	# A second of resets is 20; allow a second more for a busy machine (the
+	# default interval would show the one write at start: 0 or 1).
+	((shown <= met && shown >= met - 40)) || fail "file shows $shown resets, the process met $met"
 }
 
 @test "node_exporter's textfile collector scrapes the service's file: the series, one per outcome, no error" {
