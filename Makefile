@@ -75,7 +75,7 @@ $(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
 $(LIB): $(LIB_OBJ)
 	$(CC) $(LIB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
-$(CMD): $(wildcard cli/*.c cli/*.h) Makefile
+$(CMD): $(wildcard cli/*.c cli/*.h) shim/state.h Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"' -o $@ \
 		$(wildcard cli/*.c) $(LDFLAGS)

@@ -18,7 +18,7 @@
 
 /* What each option may take, checked before anything runs, so that a
  * typo fails here with 125 instead of as a warning in the program. */
-enum value_kind { V_NONE, V_WORD, V_DURATION, V_SIZE, V_COUNT, V_RATE, V_PATH, V_DIR };
+enum value_kind { V_NONE, V_WORD, V_DURATION, V_SIZE, V_COUNT, V_RATE, V_PATH, V_DIR, V_NAME };
 
 struct setting {
 	const char *option;
@@ -47,6 +47,7 @@ static const struct setting settings[] = {
 	{ "linger-max", "RESETGUARD_LINGER_MAX", V_COUNT, NULL, NULL },
 	{ "metrics", "RESETGUARD_METRICS", V_DIR, NULL, NULL },
 	{ "metrics-interval", "RESETGUARD_METRICS_INTERVAL", V_DURATION, NULL, NULL },
+	{ "metrics-name", "RESETGUARD_METRICS_NAME", V_NAME, NULL, NULL },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -56,6 +57,7 @@ static void usage(FILE *out)
 {
 	fputs("usage: resetguard [OPTIONS] [--] COMMAND [ARGS...]\n"
 	      "       resetguard --check COMMAND [ARGS...]\n"
+	      "       resetguard status PID\n"
 	      "Run COMMAND with libresetguard.so preloaded: SIGPIPE no longer kills it on\n"
 	      "socket writes, abrupt closes become shutdown-and-drain, and every connection\n"
 	      "reset it meets is logged with the peer.\n\n"
@@ -73,7 +75,8 @@ static void usage(FILE *out)
 	      "  --linger0 MODE          convert or honour SO_LINGER {1, 0}\n"
 	      "  --linger-max N          sockets lingering at once\n"
 	      "  --metrics DIR           keep a Prometheus textfile-collector file in DIR\n"
-	      "  --metrics-interval TIME how often that file is rewritten (15s)\n"
+	      "  --metrics-interval TIME how often that file is rewritten when idle (15s)\n"
+	      "  --metrics-name NAME     the file's and the label's name (the program's)\n"
 	      "  --check                 tell whether resetguard can attach to COMMAND run\n"
 	      "                          with ARGS: 0 yes, 1 no, 2 partly\n"
 	      "  -h, --help              this text\n"
@@ -124,6 +127,10 @@ static bool valid(const struct setting *s, const char *value)
 	case V_PATH:
 	case V_DIR:
 		return *value != '\0';
+	case V_NAME: /* what the library accepts for a file and label name */
+		return *value && strlen(value) < 64 &&
+		       !value[strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					    "0123456789_.-")];
 	default:
 		return true;
 	}
@@ -273,6 +280,8 @@ int main(int argc, char **argv)
 	char lib[PATH_MAX];
 	bool check = false;
 
+	if (argc >= 2 && (!strcmp(argv[1], "status") || !strcmp(argv[1], "--status")))
+		return status_command(argc - 2, argv + 2);
 	if (absolute_log_from_environment() < 0 || parse_options(argc, argv, &check) < 0)
 		return EXIT_OURS;
 	if (optind >= argc) {

@@ -340,6 +340,22 @@ static void rg_config_metrics_interval(const char *name, const char *value)
 	rg_config_duration(name, value, &rg_config.metrics_interval_ms, "15s");
 }
 
+/* A name for a file and a label value: [A-Za-z0-9_.-], 1 to 63 of them. */
+static void rg_config_metrics_name(const char *name, const char *value)
+{
+	static char kept[64];
+	size_t len = value ? strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					   "0123456789_.-")
+			   : 0;
+
+	rg_config.metrics_name = NULL;
+	if (value && len && !value[len] && rg_config_keep(kept, sizeof(kept), value))
+		rg_config.metrics_name = kept;
+	else if (value)
+		rg_log_bad_setting(name, value, "a name of 1 to 63 letters, digits, '_', '.' or '-'",
+				   "the program's name");
+}
+
 /* In the order they are read, which is the order of their complaints;
  * the syslog socket first, as a complaint goes there when stderr is a
  * socket (sink.c); RESETGUARD_LOG last, as it alone looks at another
@@ -364,6 +380,7 @@ static const struct {
 	{ "RESETGUARD_LOG_RATE", rg_config_rate },
 	{ "RESETGUARD_METRICS", rg_config_metrics },
 	{ "RESETGUARD_METRICS_INTERVAL", rg_config_metrics_interval },
+	{ "RESETGUARD_METRICS_NAME", rg_config_metrics_name },
 	{ "RESETGUARD_LOG", rg_config_log_dest },
 };
 

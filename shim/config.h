@@ -39,6 +39,7 @@ struct rg_config {
 	int log_rate, log_burst;  /* lines per second and burst; rate 0: no limit */
 	const char *metrics_dir;  /* NULL: no metrics file */
 	int metrics_interval_ms;
+	const char *metrics_name; /* NULL: the program's name at load */
 	bool all_errors;      /* log ETIMEDOUT, ECONNREFUSED... too */
 	bool linger;	      /* graceful close */
 	bool honour_linger0;  /* keep the RST a program asks for with SO_LINGER {1, 0} */

@@ -52,6 +52,7 @@
 #include "ownfd.h"
 #include "real.h"
 #include "rings.h"
+#include "stats.h"
 
 #define RG_SLOTS_MAX (1 << 16)
 #define RG_WAKE_TAG UINT64_MAX
@@ -116,7 +117,9 @@ static unsigned int rg_slot_cap, rg_slot_high, rg_slot_hint;
 /* Slots handed over and not yet begun: pushed under the lock, taken all at
  * once by the thread without it, so no entry is ever popped twice. */
 static _Atomic int rg_new_head = -1;
-static _Atomic int rg_lingering; /* futex word: sockets handed over and not yet closed */
+/* The futex word: sockets handed over and not yet closed, in the state
+ * page, where `resetguard status` reads it. */
+#define rg_lingering (rg_state.f.lingering)
 /* When the thread next wakes by itself (a deadline, a tick, the idle
  * time-out) while it sleeps, 0 while it is awake and about to decide, -1
  * when a new socket asks it to look again before it sleeps. */

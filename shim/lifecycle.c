@@ -28,6 +28,7 @@
 #include "share.h"
 #include "sigpipe.h"
 #include "sink.h"
+#include "state.h"
 #include "stdio_guard.h"
 
 static pid_t rg_pid;
@@ -69,8 +70,8 @@ static void rg_fork_parent(void)
 static void rg_fork_child(void)
 {
 	rg_pid = getpid();
+	rg_state_fork_child();
 	rg_fd_fork_child();
-	rg_metrics_fork_child();
 	rg_drainer_fork_child();
 	rg_sink_fork_child();
 	rg_locks_give_all();
@@ -92,6 +93,7 @@ __attribute__((constructor)) static void rg_load(void)
 	rg_sink_open();
 	rg_log_start();
 	rg_metrics_start();
+	rg_state_start(rg_metrics_name());
 	pthread_atfork(rg_fork_prepare, rg_fork_parent, rg_fork_child);
 }
 
@@ -139,6 +141,7 @@ static void rg_before_exec(char *const envp[])
 		rg_share_exec_vfork(envp);
 	} else {
 		rg_linger_exec();
+		rg_metrics_write();
 		rg_share_exec(envp);
 	}
 }
@@ -147,6 +150,7 @@ static void rg_before_exec(char *const envp[])
 static int rg_after_exec(int ret)
 {
 	if (!rg_in_vfork_child()) {
+		rg_metrics_resume();
 		rg_share_exec_failed();
 		rg_heir_exec_failed();
 	}

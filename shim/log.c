@@ -22,8 +22,6 @@
 #include "sink.h"
 #include "stats.h"
 
-struct rg_stats rg_stats;
-
 typedef void rg_fields_fn(struct rg_line *l, const void *ctx);
 
 struct rg_event {
@@ -436,6 +434,19 @@ static void rg_start_fields(struct rg_line *l, const void *ctx)
 	rg_line_u64(l, "linger_max", (uint64_t)rg_config.linger_max);
 	rg_line_cstr(l, "metrics", rg_config.metrics_dir ? rg_config.metrics_dir : "off");
 	rg_line_u64(l, "metrics_interval_ms", (uint64_t)rg_config.metrics_interval_ms);
+}
+
+/* The same settings for the state page (state.c), as logfmt. */
+void rg_log_settings(char *out, size_t cap)
+{
+	struct rg_line l;
+	size_t n;
+
+	rg_line_init(&l, RG_FMT_LOGFMT);
+	rg_start_fields(&l, NULL);
+	n = l.len < cap - 1 ? l.len : cap - 1;
+	memcpy(out, l.buf, n);
+	out[n] = '\0';
 }
 
 /* At info level, one line of the effective settings when the library

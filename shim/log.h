@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -21,6 +22,8 @@ void rg_log_summary(void);
  * one that goes out (event=suppressed). */
 void rg_log_dropped(void);
 void rg_log_start(void);
+/* The settings rg_log_start() logs, as one logfmt line into out. */
+void rg_log_settings(char *out, size_t cap);
 
 static inline bool rg_errno_logged(int err)
 {

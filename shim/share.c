@@ -40,9 +40,11 @@
 #include <unistd.h>
 
 #include "bindings.h"
+#include "config.h"
 #include "fdtable.h"
 #include "lifecycle.h"
 #include "lock.h"
+#include "metrics.h"
 #include "ownfd.h"
 #include "procfd.h"
 #include "real.h"
@@ -78,12 +80,23 @@ struct rg_share_peer {
 	struct rg_addr peer;
 };
 
+/* The metrics of the family, by name (metrics.c): every program the
+ * family runs under one name counts in one place.  A slot is claimed for
+ * good: 0 free, 1 being named, 2 named. */
+#define RG_SHARE_NAMES 16u
+struct rg_share_name {
+	_Atomic uint32_t state;
+	char name[64];
+	struct rg_family family;
+};
+
 struct rg_share_map {
 	_Atomic uint32_t cursor;
 	_Atomic uint32_t holders[RG_SHARE_SLOTS];
 	struct rg_share_handoff handoff[RG_SHARE_HANDOFFS];
 	_Atomic uint32_t peer_cursor;
 	struct rg_share_peer peers[RG_SHARE_PEERS];
+	struct rg_share_name names[RG_SHARE_NAMES];
 };
 
 static struct rg_share_map *_Atomic rg_share_mapped;
@@ -195,6 +208,39 @@ void rg_share_init(void)
 
 		snprintf(rg_share_lib, sizeof(rg_share_lib), "%s", base ? base + 1 : info.dli_fname);
 	}
+}
+
+/* The named slot, claimed in order, so that two processes naming the same
+ * family at once meet in the first free one; NULL when all are taken. */
+static struct rg_family *rg_share_name_in(struct rg_share_map *map, const char *name)
+{
+	for (unsigned int i = 0; i < RG_SHARE_NAMES; i++) {
+		struct rg_share_name *n = &map->names[i];
+		uint32_t state = 0;
+
+		if (atomic_compare_exchange_strong_explicit(&n->state, &state, 1,
+							    memory_order_acquire,
+							    memory_order_acquire)) {
+			snprintf(n->name, sizeof(n->name), "%s", name);
+			atomic_store_explicit(&n->state, 2, memory_order_release);
+			return &n->family;
+		}
+		/* Being named takes a snprintf(): a short wait. */
+		for (int spins = 0; state == 1 && spins < 1000000; spins++)
+			state = atomic_load_explicit(&n->state, memory_order_acquire);
+		if (state == 2 && strcmp(n->name, name) == 0)
+			return &n->family;
+	}
+	return NULL;
+}
+
+struct rg_family *rg_share_family(const char *name)
+{
+	struct rg_share_map *map = rg_share_now();
+
+	if (!map && !rg_in_vfork_child())
+		map = rg_share_make();
+	return map ? rg_share_name_in(map, name) : NULL;
 }
 
 /* A free slot, claimed with one holder; 0 (no slot) when none is free
@@ -818,7 +864,8 @@ void rg_share_exec(char *const envp[])
 			any |= rg_share_hand_over(map, fd, rg_fd_peek(fd));
 		}
 	}
-	if (any)
+	/* The family's metrics go on too. */
+	if (any || (hand && rg_config.metrics_dir))
 		rg_libc(fcntl)(mfd, F_SETFD, 0);
 	errno = saved;
 }

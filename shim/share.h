@@ -43,6 +43,10 @@ void rg_share_exec_failed(void);
 /* Right before exec in a vfork() child. */
 void rg_share_exec_vfork(char *const envp[]);
 
+/* The counters of the family's processes named name (metrics.h), made
+ * on first need; NULL when there is no shared map or no slot left. */
+struct rg_family *rg_share_family(const char *name);
+
 /* For a socket from outside the family (no slot, or the family's last
  * descriptor of an inherited one), what /proc says. */
 enum rg_outside {
