@@ -188,30 +188,26 @@ static void rg_conf_read(const char *path, bool secure, bool named)
 
 static void rg_conf_complain(void)
 {
-	const char *why;
+	char why[160];
 
 	switch (rg_conf_error) {
 	case 0:
 		return;
 	case EPERM:
-		why = " is not owned by root or the user, or is writable by group or others";
+		snprintf(why, sizeof(why), "%s",
+			 " is not owned by root or the user, or is writable by group or others");
 		break;
 	case EFBIG:
-		why = " is larger than 64 KiB";
+		snprintf(why, sizeof(why), "%s", " is larger than 64 KiB");
 		break;
 	case EINVAL:
-		why = " is not a regular file";
+		snprintf(why, sizeof(why), "%s", " is not a regular file");
 		break;
 	default:
-		why = strerror(rg_conf_error);
+		snprintf(why, sizeof(why), " cannot be read (%s)", strerror(rg_conf_error));
 	}
-	rg_log_complaint(rg_settings[RG_S_CONF].name, rg_config.conf_path,
-			 rg_conf_error == EPERM || rg_conf_error == EFBIG || rg_conf_error == EINVAL
-				 ? why
-				 : ": cannot be read: ",
-			 rg_conf_error == EPERM || rg_conf_error == EFBIG || rg_conf_error == EINVAL
-				 ? "; not using it"
-				 : why);
+	rg_log_complaint(rg_settings[RG_S_CONF].name, rg_config.conf_path, why,
+			 "; using the environment and defaults only");
 }
 
 /* Which file: RESETGUARD_CONF, except in a setuid or setgid program,

@@ -449,7 +449,7 @@ static void rg_start_setting(struct rg_line *l, const struct rg_setting *s)
 		/* fall through */
 	case RG_K_PATH:
 	case RG_K_CONF:
-		rg_line_cstr(l, key, str);
+		rg_line_cstr(l, key, str ? str : "");
 		break;
 	}
 }
