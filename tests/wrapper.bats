@@ -175,7 +175,7 @@ print(" ".join(str(s[k]) for k in ("log", "log_format", "log_level", "log_rate",
 @test "the man pages render without a warning" {
 	require man
 	local page
-	for page in "$BATS_TEST_DIRNAME"/../man/resetguard.1 "$BATS_TEST_DIRNAME"/../man/resetguard.7; do
+	for page in "$BATS_TEST_DIRNAME"/../man/resetguard.1 "$BATS_TEST_DIRNAME"/../man/resetguard.7 "$BATS_TEST_DIRNAME"/../man/resetguard.conf.5; do
 		run bash -c "MANWIDTH=80 man --warnings -l '$page' 2>&1 >/dev/null"
 		assert_output ""
 		run bash -c "MANWIDTH=80 man -l '$page' | head -1"
