@@ -449,6 +449,7 @@ static void rg_start_setting(struct rg_line *l, const struct rg_setting *s)
 		/* fall through */
 	case RG_K_PATH:
 	case RG_K_CONF:
+	case RG_K_NAME:
 		rg_line_cstr(l, key, str ? str : "");
 		break;
 	}

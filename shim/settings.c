@@ -281,6 +281,18 @@ static const char *rg_parse_cmds(const struct rg_setting *s, const char *value,
 	return NULL;
 }
 
+static const char *rg_parse_name(const struct rg_setting *s, const char *value,
+				 struct rg_config *c)
+{
+	size_t len = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789._-");
+
+	if (len == 0 || len > 63 || value[len] != '\0')
+		return "a name of 1 to 63 letters, digits, '.', '_' or '-'";
+	rg_store_str(s, c, rg_keep(s, value));
+	return NULL;
+}
+
 static const char *rg_parse_log(const struct rg_setting *s, const char *value,
 				struct rg_config *c)
 {
@@ -326,6 +338,8 @@ const char *rg_setting_parse(const struct rg_setting *s, const char *value,
 		return rg_parse_path(s, value, c);
 	case RG_K_CMDS:
 		return rg_parse_cmds(s, value, c);
+	case RG_K_NAME:
+		return rg_parse_name(s, value, c);
 	case RG_K_LOG:
 		return rg_parse_log(s, value, c);
 	}

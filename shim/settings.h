@@ -22,6 +22,7 @@ enum rg_kind {
 	RG_K_DIR,      /* an absolute directory, or off (NULL) */
 	RG_K_CONF,     /* an absolute path, the config file */
 	RG_K_CMDS,     /* program names, comma-separated */
+	RG_K_NAME,     /* a label: letters, digits, '.', '_', '-' (1 to 63) */
 	RG_K_LOG,      /* stderr, syslog, journal, off or a file path */
 };
 
