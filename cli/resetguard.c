@@ -84,10 +84,11 @@ static bool wants_absolute(const struct rg_setting *s, const char *value)
 {
 	switch (s->kind) {
 	case RG_K_LOG:
-		return strcmp(value, "stderr") && strcmp(value, "syslog") &&
-		       strcmp(value, "journal") && strcmp(value, "off") && value[0] != '/' && *value;
+		return strcmp(value, "stderr") != 0 && strcmp(value, "syslog") != 0 &&
+		       strcmp(value, "journal") != 0 && strcmp(value, "off") != 0 && value[0] != '/' &&
+		       *value;
 	case RG_K_DIR:
-		return strcmp(value, "off") && value[0] != '/' && *value;
+		return strcmp(value, "off") != 0 && value[0] != '/' && *value;
 	case RG_K_CONF:
 		return value[0] != '/' && *value;
 	default:

@@ -84,12 +84,13 @@ static long long fz_duration_ms(const char *value)
 		unsigned long long ms;
 	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
 	unsigned long long whole, frac = 0, scale = 1;
-	size_t len = fz_digits(value, &whole), flen = 0;
+	size_t len = fz_digits(value, &whole);
 
 	if (len == 0)
 		return -1;
 	if (value[len] == '.') {
-		flen = fz_digits(value + len + 1, &frac);
+		size_t flen = fz_digits(value + len + 1, &frac);
+
 		if (flen == 0 || flen > 9)
 			return -1;
 		for (size_t i = 0; i < flen; i++)

@@ -71,7 +71,10 @@ static void rg_printable(char *buf, size_t size, const char *text, size_t len)
 	size_t n = len < size - 1 ? len : size - 1;
 
 	for (size_t i = 0; i < n; i++)
-		buf[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+		if ((unsigned char)text[i] >= 0x20 && (unsigned char)text[i] < 0x7f)
+			buf[i] = text[i];
+		else
+			buf[i] = '?';
 	buf[n] = '\0';
 }
 
