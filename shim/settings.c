@@ -29,6 +29,8 @@ static const char *rg_keep(const struct rg_setting *s, const char *value)
 	char *buf = rg_copies[s - rg_settings];
 	size_t len = strlen(value);
 
+	if (value == s->fallback) /* a string of the library's own */
+		return value;
 	if (len >= PATH_MAX)
 		return NULL;
 	memcpy(buf, value, len + 1);
