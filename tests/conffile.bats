@@ -172,7 +172,7 @@ self_report() {
 	run "$RG" python3 -c 'import os; os.system("grep -c resetguard /proc/$$/maps")'
 	refute_output 0
 	# The program's LD_PRELOAD keeps whatever else it named.
-	RESETGUARD_INHERIT=off LD_PRELOAD=$SAN_PRELOAD/nonexistent-other.so run --separate-stderr "$RG" bash -c 'echo "$LD_PRELOAD"'
+	RESETGUARD_INHERIT=off LD_PRELOAD=/nonexistent-other.so run --separate-stderr "$RG" bash -c 'echo "$LD_PRELOAD"'
 	assert_output "$SAN_PRELOAD/nonexistent-other.so"
 	run grep -c 'event=start' "$LOG"
 	assert_output 1
