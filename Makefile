@@ -68,17 +68,22 @@ all: $(LIB) $(CMD)
 # Everything else that is compiled: test programs, examples, benchmarks.
 programs: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/bench/hotpath $(ORACLE) $(ORACLE_NAIVE)
 
-$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
+$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h shim/*.def) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(LIB_FLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	$(CC) $(LIB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
-$(CMD): $(wildcard cli/*.c cli/*.h) shim/state.h Makefile
+# The command checks options with the library's own parsers: shim/settings.c
+# is compiled into both (here without the library's flags, which may
+# carry a sanitizer the command does not load).
+CMD_SHARED := shim/settings.c
+$(CMD): $(wildcard cli/*.c cli/*.h) $(CMD_SHARED) shim/settings.h shim/settings.def \
+		shim/config.h shim/defaults.h shim/state.h Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"' -o $@ \
-		$(wildcard cli/*.c) $(LDFLAGS)
+		$(wildcard cli/*.c) $(CMD_SHARED) $(LDFLAGS)
 
 $(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h
 	@mkdir -p $(@D)
@@ -166,11 +171,11 @@ FUZZ_CC ?= clang
 FUZZ_TARGETS := settings format record
 FUZZ_CFLAGS := $(BASE) -O1 -g -pthread -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_OBJ := $(addprefix $(FUZZ_BUILD)/shim/,config.o log.o format.o lock.o real.o) \
+FUZZ_OBJ := $(addprefix $(FUZZ_BUILD)/shim/,config.o settings.o log.o format.o lock.o real.o) \
 	$(addprefix $(FUZZ_BUILD)/fuzz/,check.o capture.o)
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz-%)
 
-$(FUZZ_BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
+$(FUZZ_BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h shim/*.def) Makefile
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -207,13 +212,15 @@ lint:
 # The command looks for the library in ../lib/resetguard beside itself, so
 # an installed tree works wherever it is unpacked, DESTDIR staging included.
 INSTALL_FILES := $(PREFIX)/bin/resetguard $(PREFIX)/lib/resetguard/libresetguard.so \
-	$(PREFIX)/share/man/man1/resetguard.1 $(PREFIX)/share/man/man7/resetguard.7
+	$(PREFIX)/share/man/man1/resetguard.1 $(PREFIX)/share/man/man7/resetguard.7 \
+	$(PREFIX)/share/man/man5/resetguard.conf.5
 
 install: all
 	install -D -m 0755 $(CMD) $(DESTDIR)$(PREFIX)/bin/resetguard
 	install -D -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/resetguard/libresetguard.so
 	install -D -m 0644 man/resetguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/resetguard.1
 	install -D -m 0644 man/resetguard.7 $(DESTDIR)$(PREFIX)/share/man/man7/resetguard.7
+	install -D -m 0644 man/resetguard.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/resetguard.conf.5
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))

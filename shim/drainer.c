@@ -54,7 +54,7 @@
 #include "rings.h"
 #include "stats.h"
 
-#define RG_SLOTS_MAX (1 << 16)
+#define RG_SLOTS_MAX RG_LINGER_SLOTS_MAX
 #define RG_WAKE_TAG UINT64_MAX
 #define RG_SCAN_GRAIN_NS 10000000 /* deadlines are kept to 10 ms */
 #define RG_IDLE_EXIT_MS 200	   /* the thread leaves after this long with nothing to do */
@@ -644,20 +644,9 @@ static void *rg_drainer_main(void *arg)
 	return NULL;
 }
 
-/* At most a quarter of the descriptor limit by default, so lingering
- * sockets leave the program most of its descriptors. */
 static unsigned int rg_slot_limit(void)
 {
-	struct rlimit rl;
-	rlim_t cap = (rlim_t)rg_config.linger_max;
-
-	if (cap == 0)
-		cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-			      ? rl.rlim_cur / 4
-			      : 256;
-	if (cap < 1)
-		cap = 1;
-	return cap > RG_SLOTS_MAX ? RG_SLOTS_MAX : (unsigned int)cap;
+	return (unsigned int)rg_config_linger_cap();
 }
 
 /* The thread is born with every signal blocked and never takes a signal

@@ -98,7 +98,7 @@ resetguard_tcpserver.prom"
 	assert_output --partial "invalid value for --metrics-name"
 	RESETGUARD_METRICS=$DIR RESETGUARD_METRICS_NAME='../x' run --separate-stderr "$RG" true
 	assert_success
-	assert_equal "${stderr_lines[0]}" "resetguard: RESETGUARD_METRICS_NAME=../x is not a name of 1 to 63 letters, digits, '_', '.' or '-'; using the program's name"
+	assert_equal "${stderr_lines[0]}" "resetguard: RESETGUARD_METRICS_NAME=../x is not a name of 1 to 63 letters, digits, '.', '_' or '-'; using the program's name"
 	[[ -e $DIR/resetguard_true.prom ]] || fail "no file under the program's name: $(ls "$DIR")"
 }
 
