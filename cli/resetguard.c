@@ -37,6 +37,7 @@ static const struct setting settings[] = {
 	  "daemon kern user mail auth syslog lpr news uucp cron authpriv ftp local0 local1 "
 	  "local2 local3 local4 local5 local6 local7",
 	  NULL },
+	{ "syslog-format", "RESETGUARD_SYSLOG_FORMAT", V_WORD, "local rfc5424", NULL },
 	{ "sigpipe", "RESETGUARD_SIGPIPE", V_WORD, "socket ignore off", NULL },
 	{ "errors", "RESETGUARD_ERRORS", V_WORD, "reset all", NULL },
 	{ "no-linger", "RESETGUARD_LINGER", V_NONE, NULL, "off" },
@@ -64,6 +65,7 @@ static void usage(FILE *out)
 	      "  --level LEVEL           warn, info or debug\n"
 	      "  --rate N[/B]            log records per second and burst; 0: no limit\n"
 	      "  --syslog-facility NAME  daemon, user, local0 ... local7, ...\n"
+	      "  --syslog-format FORM    local (as syslog(3) sends it) or rfc5424\n"
 	      "  --sigpipe MODE          socket, ignore or off\n"
 	      "  --errors SET            reset (ECONNRESET, EPIPE) or all\n"
 	      "  --no-linger             plain closes: no shutdown-and-drain\n"

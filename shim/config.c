@@ -319,6 +319,20 @@ static void rg_config_syslog_socket(const char *name, const char *value)
 	rg_config_path(name, value, &rg_config.syslog_path, rg_syslog_path);
 }
 
+/* The traditional local form is what /dev/log receivers parse by default
+ * (rsyslog's imuxsock, journald); RFC 5424 is for a receiver configured
+ * for it. */
+static void rg_config_syslog_format(const char *name, const char *value)
+{
+	static const struct rg_choice words[] = {
+		{ "local", 0 },
+		{ "rfc5424", 1 },
+		{ NULL, 0 },
+	};
+
+	rg_config.syslog_rfc5424 = rg_config_choice(name, value, words, "local or rfc5424");
+}
+
 static void rg_config_journal_socket(const char *name, const char *value)
 {
 	rg_config_path(name, value, &rg_config.journal_path, rg_journal_path);
@@ -341,14 +355,15 @@ static void rg_config_metrics_interval(const char *name, const char *value)
 }
 
 /* In the order they are read, which is the order of their complaints;
- * the syslog socket first, as a complaint goes there when stderr is a
- * socket (sink.c); RESETGUARD_LOG last, as it alone looks at another
+ * the syslog socket and format first, as a complaint goes there when
+ * stderr is a socket (sink.c); RESETGUARD_LOG last, as it alone looks at another
  * variable. */
 static const struct {
 	const char *name;
 	void (*parse)(const char *name, const char *value);
 } rg_settings[] = {
 	{ "RESETGUARD_SYSLOG_SOCKET", rg_config_syslog_socket },
+	{ "RESETGUARD_SYSLOG_FORMAT", rg_config_syslog_format },
 	{ "RESETGUARD_SIGPIPE", rg_config_sigpipe },
 	{ "RESETGUARD_ERRORS", rg_config_errors },
 	{ "RESETGUARD_LOG_LEVEL", rg_config_level },
