@@ -310,7 +310,7 @@ void rg_format_syslog_time(char out[RG_SYSLOG_TIME_LEN + 1], int64_t offset_s)
 
 	rg_civil(days, &year, &month, &day);
 	memcpy(out, "Mmm dd hh:mm:ss", RG_SYSLOG_TIME_LEN + 1);
-	memcpy(out, months + 3 * (month - 1), 3);
+	memcpy(out, months + 3 * (size_t)(month - 1), 3);
 	rg_put_2(out + 4, day);
 	if (day < 10)
 		out[4] = ' ';
