@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -17,6 +18,7 @@
 #include "lock.h"
 #include "log.h"
 #include "real.h"
+#include "sigpipe.h"
 #include "sink.h"
 #include "stats.h"
 
@@ -313,6 +315,14 @@ long rg_io_failed(const struct rg_fd_life *l, const char *op)
 		rg_log_error(&ctx);
 	}
 	errno = err;
+	return -1;
+}
+
+long rg_io_send_failed(const struct rg_fd_life *l, const char *op, int flags)
+{
+	rg_io_failed(l, op);
+	if (errno == EPIPE && !(flags & MSG_NOSIGNAL))
+		rg_sigpipe_deliver();
 	return -1;
 }
 

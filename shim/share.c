@@ -343,6 +343,7 @@ struct rg_share_search {
 	const char *pid_dir; /* /proc/<pid> */
 	const struct rg_fd *conn;
 	int skip_fd;
+	int holder_fd; /* where another process holds it */
 	bool self;
 	bool holder, watched;
 };
@@ -372,9 +373,10 @@ static void rg_share_visit(int dirfd, int fd, void *ctx)
 	len = readlinkat(dirfd, name, link, sizeof(link) - 1);
 	if (len <= 0)
 		return;
-	if ((size_t)len == strlen(q->want) && memcmp(link, q->want, (size_t)len) == 0)
+	if ((size_t)len == strlen(q->want) && memcmp(link, q->want, (size_t)len) == 0) {
 		q->holder = true;
-	else if ((size_t)len == sizeof(epoll) - 1 && memcmp(link, epoll, (size_t)len) == 0)
+		q->holder_fd = fd;
+	} else if ((size_t)len == sizeof(epoll) - 1 && memcmp(link, epoll, (size_t)len) == 0)
 		rg_share_epoll(q, fd);
 }
 
@@ -390,39 +392,83 @@ static bool rg_share_search_in(struct rg_share_search *q, const char *pid_dir, b
 	return rg_procfd_each(dir, rg_share_visit, q) == 0 || (!self && errno == ENOENT);
 }
 
-/* Whether /proc/<pid> shows another holder (or cannot be read). */
-static bool rg_share_held_by(struct rg_share_search *q, pid_t pid)
+static void rg_share_search_for(struct rg_share_search *q, unsigned long ino)
 {
-	char dir[32];
-
-	snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
-	return !rg_share_search_in(q, dir, false) || q->holder;
+	snprintf(q->want, sizeof(q->want), "socket:[%lu]", ino);
+	snprintf(q->ino, sizeof(q->ino), " ino:%lx ", ino);
 }
 
-enum rg_outside rg_share_outside(int fd, const struct rg_fd *conn, bool inherited)
+/* Looks for holders of the socket among pids, processes outside the
+ * family; h gets the first that holds it. */
+static enum rg_outside rg_share_look_out(struct rg_share_search *q, const pid_t *pids,
+					 unsigned int n, struct rg_outside_holder *h)
+{
+	h->pid = 0;
+	q->skip_fd = -1;
+	for (unsigned int i = 0; i < n; i++) {
+		char dir[32];
+
+		q->holder = false;
+		snprintf(dir, sizeof(dir), "/proc/%d", (int)pids[i]);
+		if (!rg_share_search_in(q, dir, false))
+			return RG_OUTSIDE_SHARED;
+		if (q->holder && !h->pid) {
+			h->pid = pids[i];
+			h->fd = q->holder_fd;
+		}
+	}
+	/* An epoll set that watches it would see the drainer's doings. */
+	if (q->watched)
+		return h->pid ? RG_OUTSIDE_SHARED : RG_OUTSIDE_WATCHED;
+	return h->pid ? RG_OUTSIDE_AWAIT : RG_OUTSIDE_SOLE;
+}
+
+/* Where the holders outside may be: an inherited socket's are the
+ * ancestors found at load, wherever in the family the last close happens;
+ * a received one's, the parent. */
+static enum rg_outside rg_share_look_around(struct rg_share_search *q, struct rg_outside_holder *h)
+{
+	if (h->parent)
+		return rg_share_look_out(q, &h->parent, 1, h);
+	return rg_share_look_out(q, rg_share_ancestor, rg_share_ancestors, h);
+}
+
+enum rg_outside rg_share_outside(int fd, const struct rg_fd *conn, bool inherited,
+				 struct rg_outside_holder *h)
 {
 	struct rg_share_search q = { .conn = conn, .skip_fd = fd };
+	enum rg_outside found = RG_OUTSIDE_SHARED;
 	struct stat st;
 	int saved = errno;
-	bool shared;
 
 	if (fstat(fd, &st) < 0)
 		return RG_OUTSIDE_SHARED;
-	snprintf(q.want, sizeof(q.want), "socket:[%lu]", (unsigned long)st.st_ino);
-	snprintf(q.ino, sizeof(q.ino), " ino:%lx ", (unsigned long)st.st_ino);
-	shared = !rg_share_search_in(&q, "/proc/self", true) || q.holder;
-	q.skip_fd = -1;
-	/* An inherited socket's outside holders are the ancestors found at
-	 * load, wherever in the family the last close happens; one received
-	 * with SCM_RIGHTS is looked for in the parent, as ever. */
-	if (!inherited)
-		shared = shared || rg_share_held_by(&q, getppid());
-	for (unsigned int i = 0; inherited && i < rg_share_ancestors && !shared; i++)
-		shared = rg_share_held_by(&q, rg_share_ancestor[i]);
+	h->ino = (unsigned long)st.st_ino;
+	h->parent = inherited ? 0 : getppid();
+	rg_share_search_for(&q, h->ino);
+	if (rg_share_search_in(&q, "/proc/self", true) && !q.holder)
+		found = rg_share_look_around(&q, h);
 	errno = saved;
-	if (shared)
-		return RG_OUTSIDE_SHARED;
-	return q.watched ? RG_OUTSIDE_WATCHED : RG_OUTSIDE_SOLE;
+	return found;
+}
+
+bool rg_share_outside_gone(struct rg_outside_holder *h)
+{
+	struct rg_share_search q = { .conn = NULL };
+	char path[48], link[32];
+	ssize_t len;
+	int saved = errno;
+	bool gone;
+
+	rg_share_search_for(&q, h->ino);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)h->pid, h->fd);
+	len = readlink(path, link, sizeof(link));
+	if (h->pid && (size_t)len == strlen(q.want) && memcmp(link, q.want, (size_t)len) == 0)
+		return false;
+	/* That number let go: the socket may live on under another. */
+	gone = rg_share_look_around(&q, h) == RG_OUTSIDE_SOLE;
+	errno = saved;
+	return gone;
 }
 
 /* Sockets inherited at exec, met at load: the same socket under several
