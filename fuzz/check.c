@@ -1,7 +1,11 @@
 /* See check.h.  The grammar is the one format.c promises: logfmt keys are
- * lower case, values bare when they need no quotes, escapes \" \\ \n \r \t
- * and \u00xx for every other byte outside printable ASCII; JSON the same
- * escapes, numbers without leading zeros; journald KEY=value lines. */
+ * lower case, values bare when they need no quotes (printable ASCII), else
+ * quoted; in quotes well-formed UTF-8 as it is, but the escapes \" \\ \n
+ * \r \t and \uXXXX for the other control characters (C0, DEL, C1) and
+ * U+2028, U+2029; JSON the same escapes, numbers without leading zeros;
+ * journald KEY=value lines.  Under the format's escapes, a byte of the
+ * value that is not UTF-8 is the text \xNN, and so is a backslash of the
+ * value's own followed by x (\x5c); every other backslash is itself. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,63 +33,152 @@ static int fz_hex(char c)
 	return -1;
 }
 
-/* One escape after a backslash at *pos, decoded to a byte.  Only the
- * shortest form is accepted: \u00xx for a byte that has a short escape
- * or is printable would mean the writer chose the wrong one. */
-static unsigned char fz_escape(const struct rg_line *l, size_t *pos)
+/* The code point of the well-formed UTF-8 sequence at b[*pos], moving
+ * *pos past it; -1 for anything else. */
+static long fz_utf8(const struct rg_line *l, size_t *pos)
+{
+	const unsigned char *b = (const unsigned char *)l->buf;
+	unsigned char c = b[*pos];
+	size_t n = (c & 0x80) == 0 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+		 : (c & 0xf8) == 0xf0 ? 4 : 0;
+	long cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+
+	if (n == 0 || *pos + n > l->len)
+		return -1;
+	for (size_t i = 1; i < n; i++) {
+		if ((b[*pos + i] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (b[*pos + i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*pos += n;
+	return cp;
+}
+
+/* Code points that must be written as \uXXXX. */
+static bool fz_escaped_only(long cp)
+{
+	return (cp < 0x20 && cp != '\n' && cp != '\r' && cp != '\t') || (cp >= 0x7f && cp < 0xa0) ||
+	       cp == 0x2028 || cp == 0x2029;
+}
+
+static void fz_put_utf8(long cp, char **out)
+{
+	unsigned char *o = (unsigned char *)*out;
+
+	if (cp < 0x80) {
+		*o++ = (unsigned char)cp;
+	} else if (cp < 0x800) {
+		*o++ = (unsigned char)(0xc0 | cp >> 6);
+		*o++ = (unsigned char)(0x80 | (cp & 0x3f));
+	} else {
+		*o++ = (unsigned char)(0xe0 | cp >> 12);
+		*o++ = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		*o++ = (unsigned char)(0x80 | (cp & 0x3f));
+	}
+	*out = (char *)o;
+}
+
+/* One escape after a backslash at *pos, decoded onto *out.  Only the
+ * shortest form is accepted: \uXXXX for a character that has a short
+ * escape or may be written as it is would mean the writer chose wrong. */
+static void fz_escape(const struct rg_line *l, size_t *pos, char **out)
 {
 	const char *b = l->buf;
 	char c = (char)(*pos < l->len ? b[(*pos)++] : '\0');
-	int hi, lo;
+	long cp = 0;
 
 	switch (c) {
 	case '"':
 	case '\\':
-		return (unsigned char)c;
+		*(*out)++ = c;
+		return;
 	case 'n':
-		return '\n';
+		*(*out)++ = '\n';
+		return;
 	case 'r':
-		return '\r';
+		*(*out)++ = '\r';
+		return;
 	case 't':
-		return '\t';
+		*(*out)++ = '\t';
+		return;
 	case 'u':
-		if (*pos + 4 > l->len || b[*pos] != '0' || b[*pos + 1] != '0')
-			fz_fail(l, "\\u escape not of the form \\u00xx");
-		hi = fz_hex(b[*pos + 2]);
-		lo = fz_hex(b[*pos + 3]);
-		if (hi < 0 || lo < 0)
-			fz_fail(l, "\\u escape with a bad hex digit");
-		*pos += 4;
-		c = (char)(hi << 4 | lo);
-		if ((c >= 0x20 && c < 0x7f) || c == '\n' || c == '\r' || c == '\t')
-			fz_fail(l, "\\u escape of a byte that has a shorter form");
-		return (unsigned char)c;
+		if (*pos + 4 > l->len)
+			fz_fail(l, "\\u escape cut short");
+		for (int i = 0; i < 4; i++) {
+			int h = fz_hex(b[(*pos)++]);
+
+			if (h < 0)
+				fz_fail(l, "\\u escape with a bad hex digit");
+			cp = cp << 4 | h;
+		}
+		if (!fz_escaped_only(cp))
+			fz_fail(l, "\\u escape of a character that has a shorter form");
+		fz_put_utf8(cp, out);
+		return;
 	}
 	fz_fail(l, "unknown escape");
 }
 
-static bool fz_printable(char c)
+/* One character of a quoted string or a journald value at *pos, decoded
+ * onto *out. */
+static void fz_char(const struct rg_line *l, size_t *pos, char **out)
 {
-	return c >= 0x20 && c < 0x7f;
+	size_t start = *pos;
+	long cp;
+
+	if (l->buf[*pos] == '\\') {
+		(*pos)++;
+		fz_escape(l, pos, out);
+		return;
+	}
+	cp = fz_utf8(l, pos);
+	if (cp < 0)
+		fz_fail(l, "a byte that is not well-formed UTF-8");
+	if (cp == '"' || fz_escaped_only(cp) || cp == '\n' || cp == '\r' || cp == '\t')
+		fz_fail(l, "a character that must be escaped, as it is");
+	memcpy(*out, l->buf + start, *pos - start);
+	*out += *pos - start;
+}
+
+/* The value decoded from the format, in [start, *out), with its \xNN
+ * texts turned back into the bytes they stand for. */
+static void fz_byte_texts(const struct rg_line *l, char *start, char **out)
+{
+	char *r = start, *w = start;
+
+	while (r < *out) {
+		if (r[0] != '\\' || *out - r < 2 || r[1] != 'x') {
+			*w++ = *r++;
+			continue;
+		}
+		int hi = *out - r >= 4 ? fz_hex(r[2]) : -1, lo = *out - r >= 4 ? fz_hex(r[3]) : -1;
+
+		if (hi < 0 || lo < 0)
+			fz_fail(l, "\\x not followed by two hex digits");
+		*w++ = (char)(hi << 4 | lo);
+		r += 4;
+	}
+	*out = w;
 }
 
 /* A quoted string at *pos (on its opening quote), decoded onto *out. */
 static void fz_quoted(const struct rg_line *l, size_t *pos, char **out)
 {
-	const char *b = l->buf;
+	char *start = *out;
 
 	(*pos)++;
 	for (;;) {
 		if (*pos >= l->len)
 			fz_fail(l, "unterminated string");
-		char c = b[(*pos)++];
-
-		if (c == '"')
-			return;
-		if (!fz_printable(c))
-			fz_fail(l, "raw control or non-ASCII byte in a string");
-		*(*out)++ = (char)(c == '\\' ? fz_escape(l, pos) : c);
+		if (l->buf[*pos] == '"')
+			break;
+		fz_char(l, pos, out);
 	}
+	(*pos)++;
+	fz_byte_texts(l, start, out);
 }
 
 static bool fz_bare_char(char c)
@@ -204,7 +297,7 @@ static void fz_parse_json(const struct rg_line *l, struct fz_record *r, char *ou
 
 /* journald: KEY=value\n, keys of upper case letters, digits and _ not
  * starting with _ or a digit, at most 64 long; values in the simple form
- * (no newline), here printable ASCII with the logfmt escapes, bare. */
+ * (no newline), here UTF-8 with the logfmt escapes, bare. */
 static void fz_parse_journal(const struct rg_line *l, struct fz_record *r, char *out)
 {
 	size_t pos = 0;
@@ -220,16 +313,12 @@ static void fz_parse_journal(const struct rg_line *l, struct fz_record *r, char 
 			fz_fail(l, "field name without =");
 		p->val = out;
 		p->quoted = false;
-		while (pos < l->len && l->buf[pos] != '\n') {
-			char c = l->buf[pos++];
-
-			if (!fz_printable(c))
-				fz_fail(l, "raw control or non-ASCII byte in a field");
-			*out++ = (char)(c == '\\' ? fz_escape(l, &pos) : c);
-		}
+		while (pos < l->len && l->buf[pos] != '\n')
+			fz_char(l, &pos, &out);
 		if (pos >= l->len)
 			fz_fail(l, "field not ended by a newline");
 		pos++;
+		fz_byte_texts(l, (char *)p->val, &out);
 		p->val_len = (size_t)(out - p->val);
 	}
 }

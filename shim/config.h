@@ -36,6 +36,7 @@ struct rg_config {
 	const char *syslog_path;  /* the syslog datagram socket */
 	const char *journal_path; /* journald's native socket */
 	int syslog_facility;
+	bool syslog_rfc5424;	  /* RFC 5424 instead of the traditional local form */
 	int log_rate, log_burst;  /* lines per second and burst; rate 0: no limit */
 	const char *metrics_dir;  /* NULL: no metrics file */
 	int metrics_interval_ms;

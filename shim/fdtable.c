@@ -157,6 +157,7 @@ static enum rg_fd_kind rg_fd_probe(int fd, struct rg_fd *e)
 		return RG_FD_OTHER;
 	}
 	rg_fd_fill(e, family, type, RG_ROLE_UNKNOWN);
+	e->opened_ns = 0; /* opened before resetguard saw it: age unknown */
 
 	struct sockaddr_storage peer;
 	len = sizeof(peer);

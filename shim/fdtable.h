@@ -87,7 +87,7 @@ struct rg_fd {
 	int send_flags; /* what write() means as send(): MSG_EOR as write() sets it */
 	struct rg_fd_life *_Atomic life; /* the current one of lives[] */
 	struct rg_fd_life lives[2];
-	int64_t opened_ns; /* CLOCK_MONOTONIC */
+	int64_t opened_ns; /* CLOCK_MONOTONIC; 0: opened before resetguard saw it */
 	uint32_t share; /* holder-count slot (share.c); 0: from outside the family */
 	uint32_t epoll_uid; /* an epoll instance (kind OTHER): its name in rg_epoll_reg */
 	uint64_t conn_id; /* per process, in the order sockets were met */

@@ -1,7 +1,9 @@
 /* The record builder.  Each field is appended whole or not at all, so a
  * record cut for length is still well-formed; values a peer or a program
  * controls (Unix socket paths, program names) are escaped so that no value
- * can forge a key, a field or a line, in any of the three renderings. */
+ * can forge a key, a field or a line, in any of the three renderings, and
+ * every record is valid UTF-8: text in UTF-8 passes through, other bytes
+ * are shown as \xNN. */
 #include <string.h>
 #include <time.h>
 
@@ -34,16 +36,18 @@ static bool rg_put(struct rg_line *l, size_t *pos, const char *s, size_t n)
 	return true;
 }
 
-/* The escapes logfmt readers and JSON share: \" \\ \n \r \t, and \u00XX
- * for every other byte outside printable ASCII, so every line is ASCII. */
-static bool rg_put_escaped_byte(struct rg_line *l, size_t *pos, unsigned char c)
+/* Escapes logfmt readers and JSON share: \" \\ \n \r \t, \u00XX for the
+ * other control characters (C0, DEL and C1, which terminals act on) and
+ * \u2028 \u2029 (line breaks to JavaScript and some viewers). */
+static bool rg_put_escape(struct rg_line *l, size_t *pos, uint32_t cp)
 {
-	char esc[6] = { '\\', 0 };
+	char esc[6] = { '\\', 'u', rg_hex[cp >> 12 & 15], rg_hex[cp >> 8 & 15],
+			rg_hex[cp >> 4 & 15], rg_hex[cp & 15] };
 
-	switch (c) {
+	switch (cp) {
 	case '"':
 	case '\\':
-		esc[1] = (char)c;
+		esc[1] = (char)cp;
 		return rg_put(l, pos, esc, 2);
 	case '\n':
 		return rg_put(l, pos, "\\n", 2);
@@ -52,14 +56,73 @@ static bool rg_put_escaped_byte(struct rg_line *l, size_t *pos, unsigned char c)
 	case '\t':
 		return rg_put(l, pos, "\\t", 2);
 	}
-	if (c >= 0x20 && c < 0x7f)
-		return rg_put(l, pos, (const char *)&c, 1);
-	/* \u00XX is understood by logfmt readers and JSON alike; bytes above
-	 * 0x7e are escaped too, so every line is plain ASCII. */
-	memcpy(esc, "\\u00", 4);
-	esc[4] = rg_hex[c >> 4];
-	esc[5] = rg_hex[c & 15];
 	return rg_put(l, pos, esc, 6);
+}
+
+static bool rg_needs_escape(uint32_t cp)
+{
+	return cp < 0x20 || cp == '"' || cp == '\\' || (cp >= 0x7f && cp < 0xa0) ||
+	       cp == 0x2028 || cp == 0x2029;
+}
+
+/* The length of the well-formed UTF-8 sequence (RFC 3629) at s, of at most
+ * n bytes, and its code point; 0 when s does not start one: a stray
+ * continuation byte, an overlong form, a surrogate, a code point above
+ * U+10FFFF, a sequence cut short. */
+static size_t rg_utf8(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	static const uint32_t least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t len = s[0] < 0x80 ? 1 : s[0] < 0xc0 ? 0 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : s[0] < 0xf8 ? 4 : 0;
+
+	if (len == 0 || len > n)
+		return 0;
+	*cp = len == 1 ? s[0] : s[0] & (0x7fu >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	if (*cp < least[len] || *cp > 0x10ffff || (*cp >= 0xd800 && *cp < 0xe000))
+		return 0;
+	return len;
+}
+
+/* A byte that is not part of well-formed UTF-8 becomes the visible text
+ * \xNN (escaped once more for the format: "\\xNN" in JSON and logfmt), so
+ * the record stays valid UTF-8 and a reader still sees which byte it was;
+ * a backslash of the value's own that a reader could take for the start
+ * of such a text is written \x5c.  The rule to undo it, after the
+ * format's own decoding: \xNN is the byte NN, every other backslash is
+ * itself (resetguard(7), "Text in records"). */
+static bool rg_put_byte_text(struct rg_line *l, size_t *pos, unsigned char c)
+{
+	char text[6] = { '\\', '\\', 'x', rg_hex[c >> 4], rg_hex[c & 15] };
+
+	return rg_put(l, pos, text, 5);
+}
+
+/* Well-formed UTF-8 goes in as it is, but for the escapes above. */
+static bool rg_put_escaped(struct rg_line *l, size_t *pos, const char *val, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)val;
+
+	for (size_t i = 0, n; i < len; i += n) {
+		uint32_t cp;
+
+		n = rg_utf8(s + i, len - i, &cp);
+		if (n == 0) {
+			n = 1;
+			if (!rg_put_byte_text(l, pos, s[i]))
+				return false;
+		} else if (cp == '\\' && i + 1 < len && s[i + 1] == 'x') {
+			if (!rg_put_byte_text(l, pos, '\\'))
+				return false;
+		} else if (!(rg_needs_escape(cp) ? rg_put_escape(l, pos, cp)
+						 : rg_put(l, pos, val + i, n))) {
+			return false;
+		}
+	}
+	return true;
 }
 
 static bool rg_needs_quotes(const char *val, size_t len)
@@ -73,14 +136,6 @@ static bool rg_needs_quotes(const char *val, size_t len)
 			return true;
 	}
 	return false;
-}
-
-static bool rg_put_escaped(struct rg_line *l, size_t *pos, const char *val, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!rg_put_escaped_byte(l, pos, (unsigned char)val[i]))
-			return false;
-	return true;
 }
 
 /* A value as the format wants it: logfmt quotes only when it must, JSON
@@ -236,6 +291,32 @@ void rg_format_time(char out[RG_TIME_LEN + 1])
 	rg_put_2(out + 20, usec / 10000);
 	rg_put_2(out + 22, usec / 100 % 100);
 	rg_put_2(out + 24, usec % 100);
+}
+
+/* The local time as glibc's syslog() writes it ("%h %e %T" in the C
+ * locale): English month, day padded with a space, no year.  The zone's
+ * offset is given, as reading it (localtime_r) takes a lock. */
+void rg_format_syslog_time(char out[RG_SYSLOG_TIME_LEN + 1], int64_t offset_s)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct timespec ts;
+	int64_t year;
+	unsigned month, day;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t secs = ts.tv_sec + offset_s;
+	int64_t days = secs / 86400 - (secs % 86400 < 0);
+	unsigned sod = (unsigned)(secs - days * 86400);
+
+	rg_civil(days, &year, &month, &day);
+	memcpy(out, "Mmm dd hh:mm:ss", RG_SYSLOG_TIME_LEN + 1);
+	memcpy(out, months + 3 * (size_t)(month - 1), 3);
+	rg_put_2(out + 4, day);
+	if (day < 10)
+		out[4] = ' ';
+	rg_put_2(out + 7, sod / 3600);
+	rg_put_2(out + 10, sod / 60 % 60);
+	rg_put_2(out + 13, sod % 60);
 }
 
 void rg_line_time(struct rg_line *l, const char *key)

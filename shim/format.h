@@ -41,6 +41,10 @@ void rg_line_u64(struct rg_line *l, const char *key, uint64_t val);
 #define RG_TIME_LEN 27
 void rg_format_time(char out[RG_TIME_LEN + 1]);
 void rg_line_time(struct rg_line *l, const char *key);
+/* The local time of traditional syslog, "Nov  3 08:05:09", for a zone
+ * offset_s seconds east of UTC. */
+#define RG_SYSLOG_TIME_LEN 15
+void rg_format_syslog_time(char out[RG_SYSLOG_TIME_LEN + 1], int64_t offset_s);
 void rg_line_addr(struct rg_line *l, const char *key, const struct rg_addr *a);
 /* errno=ECONNRESET; for journald ERRNO_NAME=ECONNRESET (its ERRNO field is
  * the number, set by the sink). */

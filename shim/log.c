@@ -174,13 +174,27 @@ static const char *rg_tcp_state_name(unsigned state)
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "UNKNOWN";
 }
 
+/* Whether a TCP socket ever got past its handshake, as far as the kernel
+ * tells: not a listener nor one still in SYN_SENT; a server's accepted
+ * socket did; a client's did when it has a round-trip time, whose first
+ * sample is the handshake's (a non-blocking connect that timed out, read
+ * with getsockopt(SO_ERROR), has none).  Before that, the kernel's clocks
+ * of the last data count from boot, and its rtt and send queue hold
+ * nothing worth a field. */
+static bool rg_tcp_was_connected(const struct tcp_info *ti, const struct rg_fd *e)
+{
+	if (ti->tcpi_state == TCP_LISTEN || ti->tcpi_state == TCP_SYN_SENT)
+		return false;
+	return e->role == RG_ROLE_SERVER || ti->tcpi_rtt > 0;
+}
+
 /* What the kernel still knows of a TCP connection, read as close to the
  * failure as possible: after a reset TCP_INFO still answers (state CLOSE,
  * the last rtt), SIOCOUTQ says what was left unacknowledged.  idle_ms
  * comes from the kernel's own clocks of the last data each way, so no
  * wrapper has to read the time on every transfer.  SO_ERROR is never
  * read: it would clear the error the program is about to see. */
-static void rg_line_tcp(struct rg_line *l, int fd, bool connected)
+static void rg_line_tcp(struct rg_line *l, int fd, const struct rg_fd *e, bool connected)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -188,6 +202,7 @@ static void rg_line_tcp(struct rg_line *l, int fd, bool connected)
 	int outq;
 
 	if (rg_libc(getsockopt)(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+		connected = connected && rg_tcp_was_connected(&ti, e);
 		if (connected)
 			rg_line_u64(l, "idle_ms", ti.tcpi_last_data_sent < ti.tcpi_last_data_recv
 							  ? ti.tcpi_last_data_sent
@@ -217,7 +232,10 @@ static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, int fd, int s
 	rg_line_cstr(l, "role", rg_role_names[e->role]);
 	rg_line_cstr(l, "prog", rg_program_name());
 	rg_line_u64(l, "pid", (uint64_t)rg_process_pid());
-	rg_line_u64(l, "age_ms", (uint64_t)(rg_monotonic_ns() - e->opened_ns) / 1000000);
+	/* A socket the program had before resetguard saw it (inherited
+	 * across exec, from inetd or systemd) has no age resetguard knows. */
+	if (e->opened_ns)
+		rg_line_u64(l, "age_ms", (uint64_t)(rg_monotonic_ns() - e->opened_ns) / 1000000);
 }
 
 struct rg_error_ctx {
@@ -228,13 +246,14 @@ struct rg_error_ctx {
 	int err;
 };
 
-/* Whether the connection ever got past its handshake: ECONNREFUSED comes
- * only in SYN_SENT (NOTES), and connect()'s own failure is its handshake's.
- * Before that, the kernel's clocks of the last data, its rtt and its send
- * queue hold nothing worth a field. */
+/* Whether the connection may have got past its handshake: ECONNREFUSED
+ * comes only in SYN_SENT (NOTES), connect()'s own failure is its
+ * handshake's, and accept()'s is the listener's (rg_line_tcp asks the
+ * kernel about the rest). */
 static bool rg_ever_connected(const struct rg_error_ctx *c)
 {
-	return c->err != ECONNREFUSED && strcmp(c->op, "connect") != 0;
+	return c->err != ECONNREFUSED && strcmp(c->op, "connect") != 0 &&
+	       strncmp(c->op, "accept", 6) != 0;
 }
 
 static void rg_error_fields(struct rg_line *l, const void *ctx)
@@ -251,7 +270,7 @@ static void rg_error_fields(struct rg_line *l, const void *ctx)
 		rg_line_peer_cred(l, c->fd);
 	rg_line_u64(l, "conn_id", e->conn_id);
 	if (e->family == AF_INET || e->family == AF_INET6)
-		rg_line_tcp(l, c->fd, rg_ever_connected(c));
+		rg_line_tcp(l, c->fd, e, rg_ever_connected(c));
 }
 
 static const char *rg_event_name(int err)

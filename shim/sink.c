@@ -19,7 +19,9 @@
  *   another process's; reopened when logrotate renames or removes it
  *   (checked at most once a second) and when the program closed the
  *   descriptor behind the shim's back (checked on every record).
- * - syslog: RFC 5424 over the /dev/log datagram socket.
+ * - syslog: the /dev/log datagram socket, in the traditional local form
+ *   glibc's syslog() and logger send (what rsyslog's imuxsock and journald
+ *   parse there), or RFC 5424 for a receiver configured for it.
  * - journal: journald's native protocol, one datagram of KEY=value lines.
  * Datagrams are sent with MSG_DONTWAIT: a full socket drops the record
  * (counted with the rate-limited ones) rather than block the program.
@@ -36,6 +38,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lifecycle.h"
@@ -69,6 +72,7 @@ static dev_t rg_err_dev;
 static ino_t rg_err_ino;
 static struct rg_own rg_err_own = { -1, &rg_sink_holder };
 static bool rg_sink_opened; /* the program may run: no descriptor of a moment */
+static long rg_zone_offset; /* seconds east of UTC, for the local syslog form */
 
 static void rg_lock(void)
 {
@@ -203,6 +207,23 @@ static bool rg_sink_connect_quietly(const char *path)
 
 static size_t rg_syslog_header(char *out, size_t cap, enum rg_log_level level, const char *msgid);
 
+/* The zone's offset from UTC for the local form's time, read once while
+ * the library loads and only when records may go to syslog: localtime_r
+ * takes glibc's zone lock and may read /etc/localtime, which a record
+ * written from a signal handler must not do, and sets tzname, which a
+ * program that never asks for local time should not see set.  A later
+ * change of offset (summer time) shows in the local form's time only
+ * after the program restarts; rsyslog and journald stamp local records
+ * with the time they receive them anyway. */
+static void rg_zone_read(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!rg_config.syslog_rfc5424 && localtime_r(&now, &tm))
+		rg_zone_offset = tm.tm_gmtoff;
+}
+
 /* A complaint with no stderr to take it: one datagram on the syslog
  * sink's socket when that is the sink (sent once, never reconnected: a
  * failing sink complains through here), else, while the library loads (a
@@ -215,7 +236,11 @@ static void rg_sink_complain_to_syslog(const struct rg_line *line)
 	const char *path = rg_config.syslog_path;
 	int fd = rg_config.log == RG_LOG_SYSLOG ? rg_sink_fd() : -1;
 	char head[256];
-	size_t head_len = rg_syslog_header(head, sizeof(head), RG_LEVEL_WARN, "complaint");
+	size_t head_len;
+
+	if (!rg_sink_opened)
+		rg_zone_read();
+	head_len = rg_syslog_header(head, sizeof(head), RG_LEVEL_WARN, "complaint");
 	struct iovec iov[2] = { { head, head_len }, { (void *)line->buf, line->len - 1 } };
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 
@@ -387,6 +412,8 @@ static void rg_sink_open_stderr(void)
 void rg_sink_open(void)
 {
 	rg_lock();
+	if (rg_config.log == RG_LOG_SYSLOG || (rg_config.log != RG_LOG_OFF && rg_err_fd() < 0))
+		rg_zone_read();
 	switch (rg_config.log) {
 	case RG_LOG_STDERR:
 		rg_sink_open_stderr();
@@ -468,18 +495,30 @@ static const int rg_severity[] = {
 	[RG_LEVEL_DEBUG] = 7,
 };
 
-/* RFC 5424: <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG.  The
- * APP-NAME is resetguard's, so one filter finds every record whatever the
- * program; the program's name is in the message, escaped. */
+/* The local form (RFC 3164 as glibc's syslog() sends it on /dev/log, no
+ * hostname): <PRI>Mmm dd hh:mm:ss resetguard[PID]: MSG.  RFC 5424: <PRI>1
+ * TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG.  The tag (APP-NAME) is
+ * resetguard's, so one filter finds every record whatever the program,
+ * and no program name (which anyone may choose: spaces, colons, brackets)
+ * can make a receiver misread the tag; the PID is the program's process,
+ * its name is prog= in the message, escaped. */
 static size_t rg_syslog_header(char *out, size_t cap, enum rg_log_level level, const char *msgid)
 {
-	char ts[RG_TIME_LEN + 1];
+	int pri = rg_config.syslog_facility * 8 + rg_severity[level];
 	int n;
 
-	rg_format_time(ts);
-	n = snprintf(out, cap, "<%d>1 %s %s resetguard %d %s - ",
-		     rg_config.syslog_facility * 8 + rg_severity[level], ts,
-		     rg_hostname[0] ? rg_hostname : "-", (int)rg_process_pid(), msgid);
+	if (rg_config.syslog_rfc5424) {
+		char ts[RG_TIME_LEN + 1];
+
+		rg_format_time(ts);
+		n = snprintf(out, cap, "<%d>1 %s %s resetguard %d %s - ", pri, ts,
+			     rg_hostname[0] ? rg_hostname : "-", (int)rg_process_pid(), msgid);
+	} else {
+		char ts[RG_SYSLOG_TIME_LEN + 1];
+
+		rg_format_syslog_time(ts, rg_zone_offset);
+		n = snprintf(out, cap, "<%d>%s resetguard[%d]: ", pri, ts, (int)rg_process_pid());
+	}
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

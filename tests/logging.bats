@@ -25,7 +25,7 @@ start_listener() {
 	exec 4<&-
 }
 
-@test "syslog: RFC 5424 records with the configured facility on the syslog socket" {
+@test "syslog: the local form of syslog(3) with the configured facility on the syslog socket" {
 	local sock=$BATS_TEST_TMPDIR/log.sock
 	start_listener "$sock"
 	RESETGUARD_LOG=syslog RESETGUARD_SYSLOG_SOCKET=$sock RESETGUARD_SYSLOG_FACILITY=local3 \
@@ -33,7 +33,19 @@ start_listener() {
 	assert_success
 	assert_equal "$stderr" ""
 	wait_server
-	# local3 (19) * 8 + warning (4) = 156
+	# local3 (19) * 8 + warning (4) = 156; no hostname, as glibc's syslog()
+	run python3 -c 'import json, sys; [print(json.loads(l)) for l in open(sys.argv[1])]' "$BATS_TEST_TMPDIR/heard"
+	assert_line --regexp '^<156>[A-Z][a-z]{2} [ 1-3][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} resetguard\[[0-9]+\]: ts=[^ ]+ level=warn event=reset errno=ECONNRESET op=read '
+}
+
+@test "syslog: RFC 5424 on request" {
+	local sock=$BATS_TEST_TMPDIR/log.sock
+	start_listener "$sock"
+	RESETGUARD_LOG=syslog RESETGUARD_SYSLOG_SOCKET=$sock RESETGUARD_SYSLOG_FACILITY=local3 \
+		RESETGUARD_SYSLOG_FORMAT=rfc5424 run --separate-stderr "$RG" "$PROBE" read
+	assert_success
+	assert_equal "$stderr" ""
+	wait_server
 	run python3 -c 'import json, sys; [print(json.loads(l)) for l in open(sys.argv[1])]' "$BATS_TEST_TMPDIR/heard"
 	assert_line --regexp '^<156>1 [0-9T:.-]+Z [^ ]+ resetguard [0-9]+ reset - ts=[^ ]+ level=warn event=reset errno=ECONNRESET op=read '
 }

@@ -27,7 +27,7 @@ s.bind(sys.argv[1])
 print("ready", flush=True)
 out = open(sys.argv[2], "a")
 while True:
-    out.write(json.dumps(s.recv(1 << 16).decode("ascii")) + "\n")
+    out.write(json.dumps(s.recv(1 << 16).decode("utf-8")) + "\n")
     out.flush()' "$1" "$BATS_TEST_TMPDIR/heard" >"$ready" 3>&- &
 	LISTENER_PID=$!
 	read -r -t 20 _ <"$ready" || fail "syslog stand-in did not start"
@@ -104,7 +104,7 @@ xinetd_stop() {
 	exact_answers 10
 	xinetd_stop
 	assert_equal "$EXACT" 10
-	run grep -c 'resetguard [0-9]* start - ts=[^ ]* level=info event=start .*prog=inetd-answer .*log=syslog' "$BATS_TEST_TMPDIR/heard"
+	run grep -c 'resetguard\[[0-9]*\]: ts=[^ ]* level=info event=start .*prog=inetd-answer .*log=syslog' "$BATS_TEST_TMPDIR/heard"
 	[[ $output -ge 10 ]] || fail "start lines heard on the syslog socket: $output"
 
 	# A log file that cannot be opened: the complaint too goes to syslog.

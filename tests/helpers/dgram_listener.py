@@ -17,4 +17,4 @@ if "--no-read" in sys.argv:
     time.sleep(30)
     sys.exit(0)
 while select.select([s], [], [], 3)[0]:
-    print(json.dumps(s.recv(1 << 16).decode("ascii")), flush=True)
+    print(json.dumps(s.recv(1 << 16).decode("utf-8")), flush=True)

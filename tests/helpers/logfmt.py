@@ -1,19 +1,20 @@
 """Strict logfmt reader for the tests: each line of stdin must be a list of
-key=value pairs (values bare, or quoted with \\" \\\\ \\n \\r \\t \\u00XX
-escapes); prints each line as a JSON object, or exits 1 naming the bad line.
+key=value pairs (values bare, or quoted: UTF-8 with \\" \\\\ \\n \\r \\t \\uXXXX
+escapes); prints each line as a JSON object, or exits 1 naming the bad line
+(or one that is not UTF-8).
 
 usage: logfmt.py [KEY]   (with KEY, print only that key's value per line)"""
 import json
 import re
 import sys
 
-PAIR = re.compile(r'([a-z_][a-z0-9_]*)=(?:"((?:[^"\\]|\\["\\nrt]|\\u00[0-9a-f]{2})*)"|([^ "=\\]+))(?: |$)')
+PAIR = re.compile(r'([a-z_][a-z0-9_]*)=(?:"((?:[^"\\]|\\["\\nrt]|\\u[0-9a-f]{4})*)"|([^ "=\\]+))(?: |$)')
 ESC = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
 
 
 def unescape(s):
-    return re.sub(r'\\(u00[0-9a-f]{2}|.)',
-                  lambda m: chr(int(m.group(1)[1:], 16)) if m.group(1).startswith("u00")
+    return re.sub(r'\\(u[0-9a-f]{4}|.)',
+                  lambda m: chr(int(m.group(1)[1:], 16)) if len(m.group(1)) == 5
                   else ESC[m.group(1)], s)
 
 
@@ -29,8 +30,8 @@ def parse(line):
 
 
 for raw in sys.stdin.buffer:
-    text = raw.decode("ascii").rstrip("\n")
     try:
+        text = raw.decode("utf-8").rstrip("\n")
         fields = parse(text)
     except (ValueError, UnicodeDecodeError) as e:
         sys.exit(str(e))
