@@ -6,6 +6,8 @@
 #include "../shim/lifecycle.h"
 #include "../shim/sigpipe.h"
 #include "../shim/sink.h"
+#include "../shim/state.h"
+#include "../shim/stats.h"
 #include "capture.h"
 
 struct fz_capture fz_captured;
@@ -58,3 +60,8 @@ const char *rg_program_name(void)
 void rg_sigpipe_deliver(void)
 {
 }
+
+/* The counters the records count (state.c), with no state page for
+ * `resetguard status` and no family to add up in (metrics.c). */
+union rg_state_page rg_state;
+struct rg_counters *_Atomic rg_stats_family;
