@@ -2,9 +2,23 @@
 # socket writes and logs every connection reset with the peer's address.
 
 CC ?= cc
-PREFIX ?= /usr/local
 BUILD ?= build
-VERSION := 0.1.0
+# Where `make install` puts things (DESTDIR stages the whole tree).  The
+# command has the library's directory compiled in.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/resetguard
+PKGLIBDIR := $(LIBDIR)/resetguard
+# The version lives in VERSION; in a git checkout with a v* tag, git
+# describe says more precisely what is built.  make dist writes the
+# version it used into the tarball's VERSION.
+VERSION := $(shell [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
+	git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
+ifeq ($(VERSION),)
+VERSION := $(shell cat VERSION)
+endif
 
 WARN := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wundef
@@ -12,7 +26,9 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
-BASE := -std=gnu11 -D_GNU_SOURCE -DRG_VERSION='"$(VERSION)"' $(WARN)
+# CPPFLAGS, CFLAGS and LDFLAGS are the builder's (dpkg-buildflags gives
+# all three): on every compile and link line, after the project's own.
+BASE := -std=gnu11 -D_GNU_SOURCE -DRG_VERSION='"$(VERSION)"' $(WARN) $(CPPFLAGS)
 # The library lives in other people's processes: hidden symbols, no
 # semantic interposition of its own internals, static TLS (it is loaded at
 # start-up, and initial-exec TLS needs no allocation on first use).
@@ -20,6 +36,7 @@ LIB_FLAGS := $(BASE) -fPIC -fvisibility=hidden -fno-semantic-interposition \
 	-ftls-model=initial-exec -pthread
 LIB_LDFLAGS := -shared -Wl,--no-undefined -Wl,-z,now -Wl,-z,relro -pthread
 LIB_LIBS := -ldl
+CMD_PATHS := -DRG_BINDIR='"$(BINDIR)"' -DRG_PKGLIBDIR='"$(PKGLIBDIR)"'
 
 # SANITIZE=address,undefined or SANITIZE=thread instruments the library
 # (with gcc, in a build directory of its own: make check-asan, make
@@ -43,7 +60,8 @@ CMD := $(BUILD)/resetguard
 
 TEST_SRC := $(wildcard tests/progs/*.c)
 # Every test program twice: as Debian builds (fortified, so read() becomes
-# __read_chk) and plain.
+# __read_chk) and plain (-O0 and -U_FORTIFY_SOURCE after the builder's
+# flags, whatever they are).
 TEST_BIN := $(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%) \
 	$(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%.plain)
 # The io_uring test program once more, linked to liburing (Debian's
@@ -61,43 +79,55 @@ ORACLE_NAIVE := $(BUILD)/oracle/naive.so
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all programs test stress demo bench bench-percall clean check-exports install uninstall \
+# What the objects are built with, rewritten only when it changes, so that
+# a build for another PREFIX or other flags is not kept.
+CONFIG_STAMP := $(BUILD)/config.stamp
+CONFIG := CPPFLAGS=$(CPPFLAGS) CFLAGS=$(CFLAGS) LDFLAGS=$(LDFLAGS) VERSION=$(VERSION)
+PATHS_STAMP := $(BUILD)/paths.stamp
+PATHS := PREFIX=$(PREFIX) BINDIR=$(BINDIR) LIBDIR=$(LIBDIR) PKGLIBDIR=$(PKGLIBDIR)
+
+$(CONFIG_STAMP): STAMP = $(CONFIG)
+$(PATHS_STAMP): STAMP = $(PATHS)
+$(CONFIG_STAMP) $(PATHS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(STAMP)' | cmp -s - $@ || printf '%s\n' '$(STAMP)' >$@
+
+.PHONY: FORCE all programs dist distcheck test stress demo bench bench-percall clean check-exports install uninstall \
 	fuzz fuzz-regress lint check-asan check-tsan memcheck
 all: $(LIB) $(CMD)
 
 # Everything else that is compiled: test programs, examples, benchmarks.
 programs: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/bench/hotpath $(ORACLE) $(ORACLE_NAIVE)
 
-$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
+$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile $(CONFIG_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_FLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	$(CC) $(LIB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
-$(CMD): $(wildcard cli/*.c cli/*.h) Makefile
+$(CMD): $(wildcard cli/*.c cli/*.h) Makefile $(CONFIG_STAMP) $(PATHS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"' -o $@ \
-		$(wildcard cli/*.c) $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) $(CMD_PATHS) -o $@ $(wildcard cli/*.c) $(LDFLAGS)
 
-$(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h
+$(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h $(CONFIG_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O2 -D_FORTIFY_SOURCE=2 -g -pthread -o $@ $< $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -g -pthread -o $@ $< $(LDFLAGS)
 
-$(BUILD)/tests/%.plain: tests/progs/%.c tests/progs/common.h
+$(BUILD)/tests/%.plain: tests/progs/%.c tests/progs/common.h $(CONFIG_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O0 -U_FORTIFY_SOURCE -g -pthread -o $@ $< $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -O0 -U_FORTIFY_SOURCE -g -pthread -o $@ $< $(LDFLAGS)
 
 $(BUILD)/tests/iouring-liburing: tests/progs/iouring.c tests/progs/common.h
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O2 -D_FORTIFY_SOURCE=2 -g -pthread -DRG_LIBURING -o $@ $< $(LDFLAGS) -luring
+	$(CC) $(BASE) $(CFLAGS) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -g -pthread -DRG_LIBURING -o $@ $< $(LDFLAGS) -luring
 $(ORACLE): $(ORACLE_SRC) $(wildcard tests/oracle/*.h) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O2 -D_FORTIFY_SOURCE=2 -g -pthread -o $@ $(ORACLE_SRC) $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -g -pthread -o $@ $(ORACLE_SRC) $(LDFLAGS)
 
 $(ORACLE_NAIVE): tests/oracle/naive/naive.c Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O2 -fPIC -shared -o $@ $< $(LDFLAGS) -ldl
+	$(CC) $(BASE) $(CFLAGS) -O2 -fPIC -shared -o $@ $< $(LDFLAGS) -ldl
 
 $(BUILD)/examples/%: examples/%.c
 	@mkdir -p $(@D)
@@ -105,7 +135,7 @@ $(BUILD)/examples/%: examples/%.c
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O2 -o $@ $< $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -O2 -o $@ $< $(LDFLAGS)
 
 # Nothing but the wrapped libc names may leave the library.
 check-exports: $(LIB)
@@ -194,7 +224,7 @@ fuzz-regress: $(FUZZ_BIN)
 # fails.  Inline suppressions carry their reason.
 LINT_SRC := $(wildcard shim/*.c cli/*.c tests/progs/*.c tests/oracle/*.c tests/oracle/naive/*.c \
 	bench/*.c examples/*.c fuzz/*.c)
-LINT_DEFS := -D_GNU_SOURCE -DRG_VERSION='"$(VERSION)"' -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"'
+LINT_DEFS := -D_GNU_SOURCE -DRG_VERSION='"$(VERSION)"' $(CMD_PATHS)
 CLANG_TIDY ?= clang-tidy
 CPPCHECK ?= cppcheck
 
@@ -204,20 +234,64 @@ lint:
 		--suppress=missingIncludeSystem $(LINT_SRC)
 	$(CLANG_TIDY) --quiet $(LINT_SRC) -- -std=gnu11 $(LINT_DEFS) -pthread
 
-# The command looks for the library in ../lib/resetguard beside itself, so
-# an installed tree works wherever it is unpacked, DESTDIR staging included.
-INSTALL_FILES := $(PREFIX)/bin/resetguard $(PREFIX)/lib/resetguard/libresetguard.so \
-	$(PREFIX)/share/man/man1/resetguard.1 $(PREFIX)/share/man/man7/resetguard.7
+# The command finds the library in PKGLIBDIR below the root it runs from
+# (so a DESTDIR-staged tree works before it is moved), in ../lib/resetguard
+# beside itself, or in PKGLIBDIR.  The musl library is installed beside the
+# glibc one when `make musl` has built it.
+DOC_FILES := $(BUILD)/resetguard.pc $(BUILD)/examples/systemd/resetguard.conf
+INSTALL_FILES := $(BINDIR)/resetguard $(PKGLIBDIR)/libresetguard.so \
+	$(PKGLIBDIR)/libresetguard-musl.so $(LIBDIR)/pkgconfig/resetguard.pc \
+	$(MANDIR)/man1/resetguard.1 $(MANDIR)/man7/resetguard.7 \
+	$(DOCDIR)/examples/systemd/resetguard.conf
 
-install: all
-	install -D -m 0755 $(CMD) $(DESTDIR)$(PREFIX)/bin/resetguard
-	install -D -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/resetguard/libresetguard.so
-	install -D -m 0644 man/resetguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/resetguard.1
-	install -D -m 0644 man/resetguard.7 $(DESTDIR)$(PREFIX)/share/man/man7/resetguard.7
+# The installed paths in the files that name them.
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+$(BUILD)/resetguard.pc: resetguard.pc.in $(PATHS_STAMP) $(CONFIG_STAMP)
+	$(SUBST) $< >$@
+$(BUILD)/examples/systemd/resetguard.conf: examples/systemd/resetguard.conf.in $(PATHS_STAMP)
+	@mkdir -p $(@D)
+	$(SUBST) $< >$@
+
+install: all $(DOC_FILES)
+	install -D -m 0755 $(CMD) $(DESTDIR)$(BINDIR)/resetguard
+	install -D -m 0644 $(LIB) $(DESTDIR)$(PKGLIBDIR)/libresetguard.so
+	if [ -f $(BUILD)/libresetguard-musl.so ]; then install -D -m 0644 \
+		$(BUILD)/libresetguard-musl.so $(DESTDIR)$(PKGLIBDIR)/libresetguard-musl.so; fi
+	install -D -m 0644 $(BUILD)/resetguard.pc $(DESTDIR)$(LIBDIR)/pkgconfig/resetguard.pc
+	install -D -m 0644 man/resetguard.1 $(DESTDIR)$(MANDIR)/man1/resetguard.1
+	install -D -m 0644 man/resetguard.7 $(DESTDIR)$(MANDIR)/man7/resetguard.7
+	install -D -m 0644 $(BUILD)/examples/systemd/resetguard.conf \
+		$(DESTDIR)$(DOCDIR)/examples/systemd/resetguard.conf
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
-	-rmdir $(DESTDIR)$(PREFIX)/lib/resetguard
+	-rmdir $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(DOCDIR)/examples/systemd \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)
+
+# A tarball of the tracked files, in DISTDIR, with the version in its name
+# and in its VERSION file: it builds and tests without git.  distcheck
+# unpacks it, builds it and runs part of its suite.
+DISTDIR ?= .
+DIST := resetguard-$(VERSION)
+dist:
+	@git ls-files --error-unmatch Makefile >/dev/null 2>&1 || \
+		{ echo "make dist: needs a git checkout" >&2; exit 1; }
+	rm -rf $(DISTDIR)/$(DIST) && mkdir -p $(DISTDIR)/$(DIST)
+	git ls-files -z | xargs -0 sh -c 'for f; do [ ! -e "$$f" ] || echo "$$f"; done' sh | \
+		tar -cf - -T - | tar -C $(DISTDIR)/$(DIST) -xf -
+	echo $(VERSION) >$(DISTDIR)/$(DIST)/VERSION
+	tar -C $(DISTDIR) --owner=0 --group=0 --sort=name -czf $(DISTDIR)/$(DIST).tar.gz $(DIST)
+	rm -rf $(DISTDIR)/$(DIST)
+	@echo $(DISTDIR)/$(DIST).tar.gz
+
+DISTCHECK_BATS ?= tests/sigpipe.bats tests/wrapper.bats tests/install.bats
+distcheck:
+	rm -rf $(BUILD)/distcheck && mkdir -p $(BUILD)/distcheck
+	$(MAKE) --no-print-directory dist DISTDIR=$(BUILD)/distcheck
+	tar -C $(BUILD)/distcheck -xzf $(BUILD)/distcheck/$(DIST).tar.gz
+	$(MAKE) -C $(BUILD)/distcheck/$(DIST) --no-print-directory all programs
+	cd $(BUILD)/distcheck/$(DIST) && tests/run $(DISTCHECK_BATS)
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan build-tsan

@@ -6,6 +6,10 @@
 /* With optimisation glibc's <stdio.h> defines putchar() and vprintf()
  * inline; this file must define the real, exported ones. */
 #define __NO_INLINE__ 1
+/* Likewise _FORTIFY_SOURCE (dpkg-buildflags sets it) makes vfprintf() and
+ * its kin always-inline wrappers around the __*_chk forms, which this file
+ * also defines: here the real names are needed, unfortified. */
+#undef _FORTIFY_SOURCE
 
 #include <errno.h>
 #include <err.h>
