@@ -275,8 +275,8 @@ uninstall:
 DISTDIR ?= .
 DIST := resetguard-$(VERSION)
 dist:
-	@git ls-files --error-unmatch Makefile >/dev/null 2>&1 || \
-		{ echo "make dist: needs a git checkout" >&2; exit 1; }
+	@[ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] || \
+		{ echo "make dist: needs a git checkout of this tree" >&2; exit 1; }
 	rm -rf $(DISTDIR)/$(DIST) && mkdir -p $(DISTDIR)/$(DIST)
 	git ls-files -z | xargs -0 sh -c 'for f; do [ ! -e "$$f" ] || echo "$$f"; done' sh | \
 		tar -cf - -T - | tar -C $(DISTDIR)/$(DIST) -xf -

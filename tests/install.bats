@@ -109,7 +109,8 @@ tmake() {
 }
 
 @test "make dist: a versioned tarball that builds and runs outside git" {
-	git -C "$REPO" rev-parse --git-dir >/dev/null 2>&1 || skip "not a git checkout"
+	[[ $(git -C "$REPO" rev-parse --show-toplevel 2>/dev/null) == "$REPO" ]] ||
+		skip "not a git checkout (an unpacked tarball)"
 	local version
 	version=$(make -C "$REPO" --no-print-directory -s dist DISTDIR="$BATS_TEST_TMPDIR")
 	[[ $version =~ /resetguard-(.+)\.tar\.gz$ ]] || fail "no tarball: $version"
