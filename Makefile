@@ -2,7 +2,15 @@
 # socket writes and logs every connection reset with the peer's address.
 
 CC ?= cc
-BUILD ?= build
+# MUSL=1: the library (and command, test programs) for musl programs, with
+# Debian's musl-gcc, in build-musl.  Any compiler whose C library is not
+# glibc builds there too (CC=musl-gcc, or gcc on Alpine).
+ifeq ($(MUSL),1)
+CC := musl-gcc
+endif
+LIBC := $(if $(shell printf '\043include <stdio.h>\n__GLIBC__\n' | $(CC) -E -P - 2>/dev/null | \
+	grep -x __GLIBC__),musl,glibc)
+BUILD ?= $(if $(filter musl,$(LIBC)),build-musl,build)
 # Where `make install` puts things (DESTDIR stages the whole tree).  The
 # command has the library's directory compiled in.
 PREFIX ?= /usr/local
@@ -36,6 +44,17 @@ LIB_FLAGS := $(BASE) -fPIC -fvisibility=hidden -fno-semantic-interposition \
 	-ftls-model=initial-exec -pthread
 LIB_LDFLAGS := -shared -Wl,--no-undefined -Wl,-z,now -Wl,-z,relro -pthread
 LIB_LIBS := -ldl
+# What musl lacks of glibc's declarations comes from shim/musl/ (the only
+# place that knows which C library it is); musl-gcc also needs the
+# kernel's headers, which it does not see on its own.
+ifeq ($(LIBC),musl)
+MUSL_FLAGS := -I shim/musl -include shim/musl/compat.h
+ifneq ($(findstring musl-gcc,$(CC)),)
+KERNEL_INC := $(BUILD)/kernel-include
+MUSL_FLAGS += -isystem $(KERNEL_INC)
+endif
+LIB_FLAGS += $(MUSL_FLAGS)
+endif
 CMD_PATHS := -DRG_BINDIR='"$(BINDIR)"' -DRG_PKGLIBDIR='"$(PKGLIBDIR)"'
 
 # SANITIZE=address,undefined or SANITIZE=thread instruments the library
@@ -53,7 +72,7 @@ LIB_LDFLAGS += $(SAN_FLAGS)
 CMD_FLAGS := $(if $(SAN_RUNTIME),-DRG_PRELOAD_FIRST='"$(SAN_RUNTIME)"')
 endif
 
-LIB_SRC := $(wildcard shim/*.c)
+LIB_SRC := $(wildcard shim/*.c) $(if $(filter musl,$(LIBC)),$(wildcard shim/musl/*.c))
 LIB_OBJ := $(LIB_SRC:shim/%.c=$(BUILD)/shim/%.o)
 LIB := $(BUILD)/libresetguard.so
 CMD := $(BUILD)/resetguard
@@ -99,9 +118,17 @@ all: $(LIB) $(CMD)
 # Everything else that is compiled: test programs, examples, benchmarks.
 programs: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/bench/hotpath $(ORACLE) $(ORACLE_NAIVE)
 
-$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile $(CONFIG_STAMP)
+$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h shim/musl/*.h) Makefile $(CONFIG_STAMP) | $(KERNEL_INC)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_FLAGS) $(CFLAGS) -c -o $@ $<
+
+# The kernel's headers for musl-gcc: linux/, asm-generic/ and this
+# architecture's asm/, as a kernel-headers package lays them out.
+$(KERNEL_INC):
+	mkdir -p $@
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn /usr/include/$$($(CC) -print-multiarch)/asm $@/asm
 
 $(LIB): $(LIB_OBJ)
 	$(CC) $(LIB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
