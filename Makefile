@@ -55,7 +55,8 @@ MUSL_FLAGS += -isystem $(KERNEL_INC)
 endif
 LIB_FLAGS += $(MUSL_FLAGS)
 endif
-CMD_PATHS := -DRG_BINDIR='"$(BINDIR)"' -DRG_PKGLIBDIR='"$(PKGLIBDIR)"'
+CMD_PATHS := -DRG_BINDIR='"$(BINDIR)"' -DRG_PKGLIBDIR='"$(PKGLIBDIR)"' \
+	-DRG_COMMAND_LIBC=$(if $(filter musl,$(LIBC)),LIBC_MUSL,LIBC_GLIBC)
 
 # SANITIZE=address,undefined or SANITIZE=thread instruments the library
 # (with gcc, in a build directory of its own: make check-asan, make
@@ -78,6 +79,16 @@ LIB := $(BUILD)/libresetguard.so
 CMD := $(BUILD)/resetguard
 
 TEST_SRC := $(wildcard tests/progs/*.c)
+# For musl, the test programs get what they use of glibc's from
+# tests/progs/musl/ and the library's errno names.  Left out: io_uring's
+# (no liburing for musl-gcc), those of pidfd and timer internals of glibc's,
+# the oracle and the benchmarks.
+ifeq ($(LIBC),musl)
+TEST_SRC := $(filter-out tests/progs/iouring.c tests/progs/fdlimit.c tests/progs/stress.c,$(TEST_SRC))
+PROG_FLAGS := -I tests/progs/musl -include tests/progs/musl/compat.h $(filter-out -I shim/musl \
+	-include shim/musl/compat.h,$(MUSL_FLAGS))
+PROG_LIBS := shim/musl/errnames.c
+endif
 # Every test program twice: as Debian builds (fortified, so read() becomes
 # __read_chk) and plain (-O0 and -U_FORTIFY_SOURCE after the builder's
 # flags, whatever they are).
@@ -86,7 +97,7 @@ TEST_BIN := $(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%) \
 # The io_uring test program once more, linked to liburing (Debian's
 # liburing-dev), whose system calls are inline and out of any wrapper's
 # sight; built when liburing is installed (.ci/run installs it).
-ifneq ($(wildcard /usr/include/liburing.h),)
+ifeq ($(wildcard /usr/include/liburing.h)$(LIBC),/usr/include/liburing.hglibc)
 TEST_BIN += $(BUILD)/tests/iouring-liburing
 endif
 # The differential oracle (tests/oracle/): one program, fortified as Debian
@@ -111,12 +122,13 @@ $(CONFIG_STAMP) $(PATHS_STAMP): FORCE
 	@mkdir -p $(@D)
 	@printf '%s\n' '$(STAMP)' | cmp -s - $@ || printf '%s\n' '$(STAMP)' >$@
 
-.PHONY: FORCE all programs dist distcheck test stress demo bench bench-percall clean check-exports install uninstall \
+.PHONY: FORCE all programs dist distcheck musl check-musl test stress demo bench bench-percall clean check-exports install uninstall \
 	fuzz fuzz-regress lint check-asan check-tsan memcheck
 all: $(LIB) $(CMD)
 
 # Everything else that is compiled: test programs, examples, benchmarks.
-programs: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/bench/hotpath $(ORACLE) $(ORACLE_NAIVE)
+programs: $(TEST_BIN) $(EXAMPLE_BIN) $(if $(filter glibc,$(LIBC)),$(BUILD)/bench/hotpath $(ORACLE) \
+	$(ORACLE_NAIVE))
 
 $(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h shim/musl/*.h) Makefile $(CONFIG_STAMP) | $(KERNEL_INC)
 	@mkdir -p $(@D)
@@ -137,13 +149,15 @@ $(CMD): $(wildcard cli/*.c cli/*.h) Makefile $(CONFIG_STAMP) $(PATHS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) $(CMD_PATHS) -o $@ $(wildcard cli/*.c) $(LDFLAGS)
 
-$(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h $(CONFIG_STAMP)
+$(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h $(CONFIG_STAMP) | $(KERNEL_INC)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -g -pthread -o $@ $< $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -g -pthread $(PROG_FLAGS) -o $@ \
+		$< $(PROG_LIBS) $(LDFLAGS)
 
-$(BUILD)/tests/%.plain: tests/progs/%.c tests/progs/common.h $(CONFIG_STAMP)
+$(BUILD)/tests/%.plain: tests/progs/%.c tests/progs/common.h $(CONFIG_STAMP) | $(KERNEL_INC)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) -O0 -U_FORTIFY_SOURCE -g -pthread -o $@ $< $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -O0 -U_FORTIFY_SOURCE -g -pthread $(PROG_FLAGS) -o $@ $< $(PROG_LIBS) \
+		$(LDFLAGS)
 
 $(BUILD)/tests/iouring-liburing: tests/progs/iouring.c tests/progs/common.h
 	@mkdir -p $(@D)
@@ -263,11 +277,13 @@ lint:
 
 # The command finds the library in PKGLIBDIR below the root it runs from
 # (so a DESTDIR-staged tree works before it is moved), in ../lib/resetguard
-# beside itself, or in PKGLIBDIR.  The musl library is installed beside the
-# glibc one when `make musl` has built it.
+# beside itself, or in PKGLIBDIR.  The library for the other C library
+# (libresetguard-musl.so beside a glibc build) is installed beside it when
+# `make musl` has built it.
 DOC_FILES := $(BUILD)/resetguard.pc $(BUILD)/examples/systemd/resetguard.conf
 INSTALL_FILES := $(BINDIR)/resetguard $(PKGLIBDIR)/libresetguard.so \
-	$(PKGLIBDIR)/libresetguard-musl.so $(LIBDIR)/pkgconfig/resetguard.pc \
+	$(PKGLIBDIR)/libresetguard-musl.so $(PKGLIBDIR)/libresetguard-glibc.so \
+	$(LIBDIR)/pkgconfig/resetguard.pc \
 	$(MANDIR)/man1/resetguard.1 $(MANDIR)/man7/resetguard.7 \
 	$(DOCDIR)/examples/systemd/resetguard.conf
 
@@ -283,8 +299,8 @@ $(BUILD)/examples/systemd/resetguard.conf: examples/systemd/resetguard.conf.in $
 install: all $(DOC_FILES)
 	install -D -m 0755 $(CMD) $(DESTDIR)$(BINDIR)/resetguard
 	install -D -m 0644 $(LIB) $(DESTDIR)$(PKGLIBDIR)/libresetguard.so
-	if [ -f $(BUILD)/libresetguard-musl.so ]; then install -D -m 0644 \
-		$(BUILD)/libresetguard-musl.so $(DESTDIR)$(PKGLIBDIR)/libresetguard-musl.so; fi
+	for f in $(wildcard $(BUILD)/libresetguard-*.so); do \
+		install -D -m 0644 $$f $(DESTDIR)$(PKGLIBDIR)/$${f##*/} || exit; done
 	install -D -m 0644 $(BUILD)/resetguard.pc $(DESTDIR)$(LIBDIR)/pkgconfig/resetguard.pc
 	install -D -m 0644 man/resetguard.1 $(DESTDIR)$(MANDIR)/man1/resetguard.1
 	install -D -m 0644 man/resetguard.7 $(DESTDIR)$(MANDIR)/man7/resetguard.7
@@ -320,5 +336,20 @@ distcheck:
 	$(MAKE) -C $(BUILD)/distcheck/$(DIST) --no-print-directory all programs
 	cd $(BUILD)/distcheck/$(DIST) && tests/run $(DISTCHECK_BATS)
 
+# The library for musl programs beside the glibc one: MUSL_BUILD holds the
+# musl build (library, command, test programs); each build directory gets
+# the other's library under the name its command looks for.  check-musl
+# runs the SIGPIPE, graceful-close and logging tests with the musl build.
+MUSL_BUILD ?= build-musl
+MUSL_BATS ?= tests/sigpipe.bats tests/linger.bats tests/logging.bats
+musl: all
+	$(MAKE) --no-print-directory MUSL=1 BUILD=$(MUSL_BUILD) all programs
+	cp -p $(MUSL_BUILD)/libresetguard.so $(BUILD)/libresetguard-musl.so
+	cp -p $(LIB) $(MUSL_BUILD)/libresetguard-glibc.so
+
+check-musl: musl
+	RESETGUARD_MUSL_BUILD=$(MUSL_BUILD) tests/run tests/musl.bats
+	RESETGUARD_BUILD=$(MUSL_BUILD) tests/run $(MUSL_BATS)
+
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan build-tsan
+	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan build-tsan $(MUSL_BUILD)

@@ -88,14 +88,6 @@ static int verdict(const struct shortfalls *s)
 	return CHECK_PARTLY;
 }
 
-/* The C library a library found by find_library() was built for. */
-static enum libc_kind library_libc(const char *library)
-{
-	const char *base = strrchr(library, '/');
-
-	return !strcmp(base ? base + 1 : library, LIB_NAME_MUSL) ? LIBC_MUSL : LIBC_GLIBC;
-}
-
 /* "#!interpreter [arg]": the interpreter, or with env, the program env
  * runs, is what gets preloaded. */
 static bool script_interpreter(int fd, char *interp, size_t size)
@@ -221,10 +213,8 @@ static int judge_program(const char *path, const struct stat *st, const struct e
 		return verdict_no("it has file capabilities: the loader ignores LD_PRELOAD for it");
 	bool accepted = loader_accepts(f, path, library);
 	if (libc != library_libc(library))
-		return verdict_no(libc == LIBC_MUSL
-					  ? "the library is built for glibc, and none for musl was found "
-					    "(make musl builds it)"
-					  : "the library is not built for this program's C library");
+		return verdict_no("the library is not built for this program's C library, and no "
+				  "library for it was found (see resetguard(7), MUSL)");
 	if (!accepted)
 		return verdict_no("its loader refuses the library");
 	runtime_shortfalls(f, s);

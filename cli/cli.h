@@ -12,9 +12,12 @@ enum { EXIT_OURS = 125, EXIT_CANNOT_RUN = 126, EXIT_NOT_FOUND = 127 };
 
 #define LIB_NAME "libresetguard.so"
 #define LIB_NAME_MUSL "libresetguard-musl.so"
+#define LIB_NAME_GLIBC "libresetguard-glibc.so"
 
-/* The file name of the library built for libc (glibc for LIBC_OTHER). */
+/* The file name of the library built for libc (the command's own for
+ * LIBC_OTHER), and the C library a library of that name is built for. */
 const char *library_name(enum libc_kind libc);
+enum libc_kind library_libc(const char *library);
 /* The library built for libc, or -1 when there is none. */
 int find_library(enum libc_kind libc, char *path, size_t size);
 /* The C library of the program command runs (a script's interpreter's),

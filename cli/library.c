@@ -10,9 +10,23 @@
 
 #include "cli.h"
 
+/* libresetguard.so is built for the command's own C library (the
+ * Makefile's RG_COMMAND_LIBC); the other's carries its name. */
 const char *library_name(enum libc_kind libc)
 {
-	return libc == LIBC_MUSL ? LIB_NAME_MUSL : LIB_NAME;
+	if (libc == LIBC_OTHER || libc == RG_COMMAND_LIBC)
+		return LIB_NAME;
+	return libc == LIBC_MUSL ? LIB_NAME_MUSL : LIB_NAME_GLIBC;
+}
+
+enum libc_kind library_libc(const char *library)
+{
+	const char *base = strrchr(library, '/');
+
+	base = base ? base + 1 : library;
+	return !strcmp(base, LIB_NAME_MUSL) ? LIBC_MUSL
+	       : !strcmp(base, LIB_NAME_GLIBC) ? LIBC_GLIBC
+					       : RG_COMMAND_LIBC;
 }
 
 /* The library beside this executable (a build tree); in PKGLIBDIR below
@@ -52,18 +66,20 @@ int find_library(enum libc_kind libc, char *path, size_t size)
 	return -1;
 }
 
-/* --check of a musl program without the musl build still asks the loader
- * about the glibc one, to show why it cannot be used. */
+/* --check of a program of the other C library, without that library,
+ * still asks the loader about this one, to show why it cannot be used. */
 int choose_library(const char *command, bool check, char *path, size_t size)
 {
 	enum libc_kind libc = target_libc(command);
 
 	if (find_library(libc, path, size) == 0 ||
-	    (check && libc == LIBC_MUSL && find_library(LIBC_GLIBC, path, size) == 0))
+	    (check && find_library(LIBC_OTHER, path, size) == 0))
 		return 0;
 	fprintf(stderr, "resetguard: cannot find %s beside this command, in %s below its root, in "
-			"../lib/resetguard, or in %s%s\n",
+			"../lib/resetguard, or in %s%s%s%s\n",
 		library_name(libc), RG_PKGLIBDIR, RG_PKGLIBDIR,
-		libc == LIBC_MUSL ? " (the program uses musl: `make musl` builds that library)" : "");
+		strcmp(library_name(libc), LIB_NAME) ? " (" : "",
+		strcmp(library_name(libc), LIB_NAME) ? command : "",
+		strcmp(library_name(libc), LIB_NAME) ? " uses another C library: see resetguard(7), MUSL)" : "");
 	return -1;
 }
