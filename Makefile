@@ -187,7 +187,7 @@ check-exports: $(LIB)
 # The suite, and the deployment example that shows bats users how to use
 # resetguard on their own programs.
 BATS_ARGS ?= tests/*.bats examples/bats-example.bats
-test: all programs check-exports
+test: all programs check-exports $(if $(shell command -v musl-gcc),musl)
 	tests/run $(BATS_ARGS)
 
 # Processes of threads that reset, close, fork and exec at random under the
