@@ -348,8 +348,8 @@ musl: all
 	cp -p $(LIB) $(MUSL_BUILD)/libresetguard-glibc.so
 
 check-musl: musl
-	RESETGUARD_MUSL_BUILD=$(MUSL_BUILD) tests/run tests/musl.bats
-	RESETGUARD_BUILD=$(MUSL_BUILD) tests/run $(MUSL_BATS)
+	RESETGUARD_MUSL_BUILD=$(abspath $(MUSL_BUILD)) tests/run tests/musl.bats
+	RESETGUARD_BUILD=$(abspath $(MUSL_BUILD)) tests/run $(MUSL_BATS)
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan build-tsan $(MUSL_BUILD)
