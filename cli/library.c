@@ -24,9 +24,11 @@ enum libc_kind library_libc(const char *library)
 	const char *base = strrchr(library, '/');
 
 	base = base ? base + 1 : library;
-	return !strcmp(base, LIB_NAME_MUSL) ? LIBC_MUSL
-	       : !strcmp(base, LIB_NAME_GLIBC) ? LIBC_GLIBC
-					       : RG_COMMAND_LIBC;
+	if (!strcmp(base, LIB_NAME_MUSL))
+		return LIBC_MUSL;
+	if (!strcmp(base, LIB_NAME_GLIBC))
+		return LIBC_GLIBC;
+	return RG_COMMAND_LIBC;
 }
 
 /* The library beside this executable (a build tree); in PKGLIBDIR below
