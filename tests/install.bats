@@ -8,8 +8,14 @@
 
 LIBDIR=/usr/lib/x86_64-linux-gnu
 
+# make on its own, not as a part of the make that runs the suite (make
+# test): no jobserver, no inherited variables.
+smake() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory "$@"
+}
+
 setup_file() {
-	make -C "$BATS_TEST_DIRNAME/.." --no-print-directory -j2 BUILD="$BATS_FILE_TMPDIR/build" \
+	smake -C "$BATS_TEST_DIRNAME/.." -j2 BUILD="$BATS_FILE_TMPDIR/build" \
 		CFLAGS=-O0 PREFIX=/usr LIBDIR=$LIBDIR all >/dev/null
 }
 
@@ -21,7 +27,7 @@ setup() {
 
 # make in the source tree, into the file's own build directory.
 tmake() {
-	make -C "$REPO" --no-print-directory -j2 BUILD="$TB" CFLAGS=-O0 "$@"
+	smake -C "$REPO" -j2 BUILD="$TB" CFLAGS=-O0 "$@"
 }
 
 @test "make install DESTDIR= PREFIX=/usr LIBDIR=/usr/lib/<multiarch>: every file where it belongs; the installed command preloads the installed library" {
@@ -112,7 +118,7 @@ tmake() {
 	[[ $(git -C "$REPO" rev-parse --show-toplevel 2>/dev/null) == "$REPO" ]] ||
 		skip "not a git checkout (an unpacked tarball)"
 	local version
-	version=$(make -C "$REPO" --no-print-directory -s dist DISTDIR="$BATS_TEST_TMPDIR")
+	version=$(smake -C "$REPO" -s dist DISTDIR="$BATS_TEST_TMPDIR")
 	[[ $version =~ /resetguard-(.+)\.tar\.gz$ ]] || fail "no tarball: $version"
 	version=${BASH_REMATCH[1]}
 	mkdir "$BATS_TEST_TMPDIR/unpacked"
@@ -122,7 +128,7 @@ tmake() {
 	assert_output "resetguard-$version"
 	[[ ! -e $tree/.git && -x $tree/tests/run && -f $tree/shim/close.c ]]
 	assert_equal "$(cat "$tree/VERSION")" "$version"
-	make -C "$tree" --no-print-directory -j2 CFLAGS=-O0 all build/tests/resetprobe >/dev/null
+	smake -C "$tree" -j2 CFLAGS=-O0 all build/tests/resetprobe >/dev/null
 	run "$tree/build/resetguard" --version
 	assert_output "resetguard $version"
 	run "$tree/build/resetguard" "$tree/build/tests/resetprobe" write write
