@@ -11,6 +11,9 @@ endif
 LIBC := $(if $(shell printf '\043include <stdio.h>\n__GLIBC__\n' | $(CC) -E -P - 2>/dev/null | \
 	grep -x __GLIBC__),musl,glibc)
 BUILD ?= $(if $(filter musl,$(LIBC)),build-musl,build)
+# The arm64 cross build (make arm64, check-arm64).
+ARM64_CC ?= aarch64-linux-gnu-gcc
+ARM64_BUILD ?= build-arm64
 # Where `make install` puts things (DESTDIR stages the whole tree).  The
 # command has the library's directory compiled in.
 PREFIX ?= /usr/local
@@ -122,7 +125,7 @@ $(CONFIG_STAMP) $(PATHS_STAMP): FORCE
 	@mkdir -p $(@D)
 	@printf '%s\n' '$(STAMP)' | cmp -s - $@ || printf '%s\n' '$(STAMP)' >$@
 
-.PHONY: FORCE all programs dist distcheck musl check-musl test stress demo bench bench-percall clean check-exports install uninstall \
+.PHONY: FORCE all programs dist distcheck musl check-musl arm64 check-arm64 test stress demo bench bench-percall clean check-exports install uninstall \
 	fuzz fuzz-regress lint check-asan check-tsan memcheck
 all: $(LIB) $(CMD)
 
@@ -187,7 +190,8 @@ check-exports: $(LIB)
 # The suite, and the deployment example that shows bats users how to use
 # resetguard on their own programs.
 BATS_ARGS ?= tests/*.bats examples/bats-example.bats
-test: all programs check-exports $(if $(shell command -v musl-gcc),musl)
+test: all programs check-exports $(if $(shell command -v musl-gcc),musl) \
+	$(if $(shell command -v $(ARM64_CC)),arm64)
 	tests/run $(BATS_ARGS)
 
 # Processes of threads that reset, close, fork and exec at random under the
@@ -351,5 +355,16 @@ check-musl: musl
 	RESETGUARD_MUSL_BUILD=$(abspath $(MUSL_BUILD)) tests/run tests/musl.bats
 	RESETGUARD_BUILD=$(abspath $(MUSL_BUILD)) tests/run $(MUSL_BATS)
 
+# arm64: the library and the test programs tests/arm64.bats runs, built
+# with Debian's gcc-aarch64-linux-gnu, to run under qemu-user with the
+# cross C library (the command is built too, but qemu-user without binfmt
+# cannot follow its exec).
+arm64:
+	$(MAKE) --no-print-directory CC=$(ARM64_CC) BUILD=$(ARM64_BUILD) all \
+		$(addprefix $(ARM64_BUILD)/tests/,resetprobe resetprobe.plain lingerserver)
+
+check-arm64: arm64
+	RESETGUARD_ARM64_BUILD=$(abspath $(ARM64_BUILD)) tests/run tests/arm64.bats
+
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan build-tsan $(MUSL_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan build-tsan $(MUSL_BUILD) $(ARM64_BUILD)
