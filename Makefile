@@ -5,8 +5,9 @@ CC ?= cc
 # MUSL=1: the library (and command, test programs) for musl programs, with
 # Debian's musl-gcc, in build-musl.  Any compiler whose C library is not
 # glibc builds there too (CC=musl-gcc, or gcc on Alpine).
+MUSL_CC ?= musl-gcc
 ifeq ($(MUSL),1)
-CC := musl-gcc
+override CC := $(MUSL_CC)
 endif
 LIBC := $(if $(shell printf '\043include <stdio.h>\n__GLIBC__\n' | $(CC) -E -P - 2>/dev/null | \
 	grep -x __GLIBC__),musl,glibc)
@@ -347,7 +348,7 @@ distcheck:
 MUSL_BUILD ?= build-musl
 MUSL_BATS ?= tests/sigpipe.bats tests/linger.bats tests/logging.bats
 musl: all
-	$(MAKE) --no-print-directory MUSL=1 BUILD=$(MUSL_BUILD) all programs
+	$(MAKE) --no-print-directory MUSL=1 CC=$(MUSL_CC) BUILD=$(MUSL_BUILD) all programs
 	cp -p $(MUSL_BUILD)/libresetguard.so $(BUILD)/libresetguard-musl.so
 	cp -p $(LIB) $(MUSL_BUILD)/libresetguard-glibc.so
 
