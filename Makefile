@@ -134,7 +134,8 @@ all: $(LIB) $(CMD)
 programs: $(TEST_BIN) $(EXAMPLE_BIN) $(if $(filter glibc,$(LIBC)),$(BUILD)/bench/hotpath $(ORACLE) \
 	$(ORACLE_NAIVE))
 
-$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h shim/musl/*.h) Makefile $(CONFIG_STAMP) | $(KERNEL_INC)
+$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h shim/*.def shim/musl/*.h) Makefile $(CONFIG_STAMP) \
+		| $(KERNEL_INC)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_FLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -149,9 +150,15 @@ $(KERNEL_INC):
 $(LIB): $(LIB_OBJ)
 	$(CC) $(LIB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
-$(CMD): $(wildcard cli/*.c cli/*.h) Makefile $(CONFIG_STAMP) $(PATHS_STAMP)
+# The command checks options with the library's own parsers: shim/settings.c
+# is compiled into both (here without the library's flags, which may
+# carry a sanitizer the command does not load).
+CMD_SHARED := shim/settings.c
+$(CMD): $(wildcard cli/*.c cli/*.h) $(CMD_SHARED) shim/settings.h shim/settings.def \
+		shim/config.h shim/defaults.h shim/state.h Makefile $(CONFIG_STAMP) $(PATHS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) $(CMD_PATHS) -o $@ $(wildcard cli/*.c) $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) $(CMD_PATHS) -o $@ $(wildcard cli/*.c) $(CMD_SHARED) \
+		$(LDFLAGS)
 
 $(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h $(CONFIG_STAMP) | $(KERNEL_INC)
 	@mkdir -p $(@D)
@@ -243,11 +250,11 @@ FUZZ_CC ?= clang
 FUZZ_TARGETS := settings format record
 FUZZ_CFLAGS := $(BASE) -O1 -g -pthread -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_OBJ := $(addprefix $(FUZZ_BUILD)/shim/,config.o log.o format.o lock.o real.o) \
+FUZZ_OBJ := $(addprefix $(FUZZ_BUILD)/shim/,config.o settings.o log.o format.o lock.o real.o) \
 	$(addprefix $(FUZZ_BUILD)/fuzz/,check.o capture.o)
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz-%)
 
-$(FUZZ_BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h) Makefile
+$(FUZZ_BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h shim/*.def) Makefile
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
@@ -290,7 +297,7 @@ DOC_FILES := $(BUILD)/resetguard.pc $(BUILD)/examples/systemd/resetguard.conf
 INSTALL_FILES := $(BINDIR)/resetguard $(PKGLIBDIR)/libresetguard.so \
 	$(PKGLIBDIR)/libresetguard-musl.so $(PKGLIBDIR)/libresetguard-glibc.so \
 	$(LIBDIR)/pkgconfig/resetguard.pc \
-	$(MANDIR)/man1/resetguard.1 $(MANDIR)/man7/resetguard.7 \
+	$(MANDIR)/man1/resetguard.1 $(MANDIR)/man7/resetguard.7 $(MANDIR)/man5/resetguard.conf.5 \
 	$(DOCDIR)/examples/systemd/resetguard.conf
 
 # The installed paths in the files that name them.
@@ -310,6 +317,7 @@ install: all $(DOC_FILES)
 	install -D -m 0644 $(BUILD)/resetguard.pc $(DESTDIR)$(LIBDIR)/pkgconfig/resetguard.pc
 	install -D -m 0644 man/resetguard.1 $(DESTDIR)$(MANDIR)/man1/resetguard.1
 	install -D -m 0644 man/resetguard.7 $(DESTDIR)$(MANDIR)/man7/resetguard.7
+	install -D -m 0644 man/resetguard.conf.5 $(DESTDIR)$(MANDIR)/man5/resetguard.conf.5
 	install -D -m 0644 $(BUILD)/examples/systemd/resetguard.conf \
 		$(DESTDIR)$(DOCDIR)/examples/systemd/resetguard.conf
 

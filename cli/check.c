@@ -322,7 +322,7 @@ static void metrics_shortfall(struct shortfalls *s)
 	char line[PATH_MAX + 128];
 	struct stat st;
 
-	if (!dir || !*dir)
+	if (!dir || !*dir || !strcmp(dir, "off"))
 		return;
 	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
 		errno = ENOTDIR;

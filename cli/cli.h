@@ -30,4 +30,8 @@ enum { CHECK_PARTLY = 2 }; /* it attaches, but not to what COMMAND starts */
 /* --check COMMAND [ARGS...]: prints what it finds; returns the status. */
 int check_command(const char *command, char *const *args, const char *library);
 
+/* status PID: whether the library is loaded in PID, and its state page;
+ * 0 loaded, 1 not, 2 cannot tell (no permission). */
+int status_command(int argc, char **argv);
+
 #endif

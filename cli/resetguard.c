@@ -13,139 +13,113 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../shim/settings.h"
 #include "cli.h"
 
-/* What each option may take, checked before anything runs, so that a
- * typo fails here with 125 instead of as a warning in the program. */
-enum value_kind { V_NONE, V_WORD, V_DURATION, V_SIZE, V_COUNT, V_RATE, V_PATH, V_DIR };
+/* The options are the settings of shim/settings.def that have one; each
+ * value is checked with the library's own parser before anything runs, so
+ * that a typo fails here with 125 instead of as a warning in the program,
+ * and a value accepted here is never refused there. */
+enum { OPT_HELP = 'h', OPT_VERSION = 1000, OPT_CHECK, OPT_LIST };
 
-struct setting {
-	const char *option;
-	const char *variable;
-	enum value_kind kind;
-	const char *words; /* V_WORD: the allowed values, space-separated */
-	const char *fixed; /* V_NONE: the value the option sets */
-};
-
-static const struct setting settings[] = {
-	{ "log", "RESETGUARD_LOG", V_PATH, NULL, NULL },
-	{ "format", "RESETGUARD_LOG_FORMAT", V_WORD, "logfmt json", NULL },
-	{ "level", "RESETGUARD_LOG_LEVEL", V_WORD, "warn info debug", NULL },
-	{ "rate", "RESETGUARD_LOG_RATE", V_RATE, NULL, NULL },
-	{ "syslog-facility", "RESETGUARD_SYSLOG_FACILITY", V_WORD,
-	  "daemon kern user mail auth syslog lpr news uucp cron authpriv ftp local0 local1 "
-	  "local2 local3 local4 local5 local6 local7",
-	  NULL },
-	{ "sigpipe", "RESETGUARD_SIGPIPE", V_WORD, "socket ignore off", NULL },
-	{ "errors", "RESETGUARD_ERRORS", V_WORD, "reset all", NULL },
-	{ "no-linger", "RESETGUARD_LINGER", V_NONE, NULL, "off" },
-	{ "linger-timeout", "RESETGUARD_LINGER_TIMEOUT", V_DURATION, NULL, NULL },
-	{ "linger-time", "RESETGUARD_LINGER_TIME", V_DURATION, NULL, NULL },
-	{ "linger-bytes", "RESETGUARD_LINGER_BYTES", V_SIZE, NULL, NULL },
-	{ "linger0", "RESETGUARD_LINGER0", V_WORD, "convert honour", NULL },
-	{ "linger-max", "RESETGUARD_LINGER_MAX", V_COUNT, NULL, NULL },
-	{ "metrics", "RESETGUARD_METRICS", V_DIR, NULL, NULL },
-	{ "metrics-interval", "RESETGUARD_METRICS_INTERVAL", V_DURATION, NULL, NULL },
-};
-
-#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
-enum { OPT_HELP = 'h', OPT_VERSION = 1000, OPT_CHECK };
+/* The value an option that takes none sets ("=off"), or NULL. */
+static const char *fixed_value(const struct rg_setting *s)
+{
+	return s->arg[0] == '=' ? s->arg + 1 : NULL;
+}
 
 static void usage(FILE *out)
 {
 	fputs("usage: resetguard [OPTIONS] [--] COMMAND [ARGS...]\n"
 	      "       resetguard --check COMMAND [ARGS...]\n"
+	      "       resetguard status PID\n"
+	      "       resetguard --list-settings\n"
 	      "Run COMMAND with libresetguard.so preloaded: SIGPIPE no longer kills it on\n"
 	      "socket writes, abrupt closes become shutdown-and-drain, and every connection\n"
-	      "reset it meets is logged with the peer.\n\n"
-	      "  --log DEST              stderr, syslog, journal, off or a file path\n"
-	      "  --format FORMAT         logfmt or json\n"
-	      "  --level LEVEL           warn, info or debug\n"
-	      "  --rate N[/B]            log records per second and burst; 0: no limit\n"
-	      "  --syslog-facility NAME  daemon, user, local0 ... local7, ...\n"
-	      "  --sigpipe MODE          socket, ignore or off\n"
-	      "  --errors SET            reset (ECONNRESET, EPIPE) or all\n"
-	      "  --no-linger             plain closes: no shutdown-and-drain\n"
-	      "  --linger-timeout TIME   longest wait for more data from the peer (2s)\n"
-	      "  --linger-time TIME      longest a socket lingers in all (30s)\n"
-	      "  --linger-bytes SIZE     most a socket drains, e.g. 512KiB; 0: no bound (64MiB)\n"
-	      "  --linger0 MODE          convert or honour SO_LINGER {1, 0}\n"
-	      "  --linger-max N          sockets lingering at once\n"
-	      "  --metrics DIR           keep a Prometheus textfile-collector file in DIR\n"
-	      "  --metrics-interval TIME how often that file is rewritten (15s)\n"
-	      "  --check                 tell whether resetguard can attach to COMMAND run\n"
+	      "reset it meets is logged with the peer.\n\n",
+	      out);
+	for (size_t i = 0; i < RG_N_SETTINGS; i++) {
+		const struct rg_setting *s = &rg_settings[i];
+		char left[64];
+
+		if (!s->option)
+			continue;
+		snprintf(left, sizeof(left), "--%s%s%s", s->option, fixed_value(s) ? "" : " ",
+			 fixed_value(s) ? "" : s->arg);
+		fprintf(out, "  %-23s %s", left, s->help);
+		if (!fixed_value(s) && s->fallback[0])
+			fprintf(out, " (%s)", s->fallback);
+		fputc('\n', out);
+	}
+	fputs("  --check                 tell whether resetguard can attach to COMMAND run\n"
 	      "                          with ARGS: 0 yes, 1 no, 2 partly\n"
+	      "  --list-settings         every setting: variable, option, default\n"
 	      "  -h, --help              this text\n"
 	      "      --version           the version\n"
-	      "TIME is a number with ms or s.  Each option sets the RESETGUARD_* variable\n"
-	      "described in resetguard(7); exit status: COMMAND's, or 125 (resetguard's own\n"
-	      "error), 126 (cannot run COMMAND), 127 (COMMAND not found).\n",
+	      "TIME is a number, decimals allowed, with ms, s, m or h (at most 1h).  Each\n"
+	      "option sets the RESETGUARD_* variable described in resetguard(7); the file\n"
+	      "/etc/resetguard.conf (resetguard.conf(5)) holds the same settings.  Exit\n"
+	      "status: COMMAND's, or 125 (resetguard's own error), 126 (cannot run\n"
+	      "COMMAND), 127 (COMMAND not found).\n",
 	      out);
 }
 
-static bool word_in(const char *value, const char *words)
+/* One line per setting, tab-separated: the variable, the option (- for
+ * none), the default ("" for an empty one).  What tests/conffile.bats holds
+ * the man pages to. */
+static void list_settings(void)
 {
-	size_t n = strlen(value);
+	for (size_t i = 0; i < RG_N_SETTINGS; i++) {
+		const struct rg_setting *s = &rg_settings[i];
 
-	for (const char *p = words; (p = strstr(p, value)); p += n)
-		if ((p == words || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0') && n)
-			return true;
-	return false;
-}
-
-static bool digits(const char *s, const char **end)
-{
-	const char *p = s;
-
-	while (*p >= '0' && *p <= '9')
-		p++;
-	*end = p;
-	return p > s && p - s < 10;
-}
-
-static bool valid(const struct setting *s, const char *value)
-{
-	const char *end;
-
-	switch (s->kind) {
-	case V_WORD:
-		return word_in(value, s->words);
-	case V_DURATION:
-		return digits(value, &end) && atoi(value) > 0 && (!strcmp(end, "ms") || !strcmp(end, "s"));
-	case V_SIZE: /* digits and a unit; the library checks the 1 TiB bound */
-		end = value + strspn(value, "0123456789");
-		return end > value && end - value < 14 &&
-		       (!*end || !strcmp(end, "KiB") || !strcmp(end, "MiB") || !strcmp(end, "GiB"));
-	case V_COUNT:
-		return digits(value, &end) && !*end && atoi(value) > 0;
-	case V_RATE:
-		return digits(value, &end) && (!*end || (*end == '/' && digits(end + 1, &end) && !*end));
-	case V_PATH:
-	case V_DIR:
-		return *value != '\0';
-	default:
-		return true;
+		printf("%s\t%s%s%s\t%s\n", rg_settings[i].name, s->option ? "--" : "-",
+		       s->option ? s->option : "", fixed_value(s) ? s->arg : "",
+		       s->fallback[0] ? s->fallback : "\"\"");
 	}
 }
 
 /* Relative paths become absolute: COMMAND, and every child it starts from
  * another directory, must find the same file. */
-static int set_variable(const struct setting *s, const char *value)
+static bool wants_absolute(const struct rg_setting *s, const char *value)
+{
+	switch (s->kind) {
+	case RG_K_LOG:
+		return strcmp(value, "stderr") != 0 && strcmp(value, "syslog") != 0 &&
+		       strcmp(value, "journal") != 0 && strcmp(value, "off") != 0 && value[0] != '/' &&
+		       *value;
+	case RG_K_DIR:
+		return strcmp(value, "off") != 0 && value[0] != '/' && *value;
+	case RG_K_CONF:
+		return value[0] != '/' && *value;
+	default:
+		return false;
+	}
+}
+
+static int set_variable(const struct rg_setting *s, const char *value, const char *option)
 {
 	char path[PATH_MAX + NAME_MAX];
+	struct rg_config scratch;
+	const char *why;
 
-	if ((s->kind == V_PATH && !word_in(value, "stderr syslog journal off") && value[0] != '/') ||
-	    (s->kind == V_DIR && value[0] != '/')) {
+	if (wants_absolute(s, value)) {
 		char cwd[PATH_MAX];
 
 		if (!getcwd(cwd, sizeof(cwd)) ||
 		    (size_t)snprintf(path, sizeof(path), "%s/%s", cwd, value) >= sizeof(path)) {
-			fprintf(stderr, "resetguard: cannot make --%s %s absolute\n", s->option, value);
+			fprintf(stderr, "resetguard: cannot make %s %s absolute\n", option, value);
 			return -1;
 		}
 		value = path;
 	}
-	return setenv(s->variable, value, 1);
+	rg_settings_defaults(&scratch);
+	why = rg_setting_parse(s, value, &scratch);
+	if (why) {
+		fprintf(stderr, "resetguard: invalid value for %s: '%s' is not %s\n", option, value,
+			why);
+		return -1;
+	}
+	return setenv(s->name, value, 1);
 }
 
 /* A sanitizer build of the library (the Makefile's SANITIZE) works only
@@ -180,18 +154,20 @@ static int set_preload(const char *lib)
 
 static int parse_options(int argc, char **argv, bool *check)
 {
-	struct option longopts[N_SETTINGS + 4];
-	size_t i;
+	struct option longopts[RG_N_SETTINGS + 5];
+	size_t n = 0;
 
-	for (i = 0; i < N_SETTINGS; i++)
-		longopts[i] = (struct option){ settings[i].option,
-					       settings[i].kind == V_NONE ? no_argument
-									  : required_argument,
-					       NULL, (int)i };
-	longopts[i++] = (struct option){ "help", no_argument, NULL, OPT_HELP };
-	longopts[i++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
-	longopts[i++] = (struct option){ "check", no_argument, NULL, OPT_CHECK };
-	longopts[i] = (struct option){ 0 };
+	for (size_t i = 0; i < RG_N_SETTINGS; i++)
+		if (rg_settings[i].option)
+			longopts[n++] = (struct option){ rg_settings[i].option,
+							 fixed_value(&rg_settings[i]) ? no_argument
+										      : required_argument,
+							 NULL, (int)i };
+	longopts[n++] = (struct option){ "help", no_argument, NULL, OPT_HELP };
+	longopts[n++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
+	longopts[n++] = (struct option){ "check", no_argument, NULL, OPT_CHECK };
+	longopts[n++] = (struct option){ "list-settings", no_argument, NULL, OPT_LIST };
+	longopts[n] = (struct option){ 0 };
 
 	opterr = 0;
 	for (;;) {
@@ -207,6 +183,10 @@ static int parse_options(int argc, char **argv, bool *check)
 			printf("resetguard %s\n", RG_VERSION);
 			exit(0);
 		}
+		if (opt == OPT_LIST) {
+			list_settings();
+			exit(0);
+		}
 		if (opt == OPT_CHECK) {
 			*check = true;
 			continue;
@@ -216,28 +196,35 @@ static int parse_options(int argc, char **argv, bool *check)
 				opt == ':' ? "missing value for" : "unknown option", argv[optind - 1]);
 			return -1;
 		}
-		const struct setting *s = &settings[opt];
-		const char *value = s->kind == V_NONE ? s->fixed : optarg;
+		const struct rg_setting *s = &rg_settings[opt];
+		char option[64];
 
-		if (!valid(s, value)) {
-			fprintf(stderr, "resetguard: invalid value for --%s: '%s'\n", s->option, value);
-			return -1;
-		}
-		if (set_variable(s, value) < 0)
+		snprintf(option, sizeof(option), "--%s", s->option);
+		if (set_variable(s, fixed_value(s) ? fixed_value(s) : optarg, option) < 0)
 			return -1;
 	}
 }
 
-/* A relative RESETGUARD_LOG from the environment is made absolute too. */
-static int absolute_log_from_environment(void)
+/* Relative paths given in the environment are made absolute too; their
+ * values are the library's to judge. */
+static int absolute_paths_from_environment(void)
 {
-	const char *log = getenv("RESETGUARD_LOG");
-	char copy[PATH_MAX];
+	for (size_t i = 0; i < RG_N_SETTINGS; i++) {
+		const char *value = getenv(rg_settings[i].name);
+		char copy[PATH_MAX], path[PATH_MAX + NAME_MAX], cwd[PATH_MAX];
 
-	if (!log || !*log || strlen(log) >= sizeof(copy))
-		return 0;
-	strcpy(copy, log);
-	return set_variable(&settings[0], copy);
+		if (!value || !wants_absolute(&rg_settings[i], value) || strlen(value) >= sizeof(copy))
+			continue;
+		strcpy(copy, value);
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", cwd, copy) >= sizeof(path) ||
+		    setenv(rg_settings[i].name, path, 1) < 0) {
+			fprintf(stderr, "resetguard: cannot make %s=%s absolute\n", rg_settings[i].name,
+				copy);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -245,7 +232,9 @@ int main(int argc, char **argv)
 	char lib[PATH_MAX];
 	bool check = false;
 
-	if (absolute_log_from_environment() < 0 || parse_options(argc, argv, &check) < 0)
+	if (argc >= 2 && (!strcmp(argv[1], "status") || !strcmp(argv[1], "--status")))
+		return status_command(argc - 2, argv + 2);
+	if (absolute_paths_from_environment() < 0 || parse_options(argc, argv, &check) < 0)
 		return EXIT_OURS;
 	if (optind >= argc) {
 		usage(stderr);

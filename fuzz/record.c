@@ -73,6 +73,12 @@ static void fz_check_sent(unsigned before, const char *prog)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static bool defaults;
+
+	if (!defaults) {
+		rg_config_defaults();
+		defaults = true;
+	}
 	static char prog[4096], op[4096], log_path[4096], metrics[4096];
 	static struct rg_fd e;
 	static const int errs[] = { ECONNRESET, EPIPE, ETIMEDOUT, ECONNREFUSED };

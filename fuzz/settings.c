@@ -18,6 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum fz_kind { FZ_WORD, FZ_DURATION, FZ_SIZE, FZ_COUNT, FZ_RATE, FZ_ABSOLUTE, FZ_LOG };
 
+/* Marks the absolute path that may also be "off". */
+static const int fz_off;
+
 static const struct fz_setting {
 	const char *name;
 	enum fz_kind kind;
@@ -39,7 +42,7 @@ static const struct fz_setting {
 	{ "RESETGUARD_SYSLOG_SOCKET", FZ_ABSOLUTE, NULL, NULL },
 	{ "RESETGUARD_JOURNAL_SOCKET", FZ_ABSOLUTE, NULL, NULL },
 	{ "RESETGUARD_LOG_RATE", FZ_RATE, NULL, NULL },
-	{ "RESETGUARD_METRICS", FZ_ABSOLUTE, NULL, NULL },
+	{ "RESETGUARD_METRICS", FZ_ABSOLUTE, NULL, &fz_off }, /* off too */
 	{ "RESETGUARD_METRICS_INTERVAL", FZ_DURATION, NULL, &rg_config.metrics_interval_ms },
 	{ "RESETGUARD_LOG", FZ_LOG, NULL, NULL },
 	/* Last, so that the corpus's first bytes keep naming the others. */
@@ -72,18 +75,36 @@ static unsigned long long fz_number(const char *s)
 	return n;
 }
 
-/* README: "a duration: 500ms, 2s (at most 1h)"; 0 is no duration. */
+/* resetguard(7): "a number, decimals allowed, followed by ms, s, m or h:
+ * whole milliseconds from 1ms to 1h"; -1 when it is none. */
 static long long fz_duration_ms(const char *value)
 {
-	unsigned long long n;
-	size_t len = fz_digits(value, &n);
+	static const struct {
+		const char *unit;
+		unsigned long long ms;
+	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
+	unsigned long long whole, frac = 0, scale = 1;
+	size_t len = fz_digits(value, &whole);
 
 	if (len == 0)
 		return -1;
-	if (strcmp(value + len, "s") == 0 && n >= 1 && n <= 3600)
-		return (long long)n * 1000;
-	if (strcmp(value + len, "ms") == 0 && n >= 1 && n <= 3600000)
-		return (long long)n;
+	if (value[len] == '.') {
+		size_t flen = fz_digits(value + len + 1, &frac);
+
+		if (flen == 0 || flen > 9)
+			return -1;
+		for (size_t i = 0; i < flen; i++)
+			scale *= 10;
+		len += 1 + flen;
+	}
+	for (size_t i = 0; i < 4; i++) {
+		if (strcmp(value + len, units[i].unit) != 0)
+			continue;
+		if (whole > 3600000 || (frac * units[i].ms) % scale)
+			return -1;
+		unsigned long long ms = whole * units[i].ms + frac * units[i].ms / scale;
+		return ms >= 1 && ms <= 3600000 ? (long long)ms : -1;
+	}
 	return -1;
 }
 
@@ -147,12 +168,14 @@ static bool fz_expect_ok(const struct fz_setting *s, const char *value)
 	case FZ_SIZE:
 		return fz_size(value) >= 0;
 	case FZ_COUNT:
+		if (strcmp(value, "auto") == 0)
+			return true;
 		return value[0] != '0' && fz_digits(value, &n) == strlen(value) && value[0] &&
 		       n <= INT_MAX;
 	case FZ_RATE:
 		return fz_rate_ok(value);
 	case FZ_ABSOLUTE:
-		return value[0] == '/';
+		return value[0] == '/' || (s->number == &fz_off && strcmp(value, "off") == 0);
 	case FZ_LOG:
 		return value[0] != '\0';
 	}
@@ -236,6 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static bool saved;
 
 	if (!saved) {
+		rg_config_defaults();
 		defaults = rg_config;
 		saved = true;
 	}
@@ -267,7 +291,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_fail_value(s->name, value, "the duration taken is not the one given");
 	} else if (s->kind == FZ_SIZE && rg_config.linger_bytes != (unsigned long long)fz_size(value)) {
 		fz_fail_value(s->name, value, "the size taken is not the one given");
-	} else if (s->kind == FZ_COUNT && (unsigned long long)*s->number != fz_number(value)) {
+	} else if (s->kind == FZ_COUNT && (unsigned long long)*s->number !=
+						   (strcmp(value, "auto") ? fz_number(value) : 0)) {
 		fz_fail_value(s->name, value, "the number taken is not the one given");
 	}
 	free(value);

@@ -184,6 +184,15 @@ static bool rg_unbind_async(int fd)
 	       rg_libc(fcntl)(fd, F_SETOWN_EX, &nobody) == 0 && rg_libc(fcntl)(fd, F_SETSIG, 0) == 0;
 }
 
+bool rg_bindings_undo_unknown(int fd)
+{
+	int saved = errno;
+	bool undone = rg_unbind_async(fd);
+
+	errno = saved;
+	return undone;
+}
+
 bool rg_bindings_undo(int fd, const struct rg_fd *conn)
 {
 	int saved = errno;

@@ -20,6 +20,9 @@ bool rg_bindings_left(const struct rg_fd *conn);
 /* Undoes every binding of conn on fd, the last descriptor of its socket,
  * still open; false when one cannot be undone. */
 bool rg_bindings_undo(int fd, const struct rg_fd *conn);
+/* Undoes what a socket from outside may be bound to, unknown to
+ * resetguard: an owner and signal for O_ASYNC. */
+bool rg_bindings_undo_unknown(int fd);
 /* Whether conn records its registration in this process's epoll set
  * epfd: share.c asks it of the registrations it finds in /proc for a
  * socket met from outside, whose history resetguard did not see. */

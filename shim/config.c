@@ -1,67 +1,41 @@
-/* Reading the RESETGUARD_* environment.  A malformed value never stops the
- * program: it gets one line on stderr naming the variable and the value
- * used instead. */
-#include <limits.h>
+/* Reading the settings when the library loads: each one's default
+ * (settings.def), then the config file, then the RESETGUARD_* environment,
+ * each layer over the one before.  A malformed value never stops the
+ * program: it gets one line on stderr naming the setting (and, in a file,
+ * the file and line) and the value used instead.
+ *
+ * The file is read with the real open() and read(), into a buffer in
+ * .bss: nothing is allocated, no descriptor is left open. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "defaults.h"
 #include "log.h"
+#include "real.h"
+#include "settings.h"
 
-struct rg_config rg_config = {
-	.sigpipe = RG_SIGPIPE_SOCKET,
-	.log = RG_LOG_STDERR,
-	.syslog_path = RG_SYSLOG_SOCKET_DEFAULT,
-	.journal_path = RG_JOURNAL_SOCKET_DEFAULT,
-	.syslog_facility = 3, /* daemon */
-	.log_rate = 20,
-	.log_burst = 200,
-	.metrics_interval_ms = 15000,
-	.linger = true,
-	.linger_timeout_ms = 2000,
-	.linger_time_ms = 30000,
-	.linger_bytes = 64ull << 20,
-};
+struct rg_config rg_config;
 
-struct rg_choice {
-	const char *word;
-	int value;
-};
-
-/* The first choice is the default. */
-static int rg_config_choice(const char *name, const char *value,
-			    const struct rg_choice *choices, const char *expected)
-{
-	if (!value)
-		return choices[0].value;
-	for (const struct rg_choice *c = choices; c->word; c++)
-		if (strcmp(value, c->word) == 0)
-			return c->value;
-	rg_log_bad_setting(name, value, expected, choices[0].word);
-	return choices[0].value;
-}
-
-/* Settings that name something are copied when the library loads, never
- * pointed to: programs rewrite their environment and argv for their
- * process titles (nginx, postgres, sendmail), and a path read later would
- * be a piece of a title.  False when the value does not fit: cut short, it
- * would name something else. */
-static bool rg_config_keep(char *buf, size_t cap, const char *value)
-{
-	size_t len = strlen(value);
-
-	if (len >= cap)
-		return false;
-	memcpy(buf, value, len + 1);
-	return true;
-}
-
-static char rg_log_path[PATH_MAX], rg_syslog_path[PATH_MAX], rg_journal_path[PATH_MAX],
-	rg_metrics_dir[PATH_MAX];
+/* The file's text, and what became of reading it (0: read, or absent
+ * where absence is normal). */
+static char rg_conf_text[64 * 1024];
+static size_t rg_conf_len;
+static int rg_conf_error;
+/* Where each setting's value came from: so that a refused value names
+ * what is used instead. */
+enum rg_layer { RG_FROM_DEFAULT, RG_FROM_FILE, RG_FROM_ENV };
+static enum rg_layer rg_from[RG_N_SETTINGS];
+/* The first pass only finds the scope: a program out of it must not hear
+ * of a malformed setting. */
+static bool rg_quiet;
 
 /* Under systemd, stderr is a stream to journald, and $JOURNAL_STREAM
  * names it as "device:inode" (systemd.exec(5)). */
@@ -75,313 +49,258 @@ bool rg_config_stderr_is_journal(void)
 	       fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
-static void rg_config_log_dest(const char *name, const char *value)
+static void rg_config_set(const char *where, const struct rg_setting *s, const char *value,
+			  enum rg_layer layer)
 {
-	static const struct rg_choice words[] = {
-		{ "stderr", RG_LOG_STDERR }, { "syslog", RG_LOG_SYSLOG },
-		{ "journal", RG_LOG_JOURNAL }, { "off", RG_LOG_OFF },
-		{ NULL, 0 },
-	};
+	const char *why = rg_setting_parse(s, value, &rg_config);
 
-	if (!value) {
-		if (rg_config_stderr_is_journal())
-			rg_config.log = RG_LOG_JOURNAL;
+	if (!why) {
+		rg_from[s - rg_settings] = layer;
 		return;
 	}
-	for (const struct rg_choice *c = words; c->word; c++)
-		if (strcmp(value, c->word) == 0) {
-			rg_config.log = (enum rg_log_dest)c->value;
-			return;
-		}
-	if (value[0] == '\0') {
-		rg_log_bad_setting(name, value, "stderr, syslog, journal, off or a file path",
-				   "stderr");
-	} else if (!rg_config_keep(rg_log_path, sizeof(rg_log_path), value)) {
-		rg_log_bad_setting(name, value,
-				   "stderr, syslog, journal, off or a path shorter than PATH_MAX",
-				   "stderr");
-	} else {
-		rg_config.log = RG_LOG_FILE;
-		rg_config.log_path = rg_log_path;
+	if (!rg_quiet)
+		rg_log_bad_setting(where, value, why,
+				   rg_from[s - rg_settings] == RG_FROM_FILE
+					   ? "the value from the config file"
+					   : s->fallback[0]	  ? s->fallback
+					   : s->kind == RG_K_NAME ? "the program's name"
+								  : "none");
+}
+
+/* A path or a setting's name in a complaint, its bytes kept printable. */
+static void rg_printable(char *buf, size_t size, const char *text, size_t len)
+{
+	size_t n = len < size - 1 ? len : size - 1;
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)text[i] >= 0x20 && (unsigned char)text[i] < 0x7f)
+			buf[i] = text[i];
+		else
+			buf[i] = '?';
+	buf[n] = '\0';
+}
+
+static char *rg_trim(char *start, char *end)
+{
+	while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+	return start + strspn(start, " \t");
+}
+
+/* KEY=value, blanks around either ignored, the value in one pair of
+ * quotes if it is quoted.  Complaints name the file and the line. */
+static void rg_config_line(char *line, unsigned int number)
+{
+	char where[PATH_MAX + 128], path[PATH_MAX], name[96], *eq, *key, *value;
+	const struct rg_setting *s;
+	size_t len;
+
+	line = rg_trim(line, line + strlen(line));
+	if (line[0] == '\0' || line[0] == '#')
+		return;
+	rg_printable(path, sizeof(path), rg_config.conf_path, strlen(rg_config.conf_path));
+	eq = strchr(line, '=');
+	if (!eq) {
+		snprintf(where, sizeof(where), "%s:%u", path, number);
+		if (!rg_quiet)
+			rg_log_complaint(where, NULL, ": not a KEY=value line", "; line ignored");
+		return;
+	}
+	*eq = '\0';
+	key = rg_trim(line, eq);
+	value = rg_trim(eq + 1, eq + 1 + strlen(eq + 1));
+	len = strlen(value);
+	if (len >= 2 && (value[0] == '"' || value[0] == '\'') && value[len - 1] == value[0]) {
+		value[len - 1] = '\0';
+		value++;
+	}
+	s = rg_setting_named(key, strlen(key));
+	rg_printable(name, sizeof(name), key, strlen(key));
+	snprintf(where, sizeof(where), "%s:%u: %s", path, number, name);
+	if (!s || s == &rg_settings[RG_S_CONF]) {
+		if (!rg_quiet)
+			rg_log_complaint(where, NULL,
+					 s ? ": only the environment can name the config file"
+					   : ": not a setting",
+					 "; line ignored");
+		return;
+	}
+	rg_config_set(where, s, value, RG_FROM_FILE);
+}
+
+/* Line by line, on a copy: the text is parsed once per pass. */
+static void rg_config_file(void)
+{
+	static char copy[sizeof(rg_conf_text)];
+	unsigned int number = 0;
+
+	memcpy(copy, rg_conf_text, rg_conf_len);
+	copy[rg_conf_len] = '\0';
+	for (char *line = copy, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (next || *line)
+			rg_config_line(line, ++number);
 	}
 }
 
-/* "N" lines per second with a burst of 10 N, or "N/B"; "0" for no limit. */
-static void rg_config_rate(const char *name, const char *value)
+/* Only a file its owner alone can change, and that owner root or the user
+ * running the program (root alone in a setuid or setgid program): a file
+ * anyone else could edit would steer where the program writes. */
+static int rg_conf_trusted(int fd, bool secure)
 {
-	unsigned long rate, burst;
-	char *end;
+	struct stat st;
 
-	if (!value)
-		return;
-	rate = strtoul(value, &end, 10);
-	burst = rate * 10;
-	/* strtoul() would take "", " 5" or "+5" as a burst */
-	if (end != value && *end == '/' && end[1] >= '0' && end[1] <= '9')
-		burst = strtoul(end + 1, &end, 10);
-	if (end == value || *end || value[0] < '0' || value[0] > '9' || rate > 1000000 ||
-	    burst > 10000000 || (rate && !burst)) {
-		rg_log_bad_setting(name, value,
-				   "lines per second, optionally /burst (e.g. 20 or 20/200), or 0",
-				   "20/200");
+	if (fstat(fd, &st) != 0)
+		return errno;
+	if (!S_ISREG(st.st_mode))
+		return EINVAL;
+	if ((st.st_uid != 0 && (secure || st.st_uid != getuid())) || (st.st_mode & 022))
+		return EPERM;
+	if ((size_t)st.st_size >= sizeof(rg_conf_text))
+		return EFBIG;
+	return 0;
+}
+
+static void rg_conf_read(const char *path, bool secure, bool named)
+{
+	int fd = rg_libc(open)(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	ssize_t n = 0;
+
+	rg_conf_len = 0;
+	rg_conf_error = 0;
+	if (fd < 0) {
+		/* No /etc/resetguard.conf is the normal case. */
+		rg_conf_error = errno == ENOENT && !named ? 0 : errno;
 		return;
 	}
-	rg_config.log_rate = (int)rate;
-	rg_config.log_burst = (int)burst;
+	rg_conf_error = rg_conf_trusted(fd, secure);
+	while (!rg_conf_error && rg_conf_len < sizeof(rg_conf_text) - 1 &&
+	       (n = rg_libc(read)(fd, rg_conf_text + rg_conf_len,
+				  sizeof(rg_conf_text) - 1 - rg_conf_len)) != 0) {
+		if (n < 0 && errno != EINTR)
+			rg_conf_error = errno;
+		else if (n > 0)
+			rg_conf_len += (size_t)n;
+	}
+	if (!rg_conf_error && rg_conf_len >= sizeof(rg_conf_text) - 1)
+		rg_conf_error = EFBIG;
+	if (rg_conf_error)
+		rg_conf_len = 0;
+	rg_libc(close)(fd);
 }
 
-static void rg_config_path(const char *name, const char *value, const char **path, char *buf)
+static void rg_conf_complain(void)
 {
-	if (value && value[0] == '/' && rg_config_keep(buf, PATH_MAX, value))
-		*path = buf;
-	else if (value)
-		rg_log_bad_setting(name, value, "an absolute path shorter than PATH_MAX", *path);
-}
+	char why[160];
 
-/* A duration: digits followed by "ms" or "s", at most an hour. */
-static int rg_parse_ms(const char *value)
-{
-	char *end;
-	unsigned long n = strtoul(value, &end, 10);
-
-	/* strtoul() would skip any blank, not just a space, and take a sign */
-	if (end == value || value[0] < '0' || value[0] > '9')
-		return -1;
-	if (strcmp(end, "s") == 0 && n <= 3600)
-		return (int)n * 1000;
-	if (strcmp(end, "ms") == 0 && n <= 3600000)
-		return (int)n;
-	return -1;
-}
-
-static void rg_config_duration(const char *name, const char *value, int *ms,
-			       const char *fallback)
-{
-	int parsed;
-
-	if (!value)
+	switch (rg_conf_error) {
+	case 0:
 		return;
-	parsed = rg_parse_ms(value);
-	if (parsed > 0)
-		*ms = parsed;
-	else
-		rg_log_bad_setting(name, value, "a duration such as 500ms or 2s (at most 1h)",
-				   fallback);
+	case EPERM:
+		snprintf(why, sizeof(why), "%s",
+			 " is not owned by root or the user, or is writable by group or others");
+		break;
+	case EFBIG:
+		snprintf(why, sizeof(why), "%s", " is larger than 64 KiB");
+		break;
+	case EINVAL:
+		snprintf(why, sizeof(why), "%s", " is not a regular file");
+		break;
+	default:
+		snprintf(why, sizeof(why), " cannot be read (%s)", strerror(rg_conf_error));
+	}
+	rg_log_complaint(rg_settings[RG_S_CONF].name, rg_config.conf_path, why,
+			 "; using the environment and defaults only");
 }
 
-/* A size: digits, optionally followed by KiB, MiB or GiB, at most 1 TiB;
- * 0 too, when zero means something. */
-static bool rg_parse_bytes(const char *value, unsigned long long *bytes)
+/* Which file: RESETGUARD_CONF, except in a setuid or setgid program,
+ * where only /etc/resetguard.conf counts. */
+static void rg_conf_choose(void)
 {
-	static const struct {
-		const char *unit;
-		unsigned int shift;
-	} units[] = { { "", 0 }, { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 } };
-	char *end;
-	unsigned long long n = strtoull(value, &end, 10);
+	const struct rg_setting *s = &rg_settings[RG_S_CONF];
+	bool secure = getauxval(AT_SECURE) != 0;
+	const char *named = secure_getenv(s->name);
 
-	/* strtoull() would skip any blank, not just a space, and take a sign */
-	if (end == value || value[0] < '0' || value[0] > '9')
+	if (secure && getenv(s->name) && !rg_quiet)
+		rg_log_complaint(s->name, getenv(s->name),
+				 " is ignored in a setuid or setgid program; using ", s->fallback);
+	if (named)
+		rg_config_set(s->name, s, named, RG_FROM_ENV);
+	if (!rg_quiet)
+		return;
+	rg_conf_read(rg_config.conf_path, secure, rg_from[RG_S_CONF] == RG_FROM_ENV);
+}
+
+static void rg_config_env(void)
+{
+	for (size_t i = 0; i < RG_N_SETTINGS; i++) {
+		const char *value = secure_getenv(rg_settings[i].name);
+
+		if (value && i != RG_S_CONF)
+			rg_config_set(rg_settings[i].name, &rg_settings[i], value, RG_FROM_ENV);
+	}
+}
+
+static void rg_config_layers(void)
+{
+	memset(rg_from, 0, sizeof(rg_from));
+	rg_settings_defaults(&rg_config);
+	rg_conf_choose();
+	if (!rg_quiet)
+		rg_conf_complain();
+	rg_config_file();
+	rg_config_env();
+}
+
+static bool rg_config_in_scope(const char *prog)
+{
+	const char *only = rg_config.only_cmds, *skip = rg_config.skip_cmds;
+
+	return (!only || !*only || rg_cmds_match(only, prog)) && !(skip && rg_cmds_match(skip, prog));
+}
+
+/* Twice: quietly to find whether prog is in scope, then, if it is, with
+ * every complaint. */
+bool rg_config_load(const char *prog)
+{
+	rg_quiet = true;
+	rg_config_layers();
+	if (!rg_config_in_scope(prog))
 		return false;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (strcmp(end, units[i].unit) == 0 && n <= (1ull << 40) >> units[i].shift) {
-			*bytes = n << units[i].shift;
-			return true;
-		}
-	return false;
+	rg_quiet = false;
+	rg_config_layers();
+	if (rg_from[RG_S_LOG] == RG_FROM_DEFAULT && rg_config_stderr_is_journal())
+		rg_config.log = RG_LOG_JOURNAL;
+	return true;
 }
 
-static void rg_config_count(const char *name, const char *value, int *count,
-			    const char *fallback)
+void rg_config_defaults(void)
 {
-	char *end;
-	unsigned long n;
-
-	if (!value)
-		return;
-	n = strtoul(value, &end, 10);
-	if (end != value && *end == '\0' && value[0] >= '1' && value[0] <= '9' && n <= INT_MAX)
-		*count = (int)n;
-	else
-		rg_log_bad_setting(name, value, "a whole number from 1", fallback);
+	rg_settings_defaults(&rg_config);
 }
-
-static void rg_config_sigpipe(const char *name, const char *value)
-{
-	static const struct rg_choice words[] = {
-		{ "socket", RG_SIGPIPE_SOCKET },
-		{ "ignore", RG_SIGPIPE_IGNORE },
-		{ "off", RG_SIGPIPE_OFF },
-		{ NULL, 0 },
-	};
-
-	rg_config.sigpipe = (enum rg_sigpipe_mode)rg_config_choice(name, value, words,
-								   "socket, ignore or off");
-}
-
-static void rg_config_errors(const char *name, const char *value)
-{
-	static const struct rg_choice words[] = {
-		{ "reset", 0 },
-		{ "all", 1 },
-		{ NULL, 0 },
-	};
-
-	rg_config.all_errors = rg_config_choice(name, value, words, "reset or all");
-}
-
-static void rg_config_level(const char *name, const char *value)
-{
-	static const struct rg_choice words[] = {
-		{ "warn", RG_LEVEL_WARN },
-		{ "info", RG_LEVEL_INFO },
-		{ "debug", RG_LEVEL_DEBUG },
-		{ NULL, 0 },
-	};
-
-	rg_config.level = (enum rg_log_level)rg_config_choice(name, value, words,
-							      "warn, info or debug");
-}
-
-static void rg_config_linger(const char *name, const char *value)
-{
-	static const struct rg_choice words[] = {
-		{ "on", 1 },
-		{ "off", 0 },
-		{ NULL, 0 },
-	};
-
-	rg_config.linger = rg_config_choice(name, value, words, "on or off");
-}
-
-static void rg_config_linger0(const char *name, const char *value)
-{
-	static const struct rg_choice words[] = {
-		{ "convert", 0 },
-		{ "honour", 1 },
-		{ NULL, 0 },
-	};
-
-	rg_config.honour_linger0 = rg_config_choice(name, value, words, "convert or honour");
-}
-
-static void rg_config_linger_timeout(const char *name, const char *value)
-{
-	rg_config_duration(name, value, &rg_config.linger_timeout_ms, "2s");
-}
-
-static void rg_config_linger_time(const char *name, const char *value)
-{
-	rg_config_duration(name, value, &rg_config.linger_time_ms, "30s");
-}
-
-static void rg_config_linger_bytes(const char *name, const char *value)
-{
-	if (value && !rg_parse_bytes(value, &rg_config.linger_bytes))
-		rg_log_bad_setting(name, value,
-				   "a size such as 65536, 512KiB or 64MiB (at most 1 TiB), or 0 for no bound",
-				   "64MiB");
-}
-
-static void rg_config_linger_max(const char *name, const char *value)
-{
-	rg_config_count(name, value, &rg_config.linger_max, "a quarter of the descriptor limit");
-}
-
-static void rg_config_format(const char *name, const char *value)
-{
-	static const struct rg_choice words[] = {
-		{ "logfmt", 0 },
-		{ "json", 1 },
-		{ NULL, 0 },
-	};
-
-	rg_config.json = rg_config_choice(name, value, words, "logfmt or json");
-}
-
-static void rg_config_facility(const char *name, const char *value)
-{
-	static const struct rg_choice words[] = {
-		{ "daemon", 3 },  { "kern", 0 },   { "user", 1 },	 { "mail", 2 },
-		{ "auth", 4 },	  { "syslog", 5 }, { "lpr", 6 },	 { "news", 7 },
-		{ "uucp", 8 },	  { "cron", 9 },   { "authpriv", 10 }, { "ftp", 11 },
-		{ "local0", 16 }, { "local1", 17 }, { "local2", 18 },	 { "local3", 19 },
-		{ "local4", 20 }, { "local5", 21 }, { "local6", 22 },	 { "local7", 23 },
-		{ NULL, 0 },
-	};
-
-	rg_config.syslog_facility = rg_config_choice(
-		name, value, words, "a syslog facility: daemon, user, local0..local7...");
-}
-
-static void rg_config_syslog_socket(const char *name, const char *value)
-{
-	rg_config_path(name, value, &rg_config.syslog_path, rg_syslog_path);
-}
-
-static void rg_config_journal_socket(const char *name, const char *value)
-{
-	rg_config_path(name, value, &rg_config.journal_path, rg_journal_path);
-}
-
-static void rg_config_metrics(const char *name, const char *value)
-{
-	rg_config.metrics_dir = NULL;
-	if (!value)
-		return;
-	if (value[0] == '/' && rg_config_keep(rg_metrics_dir, sizeof(rg_metrics_dir), value))
-		rg_config.metrics_dir = rg_metrics_dir;
-	else
-		rg_log_bad_setting(name, value, "an absolute directory path", "no metrics file");
-}
-
-static void rg_config_metrics_interval(const char *name, const char *value)
-{
-	rg_config_duration(name, value, &rg_config.metrics_interval_ms, "15s");
-}
-
-/* In the order they are read, which is the order of their complaints;
- * the syslog socket first, as a complaint goes there when stderr is a
- * socket (sink.c); RESETGUARD_LOG last, as it alone looks at another
- * variable. */
-static const struct {
-	const char *name;
-	void (*parse)(const char *name, const char *value);
-} rg_settings[] = {
-	{ "RESETGUARD_SYSLOG_SOCKET", rg_config_syslog_socket },
-	{ "RESETGUARD_SIGPIPE", rg_config_sigpipe },
-	{ "RESETGUARD_ERRORS", rg_config_errors },
-	{ "RESETGUARD_LOG_LEVEL", rg_config_level },
-	{ "RESETGUARD_LINGER", rg_config_linger },
-	{ "RESETGUARD_LINGER0", rg_config_linger0 },
-	{ "RESETGUARD_LINGER_TIMEOUT", rg_config_linger_timeout },
-	{ "RESETGUARD_LINGER_TIME", rg_config_linger_time },
-	{ "RESETGUARD_LINGER_BYTES", rg_config_linger_bytes },
-	{ "RESETGUARD_LINGER_MAX", rg_config_linger_max },
-	{ "RESETGUARD_LOG_FORMAT", rg_config_format },
-	{ "RESETGUARD_SYSLOG_FACILITY", rg_config_facility },
-	{ "RESETGUARD_JOURNAL_SOCKET", rg_config_journal_socket },
-	{ "RESETGUARD_LOG_RATE", rg_config_rate },
-	{ "RESETGUARD_METRICS", rg_config_metrics },
-	{ "RESETGUARD_METRICS_INTERVAL", rg_config_metrics_interval },
-	{ "RESETGUARD_LOG", rg_config_log_dest },
-};
 
 bool rg_config_apply(const char *name, const char *value)
 {
-	for (size_t i = 0; i < sizeof(rg_settings) / sizeof(rg_settings[0]); i++)
-		if (strcmp(name, rg_settings[i].name) == 0) {
-			rg_settings[i].parse(name, value);
-			return true;
-		}
-	return false;
+	const struct rg_setting *s = rg_setting_named(name, strlen(name));
+
+	if (!s)
+		return false;
+	rg_config_set(name, s, value, RG_FROM_ENV);
+	return true;
 }
 
-/* secure_getenv: a setuid program must not be steered into writing a file
- * of the caller's choosing (the loader drops LD_PRELOAD for those anyway,
- * unless the library is installed as a trusted one). */
-void rg_config_load(void)
+unsigned long rg_config_linger_cap(void)
 {
-	for (size_t i = 0; i < sizeof(rg_settings) / sizeof(rg_settings[0]); i++)
-		rg_settings[i].parse(rg_settings[i].name, secure_getenv(rg_settings[i].name));
+	struct rlimit rl;
+	unsigned long cap = (unsigned long)rg_config.linger_max;
+
+	if (cap == 0)
+		cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+			      ? (unsigned long)(rl.rlim_cur / 4)
+			      : 256;
+	if (cap < 1)
+		cap = 1;
+	return cap > RG_LINGER_SLOTS_MAX ? RG_LINGER_SLOTS_MAX : cap;
 }

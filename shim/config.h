@@ -39,6 +39,7 @@ struct rg_config {
 	int log_rate, log_burst;  /* lines per second and burst; rate 0: no limit */
 	const char *metrics_dir;  /* NULL: no metrics file */
 	int metrics_interval_ms;
+	const char *metrics_name; /* NULL: the program's name at load */
 	bool all_errors;      /* log ETIMEDOUT, ECONNREFUSED... too */
 	bool linger;	      /* graceful close */
 	bool honour_linger0;  /* keep the RST a program asks for with SO_LINGER {1, 0} */
@@ -46,14 +47,27 @@ struct rg_config {
 	int linger_time_ms;    /* the longest a socket lingers in all */
 	unsigned long long linger_bytes; /* the most a socket drains; 0: no bound */
 	int linger_max;	       /* sockets lingering at once; 0: a quarter of RLIMIT_NOFILE */
+	const char *conf_path; /* the config file */
+	const char *only_cmds, *skip_cmds; /* scope: program names, comma-separated */
+	bool inherit;	       /* LD_PRELOAD passed on to what the program runs */
 };
 
 extern RG_HIDDEN struct rg_config rg_config;
 
-void rg_config_load(void);
-/* One variable's value (NULL: unset), as rg_config_load() reads it; false
- * for a name that is not a setting.  The fuzzer's way in. */
+/* Defaults, the config file, the environment; false when prog is out of
+ * scope (RESETGUARD_ONLY_CMDS, RESETGUARD_SKIP_CMDS): the library then
+ * stays out of the program's way altogether. */
+bool rg_config_load(const char *prog);
+/* Every setting's default (settings.def). */
+void rg_config_defaults(void);
+/* One variable's value, as rg_config_load() reads it from the
+ * environment; false for a name that is not a setting.  The fuzzer's way
+ * in. */
 bool rg_config_apply(const char *name, const char *value);
+/* The sockets that may linger at once: RESETGUARD_LINGER_MAX, or by
+ * default a quarter of the descriptor limit; at most RG_LINGER_SLOTS_MAX. */
+#define RG_LINGER_SLOTS_MAX (1 << 16)
+unsigned long rg_config_linger_cap(void);
 /* True when stderr is systemd's stream to journald ($JOURNAL_STREAM). */
 bool rg_config_stderr_is_journal(void);
 

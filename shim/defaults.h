@@ -5,5 +5,6 @@
 
 #define RG_SYSLOG_SOCKET_DEFAULT "/dev/log"
 #define RG_JOURNAL_SOCKET_DEFAULT "/run/systemd/journal/socket"
+#define RG_CONF_DEFAULT "/etc/resetguard.conf"
 
 #endif

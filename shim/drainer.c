@@ -15,7 +15,8 @@
  * was given up for the program before the thread came to it); WAITING, seen,
  * but a call of the program's is still in flight on the socket (another
  * thread's blocking send or recv must end as it would without resetguard,
- * so the socket is neither shut down nor read until it returns); ACTIVE,
+ * so the socket is neither shut down nor read until it returns), or a
+ * process outside the family holds it still (share.h); ACTIVE,
  * shut down and draining; BUSY while one thread reads, closes or moves it.
  * Slots are claimed under RG_LOCK_DRAINER; after that the state word
  * suffices, so the thread never holds the lock while it reads and a
@@ -36,11 +37,13 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bindings.h"
 #include "config.h"
 #include "drainer.h"
 #include "linger.h"
@@ -49,8 +52,9 @@
 #include "ownfd.h"
 #include "real.h"
 #include "rings.h"
+#include "stats.h"
 
-#define RG_SLOTS_MAX (1 << 16)
+#define RG_SLOTS_MAX RG_LINGER_SLOTS_MAX
 #define RG_WAKE_TAG UINT64_MAX
 #define RG_SCAN_GRAIN_NS 10000000 /* deadlines are kept to 10 ms */
 #define RG_IDLE_EXIT_MS 200	   /* the thread leaves after this long with nothing to do */
@@ -85,6 +89,8 @@ struct rg_slot {
 	uint64_t drained;
 	struct rg_fd_life *life; /* the program's calls that may still be in flight on it */
 	struct rg_fd conn;	 /* what was known of the connection; conn.fd: the program's number */
+	struct rg_outside_holder outside; /* who must let go first; pid 0: nobody */
+	int64_t look_ns;		  /* when to look at outside again */
 };
 
 static bool rg_slot_pause(struct rg_own *o);
@@ -111,7 +117,9 @@ static unsigned int rg_slot_cap, rg_slot_high, rg_slot_hint;
 /* Slots handed over and not yet begun: pushed under the lock, taken all at
  * once by the thread without it, so no entry is ever popped twice. */
 static _Atomic int rg_new_head = -1;
-static _Atomic int rg_lingering; /* futex word: sockets handed over and not yet closed */
+/* The futex word: sockets handed over and not yet closed, in the state
+ * page, where `resetguard status` reads it. */
+#define rg_lingering (rg_state.f.lingering)
 /* When the thread next wakes by itself (a deadline, a tick, the idle
  * time-out) while it sleeps, 0 while it is awake and about to decide, -1
  * when a new socket asks it to look again before it sleeps. */
@@ -210,17 +218,49 @@ static void rg_slot_drop(struct rg_slot *s, const char *why)
 		rg_futex(&rg_lingering, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 }
 
+/* TCP discards in the kernel: recv() with MSG_TRUNC and no buffer drops
+ * what is queued and says how much, and nothing is copied to user space.
+ * Other families (AF_UNIX) copy into a scratch buffer, as does a kernel
+ * that refuses the call (then never asked again). */
+#define RG_DISCARD_MAX (1 << 20)
+static _Atomic bool rg_no_discard;
+
+static bool rg_slot_discards(const struct rg_slot *s)
+{
+	return (s->conn.family == AF_INET || s->conn.family == AF_INET6) &&
+	       !atomic_load_explicit(&rg_no_discard, memory_order_relaxed);
+}
+
+/* One read's worth of what the peer sent, thrown away: up to what is left
+ * of RESETGUARD_LINGER_BYTES, so that drained_bytes stays exact. */
+static ssize_t rg_slot_read(struct rg_slot *s)
+{
+	static char scratch[16384];
+	size_t want = RG_DISCARD_MAX;
+
+	if (rg_config.linger_bytes && rg_config.linger_bytes - s->drained < want)
+		want = (size_t)(rg_config.linger_bytes - s->drained);
+	if (rg_slot_discards(s)) {
+		ssize_t n = rg_libc(recv)(rg_slot_fd(s), NULL, want, MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n >= 0 || (errno != EFAULT && errno != EINVAL && errno != EOPNOTSUPP))
+			return n;
+		atomic_store_explicit(&rg_no_discard, true, memory_order_relaxed);
+	}
+	return rg_libc(recv)(rg_slot_fd(s), scratch, want < sizeof(scratch) ? want : sizeof(scratch),
+			     MSG_DONTWAIT);
+}
+
 /* Reads what the peer sent and throws it away; level-triggered epoll
  * brings the slot back if more is left after a bounded number of reads. */
 static void rg_slot_drain(struct rg_slot *s)
 {
-	static char scratch[16384];
 	int from;
 
 	if (!rg_slot_claim(s, 1u << RG_SLOT_ACTIVE, &from))
 		return;
 	for (int reads = 0; reads < 16; reads++) {
-		ssize_t n = rg_libc(recv)(rg_slot_fd(s), scratch, sizeof(scratch), MSG_DONTWAIT);
+		ssize_t n = rg_slot_read(s);
 
 		if (n > 0) {
 			s->drained += (uint64_t)n;
@@ -297,20 +337,55 @@ static void rg_pass_deadline(struct rg_pass *p, int64_t deadline)
 		p->next = deadline;
 }
 
+enum rg_await {
+	RG_AWAIT_NONE,	/* nobody outside holds the socket (any more) */
+	RG_AWAIT_HELD,	/* a process outside holds it still */
+	RG_AWAIT_BOUND, /* let go, but a binding could not be undone */
+};
+
+/* Whether a process outside the family that held the socket at the last
+ * close here still does: looked at every tick at first (a superserver
+ * closes its copy right after it started the service), then every
+ * RG_SCAN_GRAIN_NS.  Once it let go, what the socket may be bound to is
+ * unknown (an owner for O_ASYNC signals), and all there is is undone. */
+static enum rg_await rg_slot_await(struct rg_slot *s, int64_t now)
+{
+	if (!s->outside.pid)
+		return RG_AWAIT_NONE;
+	if (now < s->look_ns)
+		return RG_AWAIT_HELD;
+	if (!rg_share_outside_gone(&s->outside)) {
+		s->look_ns = now + (now - s->start_ns < RG_SCAN_GRAIN_NS ? RG_TICK_NS : RG_SCAN_GRAIN_NS);
+		return RG_AWAIT_HELD;
+	}
+	s->outside.pid = 0;
+	return rg_bindings_undo_unknown(rg_slot_fd(s)) ? RG_AWAIT_NONE : RG_AWAIT_BOUND;
+}
+
 /* A slot the thread holds BUSY whose socket it has not touched yet: in a
  * process with an io_uring instance, the plain close (the ring may use the
- * socket still); while a call is in flight on it, WAITING; else begun. */
+ * socket still); while a call is in flight on it or a process outside
+ * holds it, WAITING, until its time is up; else begun. */
 static void rg_slot_start(struct rg_slot *s, struct rg_pass *p, int64_t now)
 {
+	enum rg_await await;
+
 	if (rg_rings_in_use()) {
 		rg_slot_drop(s, "ring");
-	} else if (!rg_slot_in_flight(s)) {
+		return;
+	}
+	await = rg_slot_await(s, now);
+	if (await == RG_AWAIT_BOUND) {
+		rg_slot_drop(s, "bound");
+	} else if (await == RG_AWAIT_NONE && !rg_slot_in_flight(s)) {
 		rg_pass_deadline(p, rg_slot_begin(s));
-	} else if (now >= s->start_ns + rg_ms_ns(rg_config.linger_time_ms)) {
-		rg_slot_finish(s, "timeout"); /* the socket lives on in that call */
-	} else {
+	} else if (now < s->start_ns + rg_ms_ns(rg_config.linger_time_ms)) {
 		p->waiting++;
 		rg_slot_put(s, RG_SLOT_WAITING);
+	} else if (await == RG_AWAIT_HELD) {
+		rg_slot_drop(s, "shared"); /* its last close is the holder's */
+	} else {
+		rg_slot_finish(s, "timeout"); /* the socket lives on in that call */
 	}
 }
 
@@ -569,20 +644,9 @@ static void *rg_drainer_main(void *arg)
 	return NULL;
 }
 
-/* At most a quarter of the descriptor limit by default, so lingering
- * sockets leave the program most of its descriptors. */
 static unsigned int rg_slot_limit(void)
 {
-	struct rlimit rl;
-	rlim_t cap = (rlim_t)rg_config.linger_max;
-
-	if (cap == 0)
-		cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-			      ? rl.rlim_cur / 4
-			      : 256;
-	if (cap < 1)
-		cap = 1;
-	return cap > RG_SLOTS_MAX ? RG_SLOTS_MAX : (unsigned int)cap;
+	return (unsigned int)rg_config_linger_cap();
 }
 
 /* The thread is born with every signal blocked and never takes a signal
@@ -679,18 +743,22 @@ static struct rg_slot *rg_slot_alloc(void)
 
 /* Fills a claimed slot with the program's socket, on a descriptor of the
  * drainer's own. */
-static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn)
+static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn,
+			 const struct rg_outside_holder *outside)
 {
 	if (!rg_own_dup(&s->own, fd))
 		return false;
 	s->conn = *conn;
+	s->outside = *outside;
+	s->look_ns = 0;
 	s->life = atomic_load_explicit(&conn->life, memory_order_relaxed);
 	s->drained = 0;
 	s->start_ns = s->last_ns = rg_monotonic_ns();
 	return true;
 }
 
-struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn)
+struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn,
+				   const struct rg_outside_holder *outside)
 {
 	struct rg_slot *s = NULL;
 	int saved = errno;
@@ -700,7 +768,7 @@ struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn)
 	 * own thread is here gets the plain close. */
 	if (!rg_lock_enter_unmasked(RG_LOCK_DRAINER))
 		return NULL;
-	if (rg_slots_map() && (s = rg_slot_alloc()) && !rg_slot_fill(s, fd, conn)) {
+	if (rg_slots_map() && (s = rg_slot_alloc()) && !rg_slot_fill(s, fd, conn, outside)) {
 		rg_slot_put(s, RG_SLOT_FREE);
 		s = NULL;
 	}

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "fdtable.h"
+#include "lifecycle.h"
 #include "ownfd.h"
 #include "real.h"
 #include "share.h"
@@ -35,7 +36,7 @@ static struct rg_fd *rg_fd_slot(int fd)
 {
 	struct rg_fd *e = rg_fd_peek(fd);
 
-	if (e || (unsigned)fd >= RG_FD_MAX)
+	if (e || (unsigned)fd >= RG_FD_MAX || rg_out_of_scope)
 		return e;
 	/* Bound before the first entry exists: the wrappers call libc
 	 * through rg_libc_bound() once they have found one. */
@@ -166,6 +167,8 @@ static enum rg_fd_kind rg_fd_probe(int fd, struct rg_fd *e)
 
 struct rg_fd *rg_fd_classify(int fd)
 {
+	if (RG_UNLIKELY(rg_out_of_scope))
+		return NULL;
 	int saved = errno;
 	struct rg_fd *e = rg_fd_slot(fd);
 	struct rg_fd *result = NULL;
@@ -315,7 +318,7 @@ int rg_fd_created_from(int fd, int floor, bool renumber)
 	struct rg_fd *e = fd >= 0 ? rg_fd_peek(fd) : NULL;
 	int high = atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed);
 
-	if (fd < 0)
+	if (fd < 0 || rg_out_of_scope)
 		return fd;
 	if (e && rg_fd_kind_of(e) == RG_FD_OWN)
 		rg_own_lost(fd);

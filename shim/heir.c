@@ -40,6 +40,7 @@
 #include "heir.h"
 #include "lifecycle.h"
 #include "lock.h"
+#include "metrics.h"
 #include "real.h"
 #include "sink.h"
 
@@ -123,6 +124,7 @@ static int rg_heir_main(void *arg)
 	rg_heir_close_rest(pipe_in);
 	if (rg_heir_program_gone(pipe_in, program))
 		rg_drainer_heir();
+	rg_metrics_write(); /* what it counted, for the family's file */
 	rg_heir_leave();
 	return 0;
 }

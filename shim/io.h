@@ -31,13 +31,19 @@ static inline void rg_io_end(struct rg_fd_life *l)
  * errno handling; errno is left as the call set it.  Returns the call's -1,
  * so that the wrappers tail-call it and keep no stack frame for it. */
 long rg_io_failed(const struct rg_fd_life *l, const char *op) __attribute__((cold));
+/* The same for a write, which then gives a program's own SIGPIPE handler
+ * the signal MSG_NOSIGNAL (or the guard) kept back (sigpipe.h), if the
+ * write as the program made it, with its own flags, would have raised
+ * one. */
+long rg_io_send_failed(const struct rg_fd_life *l, const char *op, int flags) __attribute__((cold));
 
-static inline ssize_t rg_io_sent(struct rg_fd_life *l, const char *op, ssize_t ret)
+/* flags: the program's own (0 for a call that takes none). */
+static inline ssize_t rg_io_sent(struct rg_fd_life *l, const char *op, ssize_t ret, int flags)
 {
 	if (RG_LIKELY(ret > 0))
 		rg_fd_count(&l->tx_bytes, ret);
 	else if (ret < 0)
-		return rg_io_failed(l, op);
+		return rg_io_send_failed(l, op, flags);
 	return ret;
 }
 
@@ -52,12 +58,12 @@ static inline ssize_t rg_io_received(struct rg_fd_life *l, const char *op, ssize
 
 /* call, made on the socket of entry e in flight, and what it moved
  * counted: only the life is kept across the call, not e. */
-#define RG_SEND(e, op, call)                                     \
+#define RG_SEND(e, op, flags, call)                              \
 	({                                                       \
 		struct rg_fd_life *rg_life_ = rg_io_begin(e);    \
 		__typeof__(call) rg_ret_ = (call);               \
 		rg_io_end(rg_life_);                             \
-		rg_io_sent(rg_life_, op, rg_ret_);               \
+		rg_io_sent(rg_life_, op, rg_ret_, flags);        \
 	})
 
 #define RG_RECEIVE(e, op, call)                                  \

@@ -7,6 +7,7 @@
  * and leaves with _exit() must not reset its client either.  In the child
  * of a vfork() all of this is skipped: it shares the parent's memory, and
  * its _exit() or exec must not wait for anything. */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -28,8 +29,10 @@
 #include "share.h"
 #include "sigpipe.h"
 #include "sink.h"
+#include "state.h"
 #include "stdio_guard.h"
 
+bool rg_out_of_scope;
 static pid_t rg_pid;
 /* A copy: program_invocation_short_name points into argv[0], which
  * programs overwrite with their process title (nginx's workers would be
@@ -69,12 +72,64 @@ static void rg_fork_parent(void)
 static void rg_fork_child(void)
 {
 	rg_pid = getpid();
+	rg_state_fork_child();
 	rg_fd_fork_child();
-	rg_metrics_fork_child();
 	rg_drainer_fork_child();
 	rg_sink_fork_child();
 	rg_locks_give_all();
 	rg_metrics_start_in_child();
+}
+
+/* An LD_PRELOAD entry that names this library: its path, or its file
+ * name (the loader finds a bare name in the library path). */
+static bool rg_preload_entry_is_us(const char *entry, size_t len, const char *self)
+{
+	const char *base = strrchr(self, '/') ? strrchr(self, '/') + 1 : self;
+	size_t blen = strlen(base);
+
+	return (len == strlen(self) && memcmp(entry, self, len) == 0) ||
+	       (len >= blen && memcmp(entry + len - blen, base, blen) == 0 &&
+		(len == blen || entry[len - blen - 1] == '/'));
+}
+
+/* RESETGUARD_INHERIT=off: this library leaves LD_PRELOAD, so that nothing
+ * the program starts loads it, however it starts it: the exec family,
+ * posix_spawn(), and system() and popen(), which read environ inside libc
+ * where no wrapper can hand them another environment.  Done here, before
+ * main() and before any thread of the program, in place: no allocation,
+ * no pointer the program could already hold, and the environment left is
+ * the one the program would have had without resetguard (glibc's loader
+ * edits environ the same way when it drops LD_PRELOAD for a setuid
+ * program).  Other entries keep their order; an LD_PRELOAD left empty is
+ * removed. */
+static void rg_leave_preload(void)
+{
+	Dl_info self;
+
+	if (!dladdr((void *)rg_leave_preload, &self) || !self.dli_fname)
+		return;
+	for (char **env = environ; env && *env; env++) {
+		char *value = *env + strlen("LD_PRELOAD="), *out = value;
+
+		if (strncmp(*env, "LD_PRELOAD=", strlen("LD_PRELOAD=")) != 0)
+			continue;
+		for (const char *p = value; *(p += strspn(p, " :"));) {
+			size_t len = strcspn(p, " :");
+
+			if (!rg_preload_entry_is_us(p, len, self.dli_fname)) {
+				if (out != value)
+					*out++ = ':';
+				memmove(out, p, len);
+				out += len;
+			}
+			p += len;
+		}
+		*out = '\0';
+		if (out == value)
+			for (char **e = env; *e; e++)
+				e[0] = e[1];
+		return;
+	}
 }
 
 __attribute__((constructor)) static void rg_load(void)
@@ -83,7 +138,12 @@ __attribute__((constructor)) static void rg_load(void)
 	rg_pid = getpid();
 	strncpy(rg_prog, program_invocation_short_name, sizeof(rg_prog) - 1);
 	rg_sink_look_at_stderr();
-	rg_config_load();
+	if (!rg_config_load(rg_prog)) {
+		rg_out_of_scope = true;
+		return;
+	}
+	if (!rg_config.inherit)
+		rg_leave_preload();
 	rg_sigpipe_init();
 	rg_share_init();
 	rg_own_reserve();
@@ -92,6 +152,7 @@ __attribute__((constructor)) static void rg_load(void)
 	rg_sink_open();
 	rg_log_start();
 	rg_metrics_start();
+	rg_state_start(rg_metrics_name());
 	pthread_atfork(rg_fork_prepare, rg_fork_parent, rg_fork_child);
 }
 
@@ -99,7 +160,7 @@ __attribute__((constructor)) static void rg_load(void)
  * close() would, then the counters are reported. */
 static void rg_leave(void)
 {
-	if (rg_in_vfork_child())
+	if (rg_out_of_scope || rg_in_vfork_child())
 		return;
 	rg_linger_exit();
 	rg_log_summary();
@@ -110,6 +171,8 @@ static void rg_leave(void)
  * not guarded. */
 __attribute__((destructor)) static void rg_unload(void)
 {
+	if (rg_out_of_scope)
+		return;
 	rg_stdio_flush_sockets(false);
 	rg_leave();
 }
@@ -135,10 +198,13 @@ RG_EXPORT void _Exit(int status)
  * (share.h). */
 static void rg_before_exec(char *const envp[])
 {
+	if (rg_out_of_scope)
+		return;
 	if (rg_in_vfork_child()) {
 		rg_share_exec_vfork(envp);
 	} else {
 		rg_linger_exec();
+		rg_metrics_write();
 		rg_share_exec(envp);
 	}
 }
@@ -146,7 +212,8 @@ static void rg_before_exec(char *const envp[])
 /* Only a failed exec returns. */
 static int rg_after_exec(int ret)
 {
-	if (!rg_in_vfork_child()) {
+	if (!rg_out_of_scope && !rg_in_vfork_child()) {
+		rg_metrics_resume();
 		rg_share_exec_failed();
 		rg_heir_exec_failed();
 	}
@@ -235,25 +302,29 @@ RG_EXPORT int execle(const char *path, const char *arg0, ...)
 RG_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	rg_share_spawn();
+	if (!rg_out_of_scope)
+		rg_share_spawn();
 	return rg_libc(posix_spawn)(pid, path, fa, attr, argv, envp);
 }
 
 RG_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	rg_share_spawn();
+	if (!rg_out_of_scope)
+		rg_share_spawn();
 	return rg_libc(posix_spawnp)(pid, file, fa, attr, argv, envp);
 }
 
 RG_EXPORT int system(const char *command)
 {
-	rg_share_spawn();
+	if (!rg_out_of_scope)
+		rg_share_spawn();
 	return rg_libc(system)(command);
 }
 
 RG_EXPORT FILE *popen(const char *command, const char *mode)
 {
-	rg_share_spawn();
+	if (!rg_out_of_scope)
+		rg_share_spawn();
 	return rg_libc(popen)(command, mode);
 }

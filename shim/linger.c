@@ -119,9 +119,11 @@ static bool rg_answered(int fd, const struct rg_fd *conn, bool sent)
 static const char rg_shared[] = "shared";
 
 /* Why the last descriptor of a socket, still open as fd, cannot linger:
- * NULL when it can; "" for a close that nobody could answer with RST (no
- * record); else the reason a debug record gives. */
-static const char *rg_unsafe(int fd, struct rg_fd *conn, struct rg_share_drop d, bool sent)
+ * NULL when it can (after *outside lets go, if it names a holder); "" for
+ * a close that nobody could answer with RST (no record); else the reason a
+ * debug record gives. */
+static const char *rg_unsafe(int fd, struct rg_fd *conn, struct rg_share_drop d, bool sent,
+			     struct rg_outside_holder *outside)
 {
 	if (!rg_lingers(conn) || rg_partner_here(conn) || !rg_answered(fd, conn, sent) ||
 	    !rg_peer_may_send(fd))
@@ -133,13 +135,17 @@ static const char *rg_unsafe(int fd, struct rg_fd *conn, struct rg_share_drop d,
 	if (!conn->share || d.outside) {
 		/* From outside the family: /proc decides, and what the socket
 		 * may be bound to is unknown, so undo all there is. */
-		switch (rg_share_outside(fd, conn, d.outside && !d.received)) {
+		switch (rg_share_outside(fd, conn, d.outside && !d.received, outside)) {
 		case RG_OUTSIDE_SHARED:
 			return rg_shared;
 		case RG_OUTSIDE_WATCHED:
 			return "bound";
 		case RG_OUTSIDE_SOLE:
 			conn->bind |= RG_BIND_ASYNC;
+			break;
+		case RG_OUTSIDE_AWAIT:
+			/* The holder's binding too, while it holds the
+			 * socket: the drainer undoes it once it let go. */
 			break;
 		}
 	}
@@ -172,6 +178,7 @@ void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
 	r->conn = *e;
 	r->plain = NULL;
 	r->slot = NULL;
+	r->outside.pid = 0;
 	/* Before the number is released: another thread may get it at once,
 	 * and must find it unknown, not this socket. */
 	rg_fd_forget(fd);
@@ -186,7 +193,7 @@ void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
 	if (e != rg_fd_peek(fd))
 		how = RG_RELEASE_PLAIN;
 	if (r->last && how != RG_RELEASE_PLAIN) {
-		r->plain = rg_unsafe(fd, &r->conn, d, sent || d.sent);
+		r->plain = rg_unsafe(fd, &r->conn, d, sent || d.sent, &r->outside);
 		/* From outside the family, /proc found another holder. */
 		r->last = r->plain != rg_shared;
 		if (!r->plain && how == RG_RELEASE_TRY && rg_bindings_left(&r->conn))
@@ -194,7 +201,7 @@ void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
 		if (!r->plain && how == RG_RELEASE_SURE && !rg_bindings_undo(fd, &r->conn))
 			r->plain = "bound";
 		if (!r->plain)
-			r->slot = rg_drainer_reserve(fd, &r->conn);
+			r->slot = rg_drainer_reserve(fd, &r->conn, &r->outside);
 	}
 	errno = saved;
 }

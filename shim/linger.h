@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "fdtable.h"
+#include "share.h"
 
 struct rg_slot;
 
@@ -15,6 +16,7 @@ struct rg_release {
 	struct rg_fd conn;
 	const char *plain;    /* why the close is plain, worth a debug record; or NULL */
 	struct rg_slot *slot; /* the drainer's copy, when it lingers */
+	struct rg_outside_holder outside; /* whom the drainer waits for first */
 	int fd;
 	bool dropped; /* its holder count was taken down */
 	bool last;    /* no other descriptor in the family holds the socket */

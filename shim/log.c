@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -17,10 +18,10 @@
 #include "lock.h"
 #include "log.h"
 #include "real.h"
+#include "settings.h"
+#include "sigpipe.h"
 #include "sink.h"
 #include "stats.h"
-
-struct rg_stats rg_stats;
 
 typedef void rg_fields_fn(struct rg_line *l, const void *ctx);
 
@@ -297,6 +298,14 @@ long rg_io_failed(const struct rg_fd_life *l, const char *op)
 	return -1;
 }
 
+long rg_io_send_failed(const struct rg_fd_life *l, const char *op, int flags)
+{
+	rg_io_failed(l, op);
+	if (errno == EPIPE && !(flags & MSG_NOSIGNAL))
+		rg_sigpipe_deliver();
+	return -1;
+}
+
 struct rg_linger_ctx {
 	const struct rg_fd *conn;
 	int prog_fd, sock_fd;
@@ -402,30 +411,79 @@ static const char *const rg_sink_words[] = {
 	[RG_LOG_JOURNAL] = "journal", [RG_LOG_OFF] = "off",
 };
 
+/* A setting's value as the start-up line shows it, keyed by its name
+ * in lower case; durations in ms, as the records' own times are. */
+static void rg_start_setting(struct rg_line *l, const struct rg_setting *s)
+{
+	char key[64], word[32];
+	const char *str;
+	size_t n = 0;
+
+	for (const char *p = s->name + strlen("RESETGUARD_"); *p && n < sizeof(key) - 4; p++)
+		key[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	key[n] = '\0';
+	memcpy(&str, (const char *)&rg_config + s->offset, sizeof(str));
+	switch (s->kind) {
+	case RG_K_WORD:
+		rg_line_cstr(l, key, rg_setting_word(s, rg_setting_get(s, &rg_config), word,
+							  sizeof(word)));
+		break;
+	case RG_K_DURATION:
+		strcat(key, "_ms");
+		/* fall through */
+	case RG_K_SIZE:
+		rg_line_u64(l, key, rg_setting_get(s, &rg_config));
+		break;
+	case RG_K_FACILITY:
+		rg_line_cstr(l, key, rg_facility_name(rg_config.syslog_facility));
+		break;
+	case RG_K_COUNT: /* the limit in force, not "auto" */
+		rg_line_u64(l, key, rg_config_linger_cap());
+		break;
+	case RG_K_RATE:
+		rg_line_u64(l, "log_rate", (uint64_t)rg_config.log_rate);
+		rg_line_u64(l, "log_burst", (uint64_t)rg_config.log_burst);
+		break;
+	case RG_K_DIR:
+		rg_line_cstr(l, key, str ? str : "off");
+		break;
+	case RG_K_LOG:
+		rg_line_cstr(l, key, rg_config.log == RG_LOG_FILE ? rg_config.log_path
+								  : rg_sink_words[rg_config.log]);
+		break;
+	case RG_K_CMDS:
+		if (!str || !*str)
+			break;
+		/* fall through */
+	case RG_K_PATH:
+	case RG_K_CONF:
+	case RG_K_NAME:
+		rg_line_cstr(l, key, str ? str : "");
+		break;
+	}
+}
+
 static void rg_start_fields(struct rg_line *l, const void *ctx)
 {
-	static const char *const sigpipe[] = { "socket", "ignore", "off" };
-
 	(void)ctx;
 	rg_line_cstr(l, "prog", rg_program_name());
 	rg_line_u64(l, "pid", (uint64_t)rg_process_pid());
 	rg_line_cstr(l, "version", RG_VERSION);
-	rg_line_cstr(l, "sigpipe", sigpipe[rg_config.sigpipe]);
-	rg_line_cstr(l, "errors", rg_config.all_errors ? "all" : "reset");
-	rg_line_cstr(l, "log", rg_config.log == RG_LOG_FILE ? rg_config.log_path
-							    : rg_sink_words[rg_config.log]);
-	rg_line_cstr(l, "format", rg_config.json ? "json" : "logfmt");
-	rg_line_cstr(l, "log_level", rg_level_names[rg_config.level]);
-	rg_line_u64(l, "log_rate", (uint64_t)rg_config.log_rate);
-	rg_line_u64(l, "log_burst", (uint64_t)rg_config.log_burst);
-	rg_line_cstr(l, "linger", rg_config.linger ? "on" : "off");
-	rg_line_u64(l, "linger_timeout_ms", (uint64_t)rg_config.linger_timeout_ms);
-	rg_line_u64(l, "linger_time_ms", (uint64_t)rg_config.linger_time_ms);
-	rg_line_u64(l, "linger_bytes", (uint64_t)rg_config.linger_bytes);
-	rg_line_cstr(l, "linger0", rg_config.honour_linger0 ? "honour" : "convert");
-	rg_line_u64(l, "linger_max", (uint64_t)rg_config.linger_max);
-	rg_line_cstr(l, "metrics", rg_config.metrics_dir ? rg_config.metrics_dir : "off");
-	rg_line_u64(l, "metrics_interval_ms", (uint64_t)rg_config.metrics_interval_ms);
+	for (size_t i = 0; i < RG_N_SETTINGS; i++)
+		rg_start_setting(l, &rg_settings[i]);
+}
+
+/* The same settings for the state page (state.c), as logfmt. */
+void rg_log_settings(char *out, size_t cap)
+{
+	struct rg_line l;
+	size_t n;
+
+	rg_line_init(&l, RG_FMT_LOGFMT);
+	rg_start_fields(&l, NULL);
+	n = l.len < cap - 1 ? l.len : cap - 1;
+	memcpy(out, l.buf, n);
+	out[n] = '\0';
 }
 
 /* At info level, one line of the effective settings when the library
@@ -454,8 +512,8 @@ static void rg_complain_line(struct rg_line *l, const char *what, const char *va
 /* Only the value can be too long for a line.  Left out alone, it would
  * let the shorter pieces after it in and glue them onto the rest; so the
  * line is written again without it, marked as cut. */
-static void rg_complain(const char *what, const char *value, const char *why,
-			const char *fallback)
+void rg_log_complaint(const char *what, const char *value, const char *why,
+		      const char *fallback)
 {
 	struct rg_line l;
 
@@ -475,5 +533,5 @@ void rg_log_bad_setting(const char *name, const char *value, const char *expecte
 
 	strncat(why, expected, sizeof(why) - 20);
 	strcat(why, "; using ");
-	rg_complain(name, value, why, fallback);
+	rg_log_complaint(name, value, why, fallback);
 }

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -13,6 +14,9 @@
 void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err);
 void rg_log_bad_setting(const char *name, const char *value, const char *expected,
 			const char *fallback);
+/* resetguard: WHAT[=VALUE]WHYFALLBACK on stderr, the value escaped. */
+void rg_log_complaint(const char *what, const char *value, const char *why,
+		      const char *fallback);
 void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *outcome,
 		   uint64_t drained, int64_t ms);
 void rg_log_plain_close(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *why);
@@ -21,6 +25,8 @@ void rg_log_summary(void);
  * one that goes out (event=suppressed). */
 void rg_log_dropped(void);
 void rg_log_start(void);
+/* The settings rg_log_start() logs, as one logfmt line into out. */
+void rg_log_settings(char *out, size_t cap);
 
 static inline bool rg_errno_logged(int err)
 {

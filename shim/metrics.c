@@ -1,16 +1,24 @@
-/* With RESETGUARD_METRICS=DIR, the process's counters go to
- * DIR/resetguard_<prog>_<pid>.prom, written as node_exporter's textfile
- * collector wants: to a temporary file renamed over the real one, so the
- * collector never reads half a file.  Counters end in _total; labels are
- * prog and pid only (never a peer address: unbounded cardinality).
+/* With RESETGUARD_METRICS=DIR, the counters go to DIR/resetguard_<name>.prom,
+ * written as node_exporter's textfile collector wants: to a temporary file
+ * renamed over the real one, so the collector never reads half a file.
+ * <name> is RESETGUARD_METRICS_NAME, by default the program's name as it
+ * was at load (workers rewrite theirs for a title); it is also the one
+ * label (never a pid or a peer address: unbounded cardinality).
  *
- * A thread of resetguard's writes the file every
- * RESETGUARD_METRICS_INTERVAL; the library writes it once more at exit.
- * A forked child (a server's long-lived worker) gets a file and a thread
- * of its own, named after the program's name as it was at load (workers
- * rewrite theirs for a title) and the child's pid.  Its first write waits
- * one interval: a child that execs or exits before leaves no file behind
- * but the one written at its exit, as before.
+ * One file per service, not per process: a process and every child it
+ * forks, and every program they exec that loads resetguard and carries the
+ * same name, count in one place, a slot of the family's shared map
+ * (share.c), with an atomic add beside the process's own count (stats.h).
+ * Each process keeps a thread of resetguard's that looks at the family's
+ * counts once a second and rewrites the file when they changed, and every
+ * RESETGUARD_METRICS_INTERVAL regardless, so that resetguard_last_update_
+ * seconds tells a live service from one that is gone.  exit, _exit and
+ * exec write once more when the counts changed.  One writer at a time: the
+ * family's slot names it (a pid), so that the file never goes back to an
+ * older count; one that died writing is taken over.  A process killed by a
+ * signal it does not handle (SIGTERM, SIGKILL) cannot write: the file is
+ * then at most the second behind that the thread allows.
+ *
  * When every thread of the program has ended (main() called pthread_exit()
  * and the others followed), the thread ends the process with exit(0), as
  * glibc does for the last thread: it must not keep such a process alive. */
@@ -34,16 +42,17 @@
 #include "metrics.h"
 #include "procfd.h"
 #include "real.h"
+#include "share.h"
 #include "stats.h"
 
 struct rg_metric {
 	const char *name;
 	const char *help;
 	const char *outcome; /* label, for the graceful closes */
-	size_t offset;	     /* in struct rg_stats */
+	size_t offset;	     /* in struct rg_counters */
 };
 
-#define RG_STAT(field) offsetof(struct rg_stats, field)
+#define RG_STAT(field) offsetof(struct rg_counters, field)
 
 static const struct rg_metric rg_metrics[] = {
 	{ "resetguard_resets_total", "Calls that failed with ECONNRESET.", NULL, RG_STAT(resets) },
@@ -63,84 +72,196 @@ static const struct rg_metric rg_metrics[] = {
 };
 
 static char rg_metrics_path[PATH_MAX], rg_metrics_tmp[PATH_MAX];
-static char rg_prog_label[256]; /* escaped for a label value */
+static char rg_metrics_label[64]; /* the name: [A-Za-z0-9_.-] only */
+struct rg_counters *_Atomic rg_stats_family;
+/* The family's slot; without a shared map, this process's alone. */
+static struct rg_family *rg_metrics_family, rg_metrics_alone;
 
-/* A file name keeps [A-Za-z0-9_.-] of the program's name; a label value
- * escapes backslash, quote and newline (the exposition format's rules).
- * False when the directory leaves no room for the names: cut short, they
- * would name some other file, which would be truncated. */
+/* The program's name keeps [A-Za-z0-9_.-] for a file name that is also a
+ * label value that needs no escaping.  False when the directory leaves no
+ * room for the names: cut short, they would name some other file, which
+ * would be truncated. */
 static bool rg_metrics_names(void)
 {
-	char file_prog[64];
-	size_t n = 0, m = 0;
+	const char *name = rg_config.metrics_name ? rg_config.metrics_name : rg_program_name();
+	size_t n = 0;
 
-	for (const char *p = rg_program_name(); *p && n < sizeof(file_prog) - 1; p++)
-		file_prog[n++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-						 (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
-					 ? *p
-					 : '_');
-	file_prog[n] = '\0';
-	for (const char *p = rg_program_name(); *p && m < sizeof(rg_prog_label) - 3; p++) {
-		if (*p == '\\' || *p == '"' || *p == '\n')
-			rg_prog_label[m++] = '\\';
-		rg_prog_label[m++] = (char)(*p == '\n' ? 'n' : *p);
-	}
-	rg_prog_label[m] = '\0';
-	int path_len = snprintf(rg_metrics_path, sizeof(rg_metrics_path), "%s/resetguard_%s_%d.prom",
-				rg_config.metrics_dir, file_prog, (int)getpid());
-	int tmp_len = snprintf(rg_metrics_tmp, sizeof(rg_metrics_tmp), "%s/.resetguard_%s_%d.prom.tmp",
-			       rg_config.metrics_dir, file_prog, (int)getpid());
+	for (const char *p = name; *p && n < sizeof(rg_metrics_label) - 1; p++)
+		rg_metrics_label[n++] = (char)((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+							(*p >= '0' && *p <= '9') || *p == '.' ||
+							*p == '-'
+						? *p
+						: '_');
+	rg_metrics_label[n] = '\0';
+	if (!n)
+		strcpy(rg_metrics_label, "unknown");
+	int path_len = snprintf(rg_metrics_path, sizeof(rg_metrics_path), "%s/resetguard_%s.prom",
+				rg_config.metrics_dir, rg_metrics_label);
+	int tmp_len = snprintf(rg_metrics_tmp, sizeof(rg_metrics_tmp), "%s/.resetguard_%s.prom.tmp",
+			       rg_config.metrics_dir, rg_metrics_label);
 
 	return path_len >= 0 && (size_t)path_len < sizeof(rg_metrics_path) && tmp_len >= 0 &&
 	       (size_t)tmp_len < sizeof(rg_metrics_tmp);
 }
 
-static size_t rg_metrics_render(char *out, size_t cap)
+const char *rg_metrics_name(void)
+{
+	return rg_config.metrics_dir ? rg_metrics_label : NULL;
+}
+
+static uint64_t rg_metrics_count(const struct rg_counters *counts, const struct rg_metric *m)
+{
+	return atomic_load_explicit((const _Atomic uint64_t *)((const char *)counts + m->offset),
+				    memory_order_relaxed);
+}
+
+/* Counters only grow: their sum tells whether any changed. */
+static uint64_t rg_metrics_sum(const struct rg_counters *counts)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < sizeof(rg_metrics) / sizeof(rg_metrics[0]); i++)
+		sum += rg_metrics_count(counts, &rg_metrics[i]);
+	return sum;
+}
+
+static size_t rg_metrics_render(char *out, size_t cap, const struct rg_counters *counts,
+				int64_t now_ms)
 {
 	size_t used = 0;
-	int pid = (int)getpid();
+	int n;
 
 	for (size_t i = 0; i < sizeof(rg_metrics) / sizeof(rg_metrics[0]); i++) {
 		const struct rg_metric *m = &rg_metrics[i];
-		uint64_t value = *(const _Atomic uint64_t *)((const char *)&rg_stats + m->offset);
-		int n = 0;
 
+		n = 0;
 		if (m->help)
 			n = snprintf(out + used, cap - used, "# HELP %s %s\n# TYPE %s counter\n",
 				     m->name, m->help, m->name);
 		if (n < 0 || (size_t)n >= cap - used)
-			break;
+			return 0;
 		used += (size_t)n;
-		n = snprintf(out + used, cap - used, "%s{prog=\"%s\",pid=\"%d\"%s%s%s} %llu\n",
-			     m->name, rg_prog_label, pid, m->outcome ? ",outcome=\"" : "",
+		n = snprintf(out + used, cap - used, "%s{name=\"%s\"%s%s%s} %llu\n", m->name,
+			     rg_metrics_label, m->outcome ? ",outcome=\"" : "",
 			     m->outcome ? m->outcome : "", m->outcome ? "\"" : "",
-			     (unsigned long long)value);
+			     (unsigned long long)rg_metrics_count(counts, m));
 		if (n < 0 || (size_t)n >= cap - used)
-			break;
+			return 0;
 		used += (size_t)n;
 	}
-	return used;
+	n = snprintf(out + used, cap - used,
+		     "# HELP resetguard_last_update_seconds When resetguard last wrote this file "
+		     "(Unix time); rewritten at least every metrics interval while the service runs.\n"
+		     "# TYPE resetguard_last_update_seconds gauge\n"
+		     "resetguard_last_update_seconds{name=\"%s\"} %lld\n",
+		     rg_metrics_label, (long long)(now_ms / 1000));
+	return n < 0 || (size_t)n >= cap - used ? 0 : used + (size_t)n;
+}
+
+static bool rg_metrics_put(const struct rg_counters *counts, int64_t now_ms)
+{
+	char text[4096];
+	size_t len = rg_metrics_render(text, sizeof(text), counts, now_ms);
+	int fd = len ? rg_libc(open)(rg_metrics_tmp,
+				      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)
+		     : -1;
+	bool whole;
+
+	if (fd < 0)
+		return false;
+	whole = rg_libc(write)(fd, text, len) == (ssize_t)len;
+	rg_libc(close)(fd);
+	if (whole && rename(rg_metrics_tmp, rg_metrics_path) == 0)
+		return true;
+	unlink(rg_metrics_tmp);
+	return false;
+}
+
+static int64_t rg_metrics_wall_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+}
+
+/* Set when the process leaves: its thread, which exit_group() may end
+ * at any instant, must not hold the file then. */
+static _Atomic bool rg_metrics_leaving;
+
+/* The family's file is this process's to write, for a moment.  A writer
+ * that is gone, or has held it for a second (a write takes microseconds:
+ * it was killed, or is a zombie nobody reaped yet), is taken over; one
+ * that lives is waited for, at most 100 ms. */
+static bool rg_metrics_claim(struct rg_family *f)
+{
+	int32_t me = (int32_t)getpid();
+
+	for (int tries = 0; tries < 100; tries++) {
+		int32_t holder = 0;
+		struct timespec ms = { 0, 1000000 };
+		int64_t now = rg_metrics_wall_ms();
+
+		if (!atomic_compare_exchange_strong(&f->writer, &holder, me) &&
+		    (holder == me || (now - atomic_load(&f->claimed_ms) < 1000 &&
+				      (kill(holder, 0) == 0 || errno != ESRCH)) ||
+		     !atomic_compare_exchange_strong(&f->writer, &holder, me))) {
+			nanosleep(&ms, NULL);
+			continue;
+		}
+		atomic_store(&f->claimed_ms, now);
+		return true;
+	}
+	return false;
+}
+
+/* Whether the counts changed since the file was written, or (unless the
+ * process is leaving) the interval has passed since. */
+static bool rg_metrics_due(struct rg_family *f, const struct rg_counters *counts, int64_t now,
+			   bool leaving)
+{
+	int64_t last = atomic_load(&f->written_ms);
+
+	return rg_metrics_sum(counts) != atomic_load(&f->written) || !last ||
+	       (!leaving && (now - last >= rg_config.metrics_interval_ms || now < last));
+}
+
+/* Looked at without the claim first: most exits and most seconds find
+ * nothing to write, and then take nothing. */
+static void rg_metrics_update(bool leaving)
+{
+	struct rg_family *f = rg_metrics_family ? rg_metrics_family : &rg_metrics_alone;
+	const struct rg_counters *counts = rg_metrics_family ? &f->stats : &rg_stats;
+	int saved = errno;
+	int64_t now = rg_metrics_wall_ms();
+
+	if (!rg_config.metrics_dir || (!leaving && atomic_load(&rg_metrics_leaving)) ||
+	    !rg_metrics_due(f, counts, now, leaving))
+		return;
+	if (leaving)
+		atomic_store(&rg_metrics_leaving, true);
+	if (!rg_metrics_claim(f)) {
+		errno = saved;
+		return;
+	}
+	uint64_t sum = rg_metrics_sum(counts);
+
+	if (rg_metrics_due(f, counts, now, leaving) && rg_metrics_put(counts, now)) {
+		atomic_store(&f->written, sum);
+		atomic_store(&f->written_ms, now);
+	}
+	atomic_store_explicit(&f->writer, 0, memory_order_release);
+	errno = saved;
 }
 
 void rg_metrics_write(void)
 {
-	char text[4096];
-	int saved = errno;
+	rg_metrics_update(true);
+}
 
-	if (!rg_config.metrics_dir)
-		return;
-	size_t len = rg_metrics_render(text, sizeof(text));
-	int fd = rg_libc(open)(rg_metrics_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-			       0644);
-
-	if (fd >= 0) {
-		bool whole = rg_libc(write)(fd, text, len) == (ssize_t)len;
-
-		rg_libc(close)(fd);
-		if (!whole || rename(rg_metrics_tmp, rg_metrics_path) < 0)
-			unlink(rg_metrics_tmp);
-	}
-	errno = saved;
+void rg_metrics_resume(void)
+{
+	atomic_store(&rg_metrics_leaving, false);
 }
 
 /* The state letter of /proc/self/task/<tid>/stat, and whether the thread
@@ -189,33 +310,22 @@ static bool rg_program_gone(void)
 	return rg_procfd_each("/proc/self/task", rg_count_program_thread, &alive) == 0 && alive == 0;
 }
 
-static int64_t rg_metrics_now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
-}
-
-/* When the thread writes first: at once, or, in a forked child, after an
- * interval.  Set before the thread starts. */
-static int64_t rg_metrics_first_ms;
+/* Whether the thread is a forked child's, set before it starts: the first
+ * process writes at once, so that the file is there from the start; a
+ * forked child's thread finds the family's file written. */
+static bool rg_metrics_in_child;
 
 static void *rg_metrics_main(void *unused)
 {
-	int64_t next = rg_metrics_first_ms;
-
 	(void)unused;
 	rg_thread_masked = true;
+	if (!rg_metrics_in_child)
+		rg_metrics_update(false);
 	for (;;) {
 		struct timespec second = { 1, 0 };
-		int64_t now = rg_metrics_now_ms();
 
-		if (now >= next) {
-			rg_metrics_write();
-			next = now + rg_config.metrics_interval_ms;
-		}
 		nanosleep(&second, NULL);
+		rg_metrics_update(false);
 		if (rg_program_gone())
 			exit(0);
 	}
@@ -228,7 +338,7 @@ static void rg_metrics_thread(bool child)
 	pthread_t thread;
 	sigset_t all, saved;
 
-	rg_metrics_first_ms = child ? rg_metrics_now_ms() + rg_config.metrics_interval_ms : 0;
+	rg_metrics_in_child = child;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &saved);
 	pthread_attr_init(&attr);
@@ -251,19 +361,22 @@ void rg_metrics_start(void)
 		rg_config.metrics_dir = NULL;
 		return;
 	}
+	rg_metrics_family = rg_share_family(rg_metrics_label);
+	if (rg_metrics_family) {
+		/* This pid's writer, if any, was the program that exec'd this
+		 * one, cut off by the exec. */
+		int32_t me = (int32_t)getpid();
+
+		atomic_compare_exchange_strong(&rg_metrics_family->writer, &me, 0);
+		atomic_store_explicit(&rg_stats_family, &rg_metrics_family->stats,
+				      memory_order_release);
+	}
 	rg_metrics_thread(false);
 }
 
-/* A forked child counts afresh, in a file of its own. */
-void rg_metrics_fork_child(void)
-{
-	memset(&rg_stats, 0, sizeof(rg_stats));
-	if (rg_config.metrics_dir && !rg_metrics_names())
-		rg_config.metrics_dir = NULL;
-}
-
 /* After the fork handlers gave every lock back: the child is a process
- * of its own, with one thread, and glibc lets it start more. */
+ * of its own, with one thread, and glibc lets it start more.  Its counts
+ * go on adding up in the family's slot. */
 void rg_metrics_start_in_child(void)
 {
 	if (rg_config.metrics_dir)

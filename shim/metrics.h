@@ -2,11 +2,29 @@
 #ifndef RG_METRICS_H
 #define RG_METRICS_H
 
+#include <stdint.h>
+
+#include "stats.h"
+
+/* One family's counts, in the family's shared map (share.c). */
+struct rg_family {
+	struct rg_counters stats;
+	_Atomic uint64_t written;    /* the sum of the counts the file shows */
+	_Atomic int64_t written_ms;  /* when it was last written, Unix time */
+	_Atomic int32_t writer;	     /* the pid writing the file; 0: none */
+	_Atomic int64_t claimed_ms;  /* when it took the file */
+};
+
 void rg_metrics_start(void);
+/* The name the file and the label carry; NULL without metrics. */
+const char *rg_metrics_name(void);
+/* At exit and exec: the file catches up with the counts, and this
+ * process's thread writes no more; rg_metrics_resume() after an exec that
+ * failed. */
 void rg_metrics_write(void);
-/* In a forked child: fresh counters and names (with the locks taken),
- * then the child's own writer thread (after they were given back). */
-void rg_metrics_fork_child(void);
+void rg_metrics_resume(void);
+/* In a forked child, after the fork handlers gave the locks back: the
+ * child's own writer thread. */
 void rg_metrics_start_in_child(void);
 
 #endif

@@ -16,6 +16,7 @@
 #include "drainer.h"
 #include "fdtable.h"
 #include "lock.h"
+#include "lifecycle.h"
 #include "ownfd.h"
 #include "real.h"
 
@@ -496,6 +497,8 @@ void rg_own_limit_changed(void)
 	sigset_t saved;
 	int old_top, top;
 
+	if (rg_out_of_scope)
+		return;
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
 	old_top = rg_own_top;
 	rg_own_set_top(rg_own_top_now());
@@ -571,6 +574,8 @@ bool rg_own_give_up_from(int floor)
 	int saved = errno, kept = -1;
 	bool gave = false, busy = true;
 
+	if (rg_out_of_scope)
+		return false;
 	for (int tries = 0; !gave && busy && tries < 1000; tries++) {
 		struct rg_own *o;
 

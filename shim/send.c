@@ -33,7 +33,7 @@ static __attribute__((noinline, cold)) ssize_t rg_write_failed(struct rg_fd_life
 	int fd = rg_fd_of_life(l)->fd;
 
 	if (errno != ENOTSOCK)
-		return rg_io_failed(l, "write");
+		return rg_io_send_failed(l, "write", 0);
 	rg_fd_mark(fd, RG_FD_OTHER);
 	return rg_libc(write)(fd, a->buf, a->len);
 }
@@ -96,7 +96,7 @@ static ssize_t rg_writev_socket(struct rg_fd *e, int fd, const struct iovec *iov
 	/* Out of range, writev() fails with EINVAL where sendmsg() would say
 	 * EMSGSIZE: let the real call give the real answer. */
 	if (!rg_sigpipe_suppress() || iovcnt < 0 || iovcnt > IOV_MAX || rg_iov_empty(iov, iovcnt))
-		return RG_SEND(e, "writev", rg_libc(writev)(fd, iov, iovcnt));
+		return RG_SEND(e, "writev", 0, rg_libc(writev)(fd, iov, iovcnt));
 
 	struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 	struct rg_fd_life *l = rg_io_begin(e);
@@ -107,7 +107,7 @@ static ssize_t rg_writev_socket(struct rg_fd *e, int fd, const struct iovec *iov
 		rg_fd_mark(fd, RG_FD_OTHER);
 		return rg_libc(writev)(fd, iov, iovcnt);
 	}
-	return rg_io_sent(l, "writev", ret);
+	return rg_io_sent(l, "writev", ret, 0);
 }
 
 RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
@@ -121,7 +121,7 @@ RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 static __attribute__((noinline)) ssize_t rg_send_socket(int fd, const void *buf, size_t len,
 							int flags, struct rg_fd *e)
 {
-	return RG_SEND(e, "send", rg_libc_bound(send)(fd, buf, len, rg_sigpipe_flags(flags)));
+	return RG_SEND(e, "send", flags, rg_libc_bound(send)(fd, buf, len, rg_sigpipe_flags(flags)));
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_send_unseen(int fd, const void *buf, size_t len,
@@ -154,7 +154,7 @@ RG_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 
 	if (!e)
 		return rg_libc(sendto)(fd, buf, len, flags, to, tolen);
-	return RG_SEND(e, "sendto", rg_libc(sendto)(fd, buf, len, rg_sigpipe_flags(flags), to, tolen));
+	return RG_SEND(e, "sendto", flags, rg_libc(sendto)(fd, buf, len, rg_sigpipe_flags(flags), to, tolen));
 }
 
 RG_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
@@ -165,7 +165,7 @@ RG_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		return rg_libc(sendmsg)(fd, msg, flags);
 	if (msg && msg->msg_controllen)
 		rg_share_passing(msg);
-	return RG_SEND(e, "sendmsg", rg_libc(sendmsg)(fd, msg, rg_sigpipe_flags(flags)));
+	return RG_SEND(e, "sendmsg", flags, rg_libc(sendmsg)(fd, msg, rg_sigpipe_flags(flags)));
 }
 
 RG_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, rg_mmsg_flags flags)
@@ -184,7 +184,7 @@ RG_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, rg_mmsg_fla
 	for (int i = 0; i < ret; i++)
 		rg_fd_count(&l->tx_bytes, msgs[i].msg_len);
 	if (ret < 0)
-		rg_io_failed(l, "sendmmsg");
+		rg_io_send_failed(l, "sendmmsg", (int)flags);
 	return ret;
 }
 
@@ -216,7 +216,7 @@ static ssize_t rg_guard_end(struct rg_guard *g, const char *op, ssize_t ret)
 		rg_io_end(g->in);
 	rg_sigpipe_release(&g->sigpipe, ret < 0 && errno == EPIPE);
 	if (g->out)
-		return rg_io_sent(g->out, op, ret);
+		return rg_io_sent(g->out, op, ret, 0);
 	return g->in ? rg_io_received(g->in, op, ret) : ret;
 }
 

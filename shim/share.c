@@ -40,9 +40,11 @@
 #include <unistd.h>
 
 #include "bindings.h"
+#include "config.h"
 #include "fdtable.h"
 #include "lifecycle.h"
 #include "lock.h"
+#include "metrics.h"
 #include "ownfd.h"
 #include "procfd.h"
 #include "real.h"
@@ -78,12 +80,23 @@ struct rg_share_peer {
 	struct rg_addr peer;
 };
 
+/* The metrics of the family, by name (metrics.c): every program the
+ * family runs under one name counts in one place.  A slot is claimed for
+ * good: 0 free, 1 being named, 2 named. */
+#define RG_SHARE_NAMES 16u
+struct rg_share_name {
+	_Atomic uint32_t state;
+	char name[64];
+	struct rg_family family;
+};
+
 struct rg_share_map {
 	_Atomic uint32_t cursor;
 	_Atomic uint32_t holders[RG_SHARE_SLOTS];
 	struct rg_share_handoff handoff[RG_SHARE_HANDOFFS];
 	_Atomic uint32_t peer_cursor;
 	struct rg_share_peer peers[RG_SHARE_PEERS];
+	struct rg_share_name names[RG_SHARE_NAMES];
 };
 
 static struct rg_share_map *_Atomic rg_share_mapped;
@@ -195,6 +208,39 @@ void rg_share_init(void)
 
 		snprintf(rg_share_lib, sizeof(rg_share_lib), "%s", base ? base + 1 : info.dli_fname);
 	}
+}
+
+/* The named slot, claimed in order, so that two processes naming the same
+ * family at once meet in the first free one; NULL when all are taken. */
+static struct rg_family *rg_share_name_in(struct rg_share_map *map, const char *name)
+{
+	for (unsigned int i = 0; i < RG_SHARE_NAMES; i++) {
+		struct rg_share_name *n = &map->names[i];
+		uint32_t state = 0;
+
+		if (atomic_compare_exchange_strong_explicit(&n->state, &state, 1,
+							    memory_order_acquire,
+							    memory_order_acquire)) {
+			snprintf(n->name, sizeof(n->name), "%s", name);
+			atomic_store_explicit(&n->state, 2, memory_order_release);
+			return &n->family;
+		}
+		/* Being named takes a snprintf(): a short wait. */
+		for (int spins = 0; state == 1 && spins < 1000000; spins++)
+			state = atomic_load_explicit(&n->state, memory_order_acquire);
+		if (state == 2 && strcmp(n->name, name) == 0)
+			return &n->family;
+	}
+	return NULL;
+}
+
+struct rg_family *rg_share_family(const char *name)
+{
+	struct rg_share_map *map = rg_share_now();
+
+	if (!map && !rg_in_vfork_child())
+		map = rg_share_make();
+	return map ? rg_share_name_in(map, name) : NULL;
 }
 
 /* A free slot, claimed with one holder; 0 (no slot) when none is free
@@ -343,6 +389,7 @@ struct rg_share_search {
 	const char *pid_dir; /* /proc/<pid> */
 	const struct rg_fd *conn;
 	int skip_fd;
+	int holder_fd; /* where another process holds it */
 	bool self;
 	bool holder, watched;
 };
@@ -372,9 +419,10 @@ static void rg_share_visit(int dirfd, int fd, void *ctx)
 	len = readlinkat(dirfd, name, link, sizeof(link) - 1);
 	if (len <= 0)
 		return;
-	if ((size_t)len == strlen(q->want) && memcmp(link, q->want, (size_t)len) == 0)
+	if ((size_t)len == strlen(q->want) && memcmp(link, q->want, (size_t)len) == 0) {
 		q->holder = true;
-	else if ((size_t)len == sizeof(epoll) - 1 && memcmp(link, epoll, (size_t)len) == 0)
+		q->holder_fd = fd;
+	} else if ((size_t)len == sizeof(epoll) - 1 && memcmp(link, epoll, (size_t)len) == 0)
 		rg_share_epoll(q, fd);
 }
 
@@ -390,39 +438,83 @@ static bool rg_share_search_in(struct rg_share_search *q, const char *pid_dir, b
 	return rg_procfd_each(dir, rg_share_visit, q) == 0 || (!self && errno == ENOENT);
 }
 
-/* Whether /proc/<pid> shows another holder (or cannot be read). */
-static bool rg_share_held_by(struct rg_share_search *q, pid_t pid)
+static void rg_share_search_for(struct rg_share_search *q, unsigned long ino)
 {
-	char dir[32];
-
-	snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
-	return !rg_share_search_in(q, dir, false) || q->holder;
+	snprintf(q->want, sizeof(q->want), "socket:[%lu]", ino);
+	snprintf(q->ino, sizeof(q->ino), " ino:%lx ", ino);
 }
 
-enum rg_outside rg_share_outside(int fd, const struct rg_fd *conn, bool inherited)
+/* Looks for holders of the socket among pids, processes outside the
+ * family; h gets the first that holds it. */
+static enum rg_outside rg_share_look_out(struct rg_share_search *q, const pid_t *pids,
+					 unsigned int n, struct rg_outside_holder *h)
+{
+	h->pid = 0;
+	q->skip_fd = -1;
+	for (unsigned int i = 0; i < n; i++) {
+		char dir[32];
+
+		q->holder = false;
+		snprintf(dir, sizeof(dir), "/proc/%d", (int)pids[i]);
+		if (!rg_share_search_in(q, dir, false))
+			return RG_OUTSIDE_SHARED;
+		if (q->holder && !h->pid) {
+			h->pid = pids[i];
+			h->fd = q->holder_fd;
+		}
+	}
+	/* An epoll set that watches it would see the drainer's doings. */
+	if (q->watched)
+		return h->pid ? RG_OUTSIDE_SHARED : RG_OUTSIDE_WATCHED;
+	return h->pid ? RG_OUTSIDE_AWAIT : RG_OUTSIDE_SOLE;
+}
+
+/* Where the holders outside may be: an inherited socket's are the
+ * ancestors found at load, wherever in the family the last close happens;
+ * a received one's, the parent. */
+static enum rg_outside rg_share_look_around(struct rg_share_search *q, struct rg_outside_holder *h)
+{
+	if (h->parent)
+		return rg_share_look_out(q, &h->parent, 1, h);
+	return rg_share_look_out(q, rg_share_ancestor, rg_share_ancestors, h);
+}
+
+enum rg_outside rg_share_outside(int fd, const struct rg_fd *conn, bool inherited,
+				 struct rg_outside_holder *h)
 {
 	struct rg_share_search q = { .conn = conn, .skip_fd = fd };
+	enum rg_outside found = RG_OUTSIDE_SHARED;
 	struct stat st;
 	int saved = errno;
-	bool shared;
 
 	if (fstat(fd, &st) < 0)
 		return RG_OUTSIDE_SHARED;
-	snprintf(q.want, sizeof(q.want), "socket:[%lu]", (unsigned long)st.st_ino);
-	snprintf(q.ino, sizeof(q.ino), " ino:%lx ", (unsigned long)st.st_ino);
-	shared = !rg_share_search_in(&q, "/proc/self", true) || q.holder;
-	q.skip_fd = -1;
-	/* An inherited socket's outside holders are the ancestors found at
-	 * load, wherever in the family the last close happens; one received
-	 * with SCM_RIGHTS is looked for in the parent, as ever. */
-	if (!inherited)
-		shared = shared || rg_share_held_by(&q, getppid());
-	for (unsigned int i = 0; inherited && i < rg_share_ancestors && !shared; i++)
-		shared = rg_share_held_by(&q, rg_share_ancestor[i]);
+	h->ino = (unsigned long)st.st_ino;
+	h->parent = inherited ? 0 : getppid();
+	rg_share_search_for(&q, h->ino);
+	if (rg_share_search_in(&q, "/proc/self", true) && !q.holder)
+		found = rg_share_look_around(&q, h);
 	errno = saved;
-	if (shared)
-		return RG_OUTSIDE_SHARED;
-	return q.watched ? RG_OUTSIDE_WATCHED : RG_OUTSIDE_SOLE;
+	return found;
+}
+
+bool rg_share_outside_gone(struct rg_outside_holder *h)
+{
+	struct rg_share_search q = { .conn = NULL };
+	char path[48], link[32];
+	ssize_t len;
+	int saved = errno;
+	bool gone;
+
+	rg_share_search_for(&q, h->ino);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)h->pid, h->fd);
+	len = readlink(path, link, sizeof(link));
+	if (h->pid && (size_t)len == strlen(q.want) && memcmp(link, q.want, (size_t)len) == 0)
+		return false;
+	/* That number let go: the socket may live on under another. */
+	gone = rg_share_look_around(&q, h) == RG_OUTSIDE_SOLE;
+	errno = saved;
+	return gone;
 }
 
 /* Sockets inherited at exec, met at load: the same socket under several
@@ -772,7 +864,8 @@ void rg_share_exec(char *const envp[])
 			any |= rg_share_hand_over(map, fd, rg_fd_peek(fd));
 		}
 	}
-	if (any)
+	/* The family's metrics go on too. */
+	if (any || (hand && rg_config.metrics_dir))
 		rg_libc(fcntl)(mfd, F_SETFD, 0);
 	errno = saved;
 }

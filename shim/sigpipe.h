@@ -11,10 +11,12 @@
 
 #include "config.h"
 
-/* MSG_NOSIGNAL in the default mode while the program leaves SIGPIPE at
- * SIG_DFL, i.e. while a broken socket would kill it, else 0; kept current
- * by the sigaction()/signal() wrappers.  One load on the hot path, and
- * or-ed straight into the flags of a send. */
+/* MSG_NOSIGNAL in the default mode unless the program ignores SIGPIPE:
+ * while it leaves it at SIG_DFL, a broken socket would kill it; while it
+ * has a handler, the handler gets the signal after the record
+ * (rg_sigpipe_deliver).  Else 0; kept current by the sigaction()/signal()
+ * wrappers.  One load on the hot path, and or-ed straight into the flags
+ * of a send. */
 extern RG_HIDDEN _Atomic int rg_sigpipe_nosignal;
 
 static inline int rg_sigpipe_flags(int flags)
@@ -37,7 +39,12 @@ struct rg_sigpipe_guard {
  * the shim's own writes), remember whether one was already pending, and
  * after the call consume the one the call raised, if any. */
 void rg_sigpipe_hold(struct rg_sigpipe_guard *g, bool all_signals);
-void rg_sigpipe_release(struct rg_sigpipe_guard *g, bool failed_epipe);
+/* True when it took back a SIGPIPE the call raised. */
+bool rg_sigpipe_release(struct rg_sigpipe_guard *g, bool failed_epipe);
+/* A socket write of the program's failed with EPIPE and was kept from
+ * raising SIGPIPE, and its record is written: a program with a handler of
+ * its own gets the signal now.  errno is kept. */
+void rg_sigpipe_deliver(void);
 
 void rg_sigpipe_init(void);
 

@@ -89,11 +89,13 @@ static void rg_stdio_finish(struct rg_stdio *s, const char *op, bool failed, boo
 	int failure = errno;
 
 	rg_stdio_landed(s);
-	rg_sigpipe_release(&s->guard, signalled);
+	bool taken = rg_sigpipe_release(&s->guard, signalled);
 	if (failed && s->life) {
 		errno = failure;
 		rg_io_failed(s->life, op);
 	}
+	if (taken)
+		rg_sigpipe_deliver();
 	errno = failure;
 }
 

@@ -206,13 +206,14 @@ read ret=-1 errno=ECONNRESET"
 	RESETGUARD_LINGER_TIMEOUT=20s RESETGUARD_LOG=$LOG run prlimit --nofile=1024 "$RG" "$FAULT" double-close
 	assert_success
 	assert_equal "$(grep -v '^own=' <<<"$output")" "$expected"
-	# The log file, the holder counters' memfd (made with the first
-	# socket), the lingering socket, the drainer's epoll, eventfd and
-	# /proc/self/fd, the same after the second close as after the first.
+	# The log file, the state page's memfd (made at load), the holder
+	# counters' memfd (made with the first socket), the lingering socket,
+	# the drainer's epoll, eventfd and /proc/self/fd, the same after the
+	# second close as after the first.
 	run grep '^own=' <<<"$output"
 	assert_equal "${#lines[@]}" 2
 	assert_equal "${lines[0]}" "${lines[1]}"
-	[[ ${lines[0]} =~ ^own=1018:/proc/[0-9]+/fd,1019:anon_inode:\[eventfd\],1020:anon_inode:\[eventpoll\],1021:socket,1022:/memfd:resetguard-holders\ \(deleted\),1023:$LOG,$ ]] ||
+	[[ ${lines[0]} =~ ^own=1017:/proc/[0-9]+/fd,1018:anon_inode:\[eventfd\],1019:anon_inode:\[eventpoll\],1020:socket,1021:/memfd:resetguard-holders\ \(deleted\),1022:/memfd:resetguard-state\ \(deleted\),1023:$LOG,$ ]] ||
 		fail "own descriptors: ${lines[0]}"
 	# And the log still works.
 	run grep -c 'event=reset errno=ECONNRESET op=read ' "$LOG"

@@ -152,6 +152,35 @@ start_memcached() {
 	assert_equal "${#lines[@]}" 3
 }
 
+# The drainer throws away what the peer still sends without copying it:
+# on TCP, recv() with MSG_TRUNC and no buffer discards in the kernel.
+@test "TCP is drained in the kernel: recv(MSG_TRUNC) without a buffer, and drained_bytes counts every byte" {
+	require strace python3
+	local trace=$BATS_TEST_TMPDIR/trace
+	RESETGUARD_LOG_LEVEL=info RESETGUARD_LOG=$LOG WRAP="strace -f -o $trace -e trace=recvfrom $RG" \
+		start_lingerserver -n 1
+	# 100 bytes the server reads, then, after its answer, 3,000,000 it
+	# never reads: the drainer's, to the client's EOF.
+	run python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"x" * 100)
+f = s.makefile("rb")
+print(f.readline().decode().strip())
+s.sendall(b"y" * 3000000)
+s.shutdown(socket.SHUT_WR)
+print(len(f.read()))' "$SERVER_PORT"
+	assert_success
+	assert_output $'413 too large\n0'
+	wait_server
+	wait_log 'event=linger outcome=eof .* drained_bytes=3000000 '
+	run grep -E 'recvfrom\([0-9]+, NULL, [0-9]+, MSG_TRUNC\|MSG_DONTWAIT' "$trace"
+	assert_success
+	# Nothing read into a buffer but the peek at the close.
+	run grep -E 'recvfrom\([0-9]+, "' "$trace"
+	refute_output --regexp '^[^|]*MSG_DONTWAIT[^|]*$'
+}
+
 @test "default level: a normal graceful close logs nothing" {
 	RESETGUARD_LOG=$LOG WRAP=$RG start_lingerserver -n 3
 	run_clients raw 3

@@ -217,7 +217,7 @@ start_tcpserver() {
 		without_and_with "$P/forkstorm" -t 4 -g 2 -f 300
 	assert_equal "$WITHOUT" "forks=300 hung=0 failed=0"
 	assert_equal "$WITH" "forks=300 hung=0 failed=0"
-	compgen -G "$metrics/resetguard_forkstorm_*.prom" >/dev/null || fail "no metrics written"
+	[[ -e $metrics/resetguard_forkstorm.prom ]] || fail "no metrics written"
 	grep -q 'event=linger outcome=eof' "$LOG" || fail "no graceful close happened"
 	assert_same_stderr
 }

@@ -113,13 +113,24 @@ write_survives() {
 	assert_output ignored
 }
 
-@test "a program's own SIGPIPE handler still gets its signal" {
-	run "$PROBE" -H write write
-	assert_success
-	assert_line sigpipes=1
-	run "$RG" "$PROBE" -H write write
-	assert_success
-	assert_line sigpipes=1
+@test "a program's own SIGPIPE handler still gets its signal, on every write path, after the EPIPE is logged" {
+	local op without
+	for op in write writev send sendto sendmsg sendmmsg sendfile splice fwrite fputs fprintf fflush fwrite_unlocked dprintf; do
+		run "$PROBE" -H write "$op"
+		assert_success
+		assert_line sigpipes=1
+		without=$(grep -v '^peer=' <<<"$output")
+		RESETGUARD_LOG=$LOG run "$RG" "$PROBE" -H write "$op"
+		assert_success
+		assert_equal "$(grep -v '^peer=' <<<"$output")" "$without"
+		run grep -c "event=pipe errno=EPIPE op=$op " "$LOG"
+		assert_output 1
+	done
+	# A write that asked for no signal gets none, with or without.
+	run "$PROBE" -H write send_nosignal
+	assert_line sigpipes=0
+	run "$RG" "$PROBE" -H write send_nosignal
+	assert_line sigpipes=0
 }
 
 @test "RESETGUARD_SIGPIPE=ignore: survives, through SIG_IGN" {

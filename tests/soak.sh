@@ -6,12 +6,16 @@
 # may be reset.  Each server first runs one round without resetguard, which
 # must reset its clients: the soak proves the library made the difference.
 #
-# The servers are the early-answer matrix of tests/linger.bats and
-# tests/superservers.bats: python3 http.server, redis-server, busybox
-# httpd, memcached, and inetd-style services (tests/progs/inetd-answer)
-# under xinetd and tcpserver (as root, also with user = nobody and -u),
-# with the superserver itself preloaded, so that both it and the service
-# it starts decide who closes last.
+# The servers are the early-answer matrix of tests/linger.bats,
+# tests/superservers.bats and tests/holders.bats: python3 http.server,
+# redis-server, busybox httpd, memcached, inetd-style services
+# (tests/progs/inetd-answer) under xinetd, tcpserver (as root, also with
+# user = nobody and -u) and openbsd-inetd -E, with the superserver itself
+# preloaded, so that both it and the service it starts decide who closes
+# last; openbsd-inetd without -E running the service through the resetguard
+# command (examples/inetd/inetd.conf), where only the service does; and
+# git daemon, whose fork+exec'd `git daemon --serve` refuses a request for
+# a repository it does not export.
 #
 # SOAK_SECONDS (60) the whole soak; SOAK_ONLY a space-separated subset of
 # the server names.
@@ -56,6 +60,16 @@ start() {
 		printf 'service soak\n{\n type = UNLISTED\n port = %s\n bind = 127.0.0.1\n socket_type = stream\n protocol = tcp\n wait = no\n user = %s\n instances = UNLIMITED\n cps = 10000 1\n server = %s\n}\n' \
 			"$port" "$([[ $name == xinetd ]] && echo root || echo nobody)" "$B/tests/inetd-answer" >"$tmp/xinetd.conf"
 		exec "${env[@]}" xinetd -dontfork -pidfile "$tmp/xinetd.pid" -f "$tmp/xinetd.conf" ;;
+	inetd-E | inetd-line)
+		local server=$B/tests/inetd-answer args=inetd-answer
+		if (($3)) && [[ $name == inetd-line ]]; then
+			server=$B/resetguard args="resetguard --log $tmp/rg.log -- $B/tests/inetd-answer" env=(env)
+		fi
+		printf '127.0.0.1:%s stream tcp nowait root %s %s\n' "$port" "$server" "$args" >"$tmp/inetd.conf"
+		exec "${env[@]}" "$INETD" -E -i -R 100000 "$tmp/inetd.conf" ;;
+	git-daemon)
+		mkdir -p "$tmp/repos"
+		exec "${env[@]}" git daemon --listen=127.0.0.1 --port="$port" --base-path="$tmp/repos" ;;
 	tcpserver) exec "${env[@]}" tcpserver -R -H -l 0 -c 40 127.0.0.1 "$port" "$B/tests/inetd-answer" ;;
 	tcpserver-u) exec "${env[@]}" tcpserver -u 65534 -g 65534 -R -H -l 0 -c 40 127.0.0.1 "$port" "$B/tests/inetd-answer" ;;
 	esac >"$tmp/server.out" 2>&1 &
@@ -68,6 +82,7 @@ kind() {
 	case $1 in
 	http.server | busybox-httpd) echo http ;;
 	redis) echo redis ;;
+	git-daemon) echo git ;;
 	*) echo raw ;;
 	esac
 }
@@ -76,7 +91,7 @@ answer() {
 	http.server) echo 'HTTP/1.0 501' ;;
 	busybox-httpd) echo 'HTTP/1.1 501' ;;
 	redis) echo '-ERR Protocol error' ;;
-	memcached) echo '(empty)' ;;
+	memcached | git-daemon) echo '(empty)' ;;
 	*) echo '413 too large' ;;
 	esac
 }
@@ -91,7 +106,18 @@ round() {
 	echo "$resets $wrong"
 }
 
-servers=(http.server redis busybox-httpd memcached xinetd tcpserver)
+servers=(http.server redis busybox-httpd memcached xinetd tcpserver git-daemon)
+# openbsd-inetd conflicts with xinetd as a package: tests/superservers.bats
+# unpacks it into .deps when it is not installed.
+INETD=
+for INETD in /usr/sbin/inetd "$root/.deps/openbsd-inetd/usr/sbin/inetd" ''; do
+	[[ -z $INETD || -x $INETD ]] && break
+done
+if [[ -n $INETD ]]; then
+	servers+=(inetd-E inetd-line)
+elif [[ ${RESETGUARD_TEST_REQUIRE_ALL:-} == 1 ]]; then
+	fail "openbsd-inetd is required (RESETGUARD_TEST_REQUIRE_ALL=1): run tests/superservers.bats first"
+fi
 # Services that drop privileges (and so cannot read the superserver's
 # /proc): run as root only.
 ((EUID != 0)) || servers+=(xinetd-nobody tcpserver-u)

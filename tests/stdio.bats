@@ -82,16 +82,30 @@ numbers() {
 
 # sort catches SIGPIPE itself, to remove its temporary files, and raises
 # it again with the default action: a program's own handler gets its
-# signal under resetguard too, so sort ends by SIGPIPE either way (and the
-# EPIPE is not logged: the handler ends the process inside the call).
-@test "sort writing to a reset socket: its own SIGPIPE handler still runs, as without" {
+# signal under resetguard too, so sort ends by SIGPIPE either way; but
+# first resetguard logs the EPIPE (the write is kept from raising the
+# signal until its record is out, then the thread gets the same signal
+# the kernel would have sent).  With --sigpipe ignore, sort finds SIGPIPE
+# ignored at start, installs no handler, and survives.
+@test "sort writing to a reset socket: its own SIGPIPE handler still runs, as without, after the EPIPE is logged" {
 	require sort strace
-	run "$ONRESET" sort "$(numbers)"
+	run "$ONRESET" strace -f -e trace=none -e signal=SIGPIPE sort "$(numbers)"
 	assert_equal "$status" 141
-	run "$ONRESET" strace -f -e trace=none -e signal=SIGPIPE "$RG" sort "$BATS_TEST_TMPDIR/numbers"
+	local without=$output
+	RESETGUARD_LOG=$LOG run "$ONRESET" strace -f -e trace=none -e signal=SIGPIPE "$RG" sort "$BATS_TEST_TMPDIR/numbers"
 	assert_equal "$status" 141
-	# The handler ran: it raised the signal again, by tgkill().
+	# The same signals, in the same order: the write's (SI_USER, from
+	# itself), then the handler's own (by tgkill()).
+	signals() { grep -o -- '--- SIGPIPE {si_signo=SIGPIPE, si_code=[A-Z_]*' <<<"$1"; }
+	assert_equal "$(signals "$output")" "$(signals "$without")"
+	assert_equal "$(signals "$output" | head -n1)" '--- SIGPIPE {si_signo=SIGPIPE, si_code=SI_USER'
 	assert_line --regexp 'SIGPIPE \{si_signo=SIGPIPE, si_code=SI_TKILL'
+	run grep -E "event=pipe errno=EPIPE op=[a-z_]+ fd=1 .* prog=sort " "$LOG"
+	assert_success
+	# --sigpipe ignore: no handler, a write error, sort's own status.
+	RESETGUARD_LOG=$LOG run "$ONRESET" "$RG" --sigpipe ignore sort "$BATS_TEST_TMPDIR/numbers"
+	assert_equal "$status" 2
+	assert_output --partial "Broken pipe"
 }
 
 @test "tr writing to a reset socket" {

@@ -146,3 +146,34 @@ xinetd_conf() {
 		stop_servers
 	done
 }
+
+# The superserver (not under resetguard) closes its copy only after the
+# service has answered and exited: the service's last close finds it still
+# holding the socket, and must not shut it down under it; then the
+# superserver's close would be the plain last one.  Whoever closes last
+# lingers: the service's drainer (its heir, once it has exited) keeps the
+# socket until the superserver let go, then shuts down and drains.
+@test "a superserver outside resetguard that closes after its service exited: the service lingers for it, no client reset" {
+	local how
+	for how in plain preloaded; do
+		local env=()
+		[[ $how == plain ]] || env=(LD_PRELOAD="$SAN_PRELOAD$B/libresetguard.so" RESETGUARD_LOG="$LOG" RESETGUARD_LOG_LEVEL=debug)
+		PORT=$(free_port)
+		start_server python3 "$HELPERS/late_superserver.py" "$PORT" env "${env[@]}" "$SERVICE"
+		wait_port "$PORT"
+		SERVER_PORT=$PORT run_clients raw 5
+		echo "$how: $RESETS of 5 clients reset"
+		if [[ $how == plain ]]; then
+			assert_equal "$RESETS" 5
+		else
+			assert_equal "$RESETS" 0
+			assert_equal "$(grep -c '^ok [0-9]* 413 too large' <<<"$output")" 5
+		fi
+		stop_servers
+	done
+	# Each service's last close (of fd 1; fd 0 goes first) lingered to the
+	# peer's EOF; none was plain for a holder outside.
+	wait_log 'event=linger outcome=eof fd=1 ' 10 5
+	run grep -c 'event=close outcome=shared fd=1 ' "$LOG"
+	assert_output 0
+}

@@ -28,7 +28,7 @@ setup() {
 	assert_equal "$stderr" "resetguard: unknown option '--bogus' (see resetguard --help)"
 	run --separate-stderr "$RG" --linger-timeout 2 true
 	assert_failure 125
-	assert_equal "$stderr" "resetguard: invalid value for --linger-timeout: '2'"
+	assert_equal "$stderr" "resetguard: invalid value for --linger-timeout: '2' is not a duration from 1ms to 1h, such as 500ms, 1.5s or 2m"
 	run --separate-stderr "$RG" --format xml true
 	assert_failure 125
 	run --separate-stderr "$RG" --level
@@ -47,7 +47,7 @@ setup() {
 	run python3 -c '
 import json, sys
 s = json.loads(open(sys.argv[1]).readline())
-print(" ".join(str(s[k]) for k in ("log", "format", "log_level", "log_rate", "log_burst", "sigpipe",
+print(" ".join(str(s[k]) for k in ("log", "log_format", "log_level", "log_rate", "log_burst", "sigpipe",
       "errors", "linger", "linger_timeout_ms", "linger_time_ms", "linger_bytes", "linger0", "linger_max",
       "metrics", "metrics_interval_ms")))' "$LOG"
 	assert_output "$LOG json info 5 50 ignore all off 300 4000 3145728 honour 7 $BATS_TEST_TMPDIR 3000"
@@ -178,7 +178,7 @@ print(" ".join(str(s[k]) for k in ("log", "format", "log_level", "log_rate", "lo
 @test "the man pages render without a warning" {
 	require man
 	local page
-	for page in "$BATS_TEST_DIRNAME"/../man/resetguard.1 "$BATS_TEST_DIRNAME"/../man/resetguard.7; do
+	for page in "$BATS_TEST_DIRNAME"/../man/resetguard.1 "$BATS_TEST_DIRNAME"/../man/resetguard.7 "$BATS_TEST_DIRNAME"/../man/resetguard.conf.5; do
 		run bash -c "MANWIDTH=80 man --warnings -l '$page' 2>&1 >/dev/null"
 		assert_output ""
 		run bash -c "MANWIDTH=80 man -l '$page' | head -1"

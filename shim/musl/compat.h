@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h> /* PATH_MAX: glibc's headers bring it in with others */
 #include <linux/close_range.h>
 #include <signal.h>
 #include <stddef.h>

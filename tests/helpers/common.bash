@@ -109,16 +109,16 @@ stop_servers() {
 	fi
 }
 
-# Waits until a line of $LOG matches the extended regexp $1, for at most
-# $2 seconds (default 10): records written by the heir (heir.c) after the
-# program itself has gone.
+# Waits until $3 lines (default 1) of $LOG match the extended regexp $1,
+# for at most $2 seconds (default 10): records written by the heir
+# (heir.c) after the program itself has gone.
 wait_log() {
 	local i
 	for i in $(seq $((${2:-10} * 20))); do
-		grep -qE -- "$1" "$LOG" 2>/dev/null && return 0
+		(($(grep -cE -- "$1" "$LOG" 2>/dev/null) >= ${3:-1})) && return 0
 		sleep 0.05
 	done
-	fail "no line matching '$1' in $LOG"
+	fail "fewer than ${3:-1} lines matching '$1' in $LOG"
 }
 
 # The number of lines in $LOG (0 when there is none).

@@ -3,7 +3,8 @@ clients do, and report how each one ended.
 
 usage: upload_client.py HOST PORT KIND [COUNT] [BYTES]
 HOST may be a Unix socket path (starting with /), PORT then ignored.
-KIND: http (POST with a body), redis (an oversized bulk length), raw (bytes)
+KIND: http (POST with a body), redis (an oversized bulk length), git (a
+git-upload-pack request for a repository nobody exports), raw (bytes)
 Prints one line per client, "ok <bytes> <first line of the answer>" or
 "reset <errno name>", and a last line "resets=N"; the clients run
 concurrently."""
@@ -20,6 +21,8 @@ if kind == "http":
     head = b"POST / HTTP/1.0\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
 elif kind == "redis":
     head = b"*1\r\n$%d\r\n" % (1 << 40)  # refused at once: invalid bulk length
+elif kind == "git":
+    head = b"0032git-upload-pack /nonexist.git\0host=x\0"
 else:
     head = b""
 body = b"x" * size

@@ -12,7 +12,7 @@
  * block SIGPIPE, then print whether one is pending after the ops
  * (pending=0|1) and unblock it, -p make a SIGPIPE pending with a write to
  * a pipe nobody reads before the ops (with -B).
- * OP: write writev send sendto sendmsg sendmmsg sendfile splice
+ * OP: write writev send send_nosignal sendto sendmsg sendmmsg sendfile splice
  *     fwrite fputs fprintf fflush exitflush fwrite_unlocked fputs_unlocked
  *     putc_unlocked fputwc fwprintf dprintf fseek perror error warn
  *     read readv recv recvfrom recvmsg recvmmsg */
@@ -57,6 +57,8 @@ static long do_send(const char *op, int fd)
 		return writev(fd, &iov, 1);
 	if (!strcmp(op, "send"))
 		return send(fd, buf, sizeof(buf), 0);
+	if (!strcmp(op, "send_nosignal"))
+		return send(fd, buf, sizeof(buf), MSG_NOSIGNAL);
 	if (!strcmp(op, "sendto"))
 		return sendto(fd, buf, sizeof(buf), 0, NULL, 0);
 	if (!strcmp(op, "sendmsg"))

@@ -24,7 +24,7 @@
  *   ops=N
  * "prog" counts descriptors below 768, where resetguard never puts its own;
  * own_files does not count the holder map (share.c), which a process keeps
- * from its first socket on;
+ * from its first socket on, nor the state page (state.c), kept from load;
  * the end line is taken after the threads have closed everything and the
  * sockets resetguard held have had WAIT_MS to go.  Exits 1 on a hang (a
  * peer that neither answered nor closed within 10 s) or a child that died. */
@@ -451,8 +451,10 @@ static struct fd_count count_fds(void)
 			c.own_epoll++;
 		else if (strstr(link, "eventfd"))
 			c.own_eventfd++;
-		else if (!strstr(link, "/memfd:resetguard-holders"))
-			c.own_files++; /* the holder map stays, made with the first socket */
+		else if (!strstr(link, "/memfd:resetguard-holders") &&
+			 !strstr(link, "/memfd:resetguard-state"))
+			c.own_files++; /* the holder map stays, made with the first socket,
+					* and the state page, made at load */
 	}
 	closedir(d);
 	return c;
