@@ -39,6 +39,7 @@ tmake() {
 .$lib/resetguard/libresetguard.so
 ./usr/share/doc/resetguard/examples/systemd/resetguard.conf
 ./usr/share/man/man1/resetguard.1
+./usr/share/man/man5/resetguard.conf.5
 ./usr/share/man/man7/resetguard.7"
 	# The staged command finds the staged library, not one elsewhere.
 	run "$root/usr/bin/resetguard" sh -c 'echo "$LD_PRELOAD"'
