@@ -305,9 +305,11 @@ SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
 $(BUILD)/resetguard.pc: resetguard.pc.in $(PATHS_STAMP) $(CONFIG_STAMP)
 	$(SUBST) $< >$@
-$(BUILD)/examples/systemd/resetguard.conf: examples/systemd/resetguard.conf.in $(PATHS_STAMP)
+# The drop-in in the tree names the default place; the installed copy, the
+# library's.
+$(BUILD)/examples/systemd/resetguard.conf: examples/systemd/resetguard.conf $(PATHS_STAMP)
 	@mkdir -p $(@D)
-	$(SUBST) $< >$@
+	sed 's|=/usr/local/lib/resetguard/|=$(PKGLIBDIR)/|' $< >$@
 
 install: all $(DOC_FILES)
 	install -D -m 0755 $(CMD) $(DESTDIR)$(BINDIR)/resetguard
