@@ -349,8 +349,8 @@ distcheck:
 	rm -rf $(BUILD)/distcheck && mkdir -p $(BUILD)/distcheck
 	$(MAKE) --no-print-directory dist DISTDIR=$(BUILD)/distcheck
 	tar -C $(BUILD)/distcheck -xzf $(BUILD)/distcheck/$(DIST).tar.gz
-	$(MAKE) -C $(BUILD)/distcheck/$(DIST) --no-print-directory all programs
-	cd $(BUILD)/distcheck/$(DIST) && tests/run $(DISTCHECK_BATS)
+	$(MAKE) -C $(BUILD)/distcheck/$(DIST) --no-print-directory BUILD=build all programs
+	cd $(BUILD)/distcheck/$(DIST) && RESETGUARD_BUILD=build tests/run $(DISTCHECK_BATS)
 
 # The library for musl programs beside the glibc one: MUSL_BUILD holds the
 # musl build (library, command, test programs); each build directory gets

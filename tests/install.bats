@@ -130,7 +130,7 @@ tmake() {
 	assert_output "resetguard-$version"
 	[[ ! -e $tree/.git && -x $tree/tests/run && -f $tree/shim/close.c ]]
 	assert_equal "$(cat "$tree/VERSION")" "$version"
-	smake -C "$tree" -j2 CFLAGS=-O0 all build/tests/resetprobe >/dev/null
+	smake -C "$tree" -j2 BUILD=build CFLAGS=-O0 all build/tests/resetprobe >/dev/null
 	run "$tree/build/resetguard" --version
 	assert_output "resetguard $version"
 	run "$tree/build/resetguard" "$tree/build/tests/resetprobe" write write
