@@ -350,7 +350,7 @@ distcheck:
 	$(MAKE) --no-print-directory dist DISTDIR=$(BUILD)/distcheck
 	tar -C $(BUILD)/distcheck -xzf $(BUILD)/distcheck/$(DIST).tar.gz
 	$(MAKE) -C $(BUILD)/distcheck/$(DIST) --no-print-directory BUILD=build all programs
-	cd $(BUILD)/distcheck/$(DIST) && RESETGUARD_BUILD=build tests/run $(DISTCHECK_BATS)
+	cd $(BUILD)/distcheck/$(DIST) && RESETGUARD_BUILD=$$PWD/build tests/run $(DISTCHECK_BATS)
 
 # The library for musl programs beside the glibc one: MUSL_BUILD holds the
 # musl build (library, command, test programs); each build directory gets
