@@ -2,9 +2,35 @@
 # socket writes and logs every connection reset with the peer's address.
 
 CC ?= cc
+# MUSL=1: the library (and command, test programs) for musl programs, with
+# Debian's musl-gcc, in build-musl.  Any compiler whose C library is not
+# glibc builds there too (CC=musl-gcc, or gcc on Alpine).
+MUSL_CC ?= musl-gcc
+ifeq ($(MUSL),1)
+override CC := $(MUSL_CC)
+endif
+LIBC := $(if $(shell printf '\043include <stdio.h>\n__GLIBC__\n' | $(CC) -E -P - 2>/dev/null | \
+	grep -x __GLIBC__),musl,glibc)
+BUILD ?= $(if $(filter musl,$(LIBC)),build-musl,build)
+# The arm64 cross build (make arm64, check-arm64).
+ARM64_CC ?= aarch64-linux-gnu-gcc
+ARM64_BUILD ?= build-arm64
+# Where `make install` puts things (DESTDIR stages the whole tree).  The
+# command has the library's directory compiled in.
 PREFIX ?= /usr/local
-BUILD ?= build
-VERSION := 0.1.0
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/resetguard
+PKGLIBDIR := $(LIBDIR)/resetguard
+# The version lives in VERSION; in a git checkout with a v* tag, git
+# describe says more precisely what is built.  make dist writes the
+# version it used into the tarball's VERSION.
+VERSION := $(shell [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
+	git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
+ifeq ($(VERSION),)
+VERSION := $(shell cat VERSION)
+endif
 
 WARN := -Wall -Wextra -Wshadow -Wconversion -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wundef
@@ -12,7 +38,9 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 CFLAGS ?= -O2 -g
-BASE := -std=gnu11 -D_GNU_SOURCE -DRG_VERSION='"$(VERSION)"' $(WARN)
+# CPPFLAGS, CFLAGS and LDFLAGS are the builder's (dpkg-buildflags gives
+# all three): on every compile and link line, after the project's own.
+BASE := -std=gnu11 -D_GNU_SOURCE -DRG_VERSION='"$(VERSION)"' $(WARN) $(CPPFLAGS)
 # The library lives in other people's processes: hidden symbols, no
 # semantic interposition of its own internals, static TLS (it is loaded at
 # start-up, and initial-exec TLS needs no allocation on first use).
@@ -20,6 +48,19 @@ LIB_FLAGS := $(BASE) -fPIC -fvisibility=hidden -fno-semantic-interposition \
 	-ftls-model=initial-exec -pthread
 LIB_LDFLAGS := -shared -Wl,--no-undefined -Wl,-z,now -Wl,-z,relro -pthread
 LIB_LIBS := -ldl
+# What musl lacks of glibc's declarations comes from shim/musl/ (the only
+# place that knows which C library it is); musl-gcc also needs the
+# kernel's headers, which it does not see on its own.
+ifeq ($(LIBC),musl)
+MUSL_FLAGS := -I shim/musl -include shim/musl/compat.h
+ifneq ($(findstring musl-gcc,$(CC)),)
+KERNEL_INC := $(BUILD)/kernel-include
+MUSL_FLAGS += -isystem $(KERNEL_INC)
+endif
+LIB_FLAGS += $(MUSL_FLAGS)
+endif
+CMD_PATHS := -DRG_BINDIR='"$(BINDIR)"' -DRG_PKGLIBDIR='"$(PKGLIBDIR)"' \
+	-DRG_COMMAND_LIBC=$(if $(filter musl,$(LIBC)),LIBC_MUSL,LIBC_GLIBC)
 
 # SANITIZE=address,undefined or SANITIZE=thread instruments the library
 # (with gcc, in a build directory of its own: make check-asan, make
@@ -36,20 +77,31 @@ LIB_LDFLAGS += $(SAN_FLAGS)
 CMD_FLAGS := $(if $(SAN_RUNTIME),-DRG_PRELOAD_FIRST='"$(SAN_RUNTIME)"')
 endif
 
-LIB_SRC := $(wildcard shim/*.c)
+LIB_SRC := $(wildcard shim/*.c) $(if $(filter musl,$(LIBC)),$(wildcard shim/musl/*.c))
 LIB_OBJ := $(LIB_SRC:shim/%.c=$(BUILD)/shim/%.o)
 LIB := $(BUILD)/libresetguard.so
 CMD := $(BUILD)/resetguard
 
 TEST_SRC := $(wildcard tests/progs/*.c)
+# For musl, the test programs get what they use of glibc's from
+# tests/progs/musl/ and the library's errno names.  Left out: io_uring's
+# (no liburing for musl-gcc), those of pidfd and timer internals of glibc's,
+# the oracle and the benchmarks.
+ifeq ($(LIBC),musl)
+TEST_SRC := $(filter-out tests/progs/iouring.c tests/progs/fdlimit.c tests/progs/stress.c,$(TEST_SRC))
+PROG_FLAGS := -I tests/progs/musl -include tests/progs/musl/compat.h $(filter-out -I shim/musl \
+	-include shim/musl/compat.h,$(MUSL_FLAGS))
+PROG_LIBS := shim/musl/errnames.c
+endif
 # Every test program twice: as Debian builds (fortified, so read() becomes
-# __read_chk) and plain.
+# __read_chk) and plain (-O0 and -U_FORTIFY_SOURCE after the builder's
+# flags, whatever they are).
 TEST_BIN := $(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%) \
 	$(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%.plain)
 # The io_uring test program once more, linked to liburing (Debian's
 # liburing-dev), whose system calls are inline and out of any wrapper's
 # sight; built when liburing is installed (.ci/run installs it).
-ifneq ($(wildcard /usr/include/liburing.h),)
+ifeq ($(wildcard /usr/include/liburing.h)$(LIBC),/usr/include/liburing.hglibc)
 TEST_BIN += $(BUILD)/tests/iouring-liburing
 endif
 # The differential oracle (tests/oracle/): one program, fortified as Debian
@@ -61,16 +113,39 @@ ORACLE_NAIVE := $(BUILD)/oracle/naive.so
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 
-.PHONY: all programs test stress demo bench bench-percall clean check-exports install uninstall \
+# What the objects are built with, rewritten only when it changes, so that
+# a build for another PREFIX or other flags is not kept.
+CONFIG_STAMP := $(BUILD)/config.stamp
+CONFIG := CPPFLAGS=$(CPPFLAGS) CFLAGS=$(CFLAGS) LDFLAGS=$(LDFLAGS) VERSION=$(VERSION)
+PATHS_STAMP := $(BUILD)/paths.stamp
+PATHS := PREFIX=$(PREFIX) BINDIR=$(BINDIR) LIBDIR=$(LIBDIR) PKGLIBDIR=$(PKGLIBDIR)
+
+$(CONFIG_STAMP): STAMP = $(CONFIG)
+$(PATHS_STAMP): STAMP = $(PATHS)
+$(CONFIG_STAMP) $(PATHS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(STAMP)' | cmp -s - $@ || printf '%s\n' '$(STAMP)' >$@
+
+.PHONY: FORCE all programs dist distcheck musl check-musl arm64 check-arm64 test stress demo bench bench-percall clean check-exports install uninstall \
 	fuzz fuzz-regress lint check-asan check-tsan memcheck
 all: $(LIB) $(CMD)
 
 # Everything else that is compiled: test programs, examples, benchmarks.
-programs: $(TEST_BIN) $(EXAMPLE_BIN) $(BUILD)/bench/hotpath $(ORACLE) $(ORACLE_NAIVE)
+programs: $(TEST_BIN) $(EXAMPLE_BIN) $(if $(filter glibc,$(LIBC)),$(BUILD)/bench/hotpath $(ORACLE) \
+	$(ORACLE_NAIVE))
 
-$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h shim/*.def) Makefile
+$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h shim/*.def shim/musl/*.h) Makefile $(CONFIG_STAMP) \
+		| $(KERNEL_INC)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_FLAGS) $(CFLAGS) -c -o $@ $<
+
+# The kernel's headers for musl-gcc: linux/, asm-generic/ and this
+# architecture's asm/, as a kernel-headers package lays them out.
+$(KERNEL_INC):
+	mkdir -p $@
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn /usr/include/$$($(CC) -print-multiarch)/asm $@/asm
 
 $(LIB): $(LIB_OBJ)
 	$(CC) $(LIB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
@@ -80,29 +155,31 @@ $(LIB): $(LIB_OBJ)
 # carry a sanitizer the command does not load).
 CMD_SHARED := shim/settings.c
 $(CMD): $(wildcard cli/*.c cli/*.h) $(CMD_SHARED) shim/settings.h shim/settings.def \
-		shim/config.h shim/defaults.h shim/state.h Makefile
+		shim/config.h shim/defaults.h shim/state.h Makefile $(CONFIG_STAMP) $(PATHS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"' -o $@ \
-		$(wildcard cli/*.c) $(CMD_SHARED) $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) $(CMD_PATHS) -o $@ $(wildcard cli/*.c) $(CMD_SHARED) \
+		$(LDFLAGS)
 
-$(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h
+$(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h $(CONFIG_STAMP) | $(KERNEL_INC)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O2 -D_FORTIFY_SOURCE=2 -g -pthread -o $@ $< $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -g -pthread $(PROG_FLAGS) -o $@ \
+		$< $(PROG_LIBS) $(LDFLAGS)
 
-$(BUILD)/tests/%.plain: tests/progs/%.c tests/progs/common.h
+$(BUILD)/tests/%.plain: tests/progs/%.c tests/progs/common.h $(CONFIG_STAMP) | $(KERNEL_INC)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O0 -U_FORTIFY_SOURCE -g -pthread -o $@ $< $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -O0 -U_FORTIFY_SOURCE -g -pthread $(PROG_FLAGS) -o $@ $< $(PROG_LIBS) \
+		$(LDFLAGS)
 
 $(BUILD)/tests/iouring-liburing: tests/progs/iouring.c tests/progs/common.h
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O2 -D_FORTIFY_SOURCE=2 -g -pthread -DRG_LIBURING -o $@ $< $(LDFLAGS) -luring
+	$(CC) $(BASE) $(CFLAGS) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -g -pthread -DRG_LIBURING -o $@ $< $(LDFLAGS) -luring
 $(ORACLE): $(ORACLE_SRC) $(wildcard tests/oracle/*.h) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O2 -D_FORTIFY_SOURCE=2 -g -pthread -o $@ $(ORACLE_SRC) $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -g -pthread -o $@ $(ORACLE_SRC) $(LDFLAGS)
 
 $(ORACLE_NAIVE): tests/oracle/naive/naive.c Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O2 -fPIC -shared -o $@ $< $(LDFLAGS) -ldl
+	$(CC) $(BASE) $(CFLAGS) -O2 -fPIC -shared -o $@ $< $(LDFLAGS) -ldl
 
 $(BUILD)/examples/%: examples/%.c
 	@mkdir -p $(@D)
@@ -110,18 +187,20 @@ $(BUILD)/examples/%: examples/%.c
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -O2 -o $@ $< $(LDFLAGS)
+	$(CC) $(BASE) $(CFLAGS) -O2 -o $@ $< $(LDFLAGS)
 
-# Nothing but the wrapped libc names may leave the library.
+# Nothing but the wrapped libc names may leave the library (and, from
+# musl's crti.o, _init and _fini).
 check-exports: $(LIB)
 	@bad=$$(nm -D --defined-only $(LIB) | awk '$$2 ~ /[TWDB]/ {print $$3}' | \
-		grep -vxFf shim/exports.txt || true); \
+		grep -vxFf shim/exports.txt | grep -vxe _init -e _fini || true); \
 	if [ -n "$$bad" ]; then echo "unexpected exports: $$bad"; exit 1; fi
 
 # The suite, and the deployment example that shows bats users how to use
 # resetguard on their own programs.
 BATS_ARGS ?= tests/*.bats examples/bats-example.bats
-test: all programs check-exports
+test: all programs check-exports $(if $(shell command -v musl-gcc),musl) \
+	$(if $(shell command -v $(ARM64_CC)),arm64)
 	tests/run $(BATS_ARGS)
 
 # Processes of threads that reset, close, fork and exec at random under the
@@ -199,7 +278,7 @@ fuzz-regress: $(FUZZ_BIN)
 # fails.  Inline suppressions carry their reason.
 LINT_SRC := $(wildcard shim/*.c cli/*.c tests/progs/*.c tests/oracle/*.c tests/oracle/naive/*.c \
 	bench/*.c examples/*.c fuzz/*.c)
-LINT_DEFS := -D_GNU_SOURCE -DRG_VERSION='"$(VERSION)"' -DRG_LIBDIR='"$(PREFIX)/lib/resetguard"'
+LINT_DEFS := -D_GNU_SOURCE -DRG_VERSION='"$(VERSION)"' $(CMD_PATHS)
 CLANG_TIDY ?= clang-tidy
 CPPCHECK ?= cppcheck
 
@@ -209,22 +288,95 @@ lint:
 		--suppress=missingIncludeSystem $(LINT_SRC)
 	$(CLANG_TIDY) --quiet $(LINT_SRC) -- -std=gnu11 $(LINT_DEFS) -pthread
 
-# The command looks for the library in ../lib/resetguard beside itself, so
-# an installed tree works wherever it is unpacked, DESTDIR staging included.
-INSTALL_FILES := $(PREFIX)/bin/resetguard $(PREFIX)/lib/resetguard/libresetguard.so \
-	$(PREFIX)/share/man/man1/resetguard.1 $(PREFIX)/share/man/man7/resetguard.7 \
-	$(PREFIX)/share/man/man5/resetguard.conf.5
+# The command finds the library in PKGLIBDIR below the root it runs from
+# (so a DESTDIR-staged tree works before it is moved), in ../lib/resetguard
+# beside itself, or in PKGLIBDIR.  The library for the other C library
+# (libresetguard-musl.so beside a glibc build) is installed beside it when
+# `make musl` has built it.
+DOC_FILES := $(BUILD)/resetguard.pc $(BUILD)/examples/systemd/resetguard.conf
+INSTALL_FILES := $(BINDIR)/resetguard $(PKGLIBDIR)/libresetguard.so \
+	$(PKGLIBDIR)/libresetguard-musl.so $(PKGLIBDIR)/libresetguard-glibc.so \
+	$(LIBDIR)/pkgconfig/resetguard.pc \
+	$(MANDIR)/man1/resetguard.1 $(MANDIR)/man7/resetguard.7 $(MANDIR)/man5/resetguard.conf.5 \
+	$(DOCDIR)/examples/systemd/resetguard.conf
 
-install: all
-	install -D -m 0755 $(CMD) $(DESTDIR)$(PREFIX)/bin/resetguard
-	install -D -m 0644 $(LIB) $(DESTDIR)$(PREFIX)/lib/resetguard/libresetguard.so
-	install -D -m 0644 man/resetguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/resetguard.1
-	install -D -m 0644 man/resetguard.7 $(DESTDIR)$(PREFIX)/share/man/man7/resetguard.7
-	install -D -m 0644 man/resetguard.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/resetguard.conf.5
+# The installed paths in the files that name them.
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@PKGLIBDIR@|$(PKGLIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+$(BUILD)/resetguard.pc: resetguard.pc.in $(PATHS_STAMP) $(CONFIG_STAMP)
+	$(SUBST) $< >$@
+# The drop-in in the tree names the default place; the installed copy, the
+# library's.
+$(BUILD)/examples/systemd/resetguard.conf: examples/systemd/resetguard.conf $(PATHS_STAMP)
+	@mkdir -p $(@D)
+	sed 's|=/usr/local/lib/resetguard/|=$(PKGLIBDIR)/|' $< >$@
+
+install: all $(DOC_FILES)
+	install -D -m 0755 $(CMD) $(DESTDIR)$(BINDIR)/resetguard
+	install -D -m 0644 $(LIB) $(DESTDIR)$(PKGLIBDIR)/libresetguard.so
+	for f in $(wildcard $(BUILD)/libresetguard-*.so); do \
+		install -D -m 0644 $$f $(DESTDIR)$(PKGLIBDIR)/$${f##*/} || exit; done
+	install -D -m 0644 $(BUILD)/resetguard.pc $(DESTDIR)$(LIBDIR)/pkgconfig/resetguard.pc
+	install -D -m 0644 man/resetguard.1 $(DESTDIR)$(MANDIR)/man1/resetguard.1
+	install -D -m 0644 man/resetguard.7 $(DESTDIR)$(MANDIR)/man7/resetguard.7
+	install -D -m 0644 man/resetguard.conf.5 $(DESTDIR)$(MANDIR)/man5/resetguard.conf.5
+	install -D -m 0644 $(BUILD)/examples/systemd/resetguard.conf \
+		$(DESTDIR)$(DOCDIR)/examples/systemd/resetguard.conf
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
-	-rmdir $(DESTDIR)$(PREFIX)/lib/resetguard
+	-rmdir $(DESTDIR)$(PKGLIBDIR) $(DESTDIR)$(DOCDIR)/examples/systemd \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)
+
+# A tarball of the tracked files, in DISTDIR, with the version in its name
+# and in its VERSION file: it builds and tests without git.  distcheck
+# unpacks it, builds it and runs part of its suite.
+DISTDIR ?= .
+DIST := resetguard-$(VERSION)
+dist:
+	@[ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] || \
+		{ echo "make dist: needs a git checkout of this tree" >&2; exit 1; }
+	rm -rf $(DISTDIR)/$(DIST) && mkdir -p $(DISTDIR)/$(DIST)
+	git ls-files -z | xargs -0 sh -c 'for f; do [ ! -e "$$f" ] || echo "$$f"; done' sh | \
+		tar -cf - -T - | tar -C $(DISTDIR)/$(DIST) -xf -
+	echo $(VERSION) >$(DISTDIR)/$(DIST)/VERSION
+	tar -C $(DISTDIR) --owner=0 --group=0 --sort=name -czf $(DISTDIR)/$(DIST).tar.gz $(DIST)
+	rm -rf $(DISTDIR)/$(DIST)
+	@echo $(DISTDIR)/$(DIST).tar.gz
+
+DISTCHECK_BATS ?= tests/sigpipe.bats tests/wrapper.bats tests/install.bats
+distcheck:
+	rm -rf $(BUILD)/distcheck && mkdir -p $(BUILD)/distcheck
+	$(MAKE) --no-print-directory dist DISTDIR=$(BUILD)/distcheck
+	tar -C $(BUILD)/distcheck -xzf $(BUILD)/distcheck/$(DIST).tar.gz
+	$(MAKE) -C $(BUILD)/distcheck/$(DIST) --no-print-directory BUILD=build all programs
+	cd $(BUILD)/distcheck/$(DIST) && RESETGUARD_BUILD=$$PWD/build tests/run $(DISTCHECK_BATS)
+
+# The library for musl programs beside the glibc one: MUSL_BUILD holds the
+# musl build (library, command, test programs); each build directory gets
+# the other's library under the name its command looks for.  check-musl
+# runs the SIGPIPE, graceful-close and logging tests with the musl build.
+MUSL_BUILD ?= build-musl
+MUSL_BATS ?= tests/sigpipe.bats tests/linger.bats tests/logging.bats
+musl: all
+	$(MAKE) --no-print-directory MUSL=1 CC=$(MUSL_CC) BUILD=$(MUSL_BUILD) all programs check-exports
+	cp -p $(MUSL_BUILD)/libresetguard.so $(BUILD)/libresetguard-musl.so
+	cp -p $(LIB) $(MUSL_BUILD)/libresetguard-glibc.so
+
+check-musl: musl
+	RESETGUARD_MUSL_BUILD=$(abspath $(MUSL_BUILD)) tests/run tests/musl.bats
+	RESETGUARD_BUILD=$(abspath $(MUSL_BUILD)) tests/run $(MUSL_BATS)
+
+# arm64: the library and the test programs tests/arm64.bats runs, built
+# with Debian's gcc-aarch64-linux-gnu, to run under qemu-user with the
+# cross C library (the command is built too, but qemu-user without binfmt
+# cannot follow its exec).
+arm64:
+	$(MAKE) --no-print-directory CC=$(ARM64_CC) BUILD=$(ARM64_BUILD) all \
+		$(addprefix $(ARM64_BUILD)/tests/,resetprobe resetprobe.plain lingerserver)
+
+check-arm64: arm64
+	RESETGUARD_ARM64_BUILD=$(abspath $(ARM64_BUILD)) tests/run tests/arm64.bats
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan build-tsan
+	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan build-tsan $(MUSL_BUILD) $(ARM64_BUILD)

@@ -212,14 +212,40 @@ static int judge_program(const char *path, const struct stat *st, const struct e
 	if (getxattr(path, "security.capability", NULL, 0) > 0)
 		return verdict_no("it has file capabilities: the loader ignores LD_PRELOAD for it");
 	bool accepted = loader_accepts(f, path, library);
-	if (libc != LIBC_GLIBC)
-		return verdict_no("the library is built for glibc, not for this program's C library");
+	if (libc != library_libc(library))
+		return verdict_no("the library is not built for this program's C library, and no "
+				  "library for it was found (see resetguard(7), MUSL)");
 	if (!accepted)
 		return verdict_no("its loader refuses the library");
 	runtime_shortfalls(f, s);
 	if (launcher)
 		fall_short(s, "starts:", launcher->what, "not what it starts");
 	return -1;
+}
+
+enum libc_kind target_libc(const char *command)
+{
+	char path[PATH_MAX], interp[PATH_MAX];
+	unsigned char class;
+	unsigned machine;
+
+	for (int depth = 0; depth <= 4; depth++) {
+		struct elf_facts f = { 0 };
+		int fd;
+
+		if (!resolve(command, path, sizeof(path)) || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return LIBC_OTHER;
+		if (script_interpreter(fd, interp, sizeof(interp))) {
+			close(fd);
+			command = interp;
+			continue;
+		}
+		if (elf_identity(fd, &class, &machine))
+			elf_inspect(fd, class, machine, &f);
+		close(fd);
+		return f.dynamic ? libc_of_loader(f.interp) : LIBC_OTHER;
+	}
+	return LIBC_OTHER;
 }
 
 /* Returns a status, or -1 when the program passes, with s filled.
@@ -317,7 +343,8 @@ int check_command(const char *command, char *const *args, const char *library)
 		close(fd);
 	}
 	printf("resetguard --check %s\n", command);
-	printf("  library:  %s (%s)\n", library, elf_machine_name(lib_machine));
+	printf("  library:  %s (%s, %s)\n", library, elf_machine_name(lib_machine),
+	       libc_name(library_libc(library)));
 	status = check_file(command, args, library, 0, &s);
 	if (status < 0) {
 		log_shortfall(&s);

@@ -82,10 +82,17 @@ static int run_listing(const char *interp, const char *program, char **env, char
 	posix_spawn_file_actions_adddup2(&actions, err[1], 2);
 	if (posix_spawn(&pid, interp, &actions, NULL, argv, env) == 0) {
 		char rest[256];
+		size_t got = 0;
+		ssize_t n;
 
 		close(err[1]);
-		ssize_t n = read(err[0], why, size - 1);
-		why[n > 0 ? n : 0] = '\0';
+		/* musl's loader writes a complaint in pieces: up to its newline. */
+		while (got < size - 1 && (n = read(err[0], why + got, size - 1 - got)) > 0) {
+			got += (size_t)n;
+			if (memchr(why + got - (size_t)n, '\n', (size_t)n))
+				break;
+		}
+		why[got] = '\0';
 		while (read(err[0], rest, sizeof(rest)) > 0)
 			;
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)

@@ -6,7 +6,6 @@
  * it cannot be found. */
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -121,33 +120,6 @@ static int set_variable(const struct rg_setting *s, const char *value, const cha
 		return -1;
 	}
 	return setenv(s->name, value, 1);
-}
-
-/* The library beside this executable (a build tree), in ../lib/resetguard
- * from it (an installed tree, wherever it was installed or staged), else
- * the directory it was built for. */
-int find_library(char *path, size_t size)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	const char *dir = ".";
-
-	if (n > 0) {
-		self[n] = '\0';
-		dir = dirname(self);
-	}
-	const char *candidates[][2] = {
-		{ dir, "" }, { dir, "/../lib/resetguard" }, { RG_LIBDIR, "" },
-	};
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		char raw[PATH_MAX];
-
-		if ((size_t)snprintf(raw, sizeof(raw), "%s%s/%s", candidates[i][0], candidates[i][1],
-				     LIB_NAME) < sizeof(raw) &&
-		    realpath(raw, path) && strlen(path) < size && access(path, R_OK) == 0)
-			return 0;
-	}
-	return -1;
 }
 
 /* A sanitizer build of the library (the Makefile's SANITIZE) works only
@@ -268,12 +240,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_OURS;
 	}
-	if (find_library(lib, sizeof(lib)) < 0) {
-		fprintf(stderr, "resetguard: cannot find %s beside this command, in ../lib/resetguard, "
-				"or in %s\n",
-			LIB_NAME, RG_LIBDIR);
+	if (choose_library(argv[optind], check, lib, sizeof(lib)) < 0)
 		return check ? 1 : EXIT_OURS;
-	}
 	if (check)
 		return check_command(argv[optind], argv + optind + 1, lib);
 	if (set_preload(lib) < 0)

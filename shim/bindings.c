@@ -114,7 +114,7 @@ void rg_bind_fcntl(int fd, int cmd, long arg)
 /* ioctl's FIOASYNC and FIOSETOWN/SIOCSPGRP are O_ASYNC and F_SETOWN by
  * another name.  ioctl() is common (FIONREAD, FIONBIO): the request is
  * compared first, and anything else passes straight through. */
-RG_EXPORT int ioctl(int fd, unsigned long request, ...)
+RG_EXPORT int ioctl(int fd, rg_ioctl_request request, ...)
 {
 	va_list ap;
 

@@ -20,7 +20,7 @@ static void *rg_lookup(const char *name)
 {
 	void *sym = dlsym(RTLD_NEXT, name);
 
-	if (!sym) {
+	if (!sym && RG_LIBC_HAS_ALL) {
 		/* Every symbol here is in glibc >= 2.34; an older libc cannot
 		 * have linked a program that calls the missing one, so say it
 		 * once and carry on.  Raw syscall: write itself may be unbound. */

@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 
 #include "export.h"
+#include "libc.h"
 #include "stdio_calls.h"
 
 /* X(name, return type, parameter list) for every call the shim forwards. */
@@ -28,7 +29,7 @@
 	X(sendto, ssize_t, (int, const void *, size_t, int, const struct sockaddr *, \
 			    socklen_t))                                              \
 	X(sendmsg, ssize_t, (int, const struct msghdr *, int))                      \
-	X(sendmmsg, int, (int, struct mmsghdr *, unsigned int, int))                \
+	X(sendmmsg, int, (int, struct mmsghdr *, unsigned int, rg_mmsg_flags))                \
 	X(sendfile, ssize_t, (int, int, off_t *, size_t))                           \
 	X(sendfile64, ssize_t, (int, int, off64_t *, size_t))                       \
 	X(splice, ssize_t, (int, off64_t *, int, off64_t *, size_t, unsigned int))  \
@@ -38,7 +39,7 @@
 	X(recvfrom, ssize_t, (int, void *, size_t, int, struct sockaddr *,          \
 			      socklen_t *))                                          \
 	X(recvmsg, ssize_t, (int, struct msghdr *, int))                            \
-	X(recvmmsg, int, (int, struct mmsghdr *, unsigned int, int,                 \
+	X(recvmmsg, int, (int, struct mmsghdr *, unsigned int, rg_mmsg_flags,       \
 			  struct timespec *))                                        \
 	X(__read_chk, ssize_t, (int, void *, size_t, size_t))                       \
 	X(__recv_chk, ssize_t, (int, void *, size_t, size_t, int))                  \
@@ -94,7 +95,7 @@
 	X(epoll_create, int, (int))                                                 \
 	X(epoll_create1, int, (int))                                                \
 	X(epoll_ctl, int, (int, int, int, struct epoll_event *))                    \
-	X(ioctl, int, (int, unsigned long, ...))                                    \
+	X(ioctl, int, (int, rg_ioctl_request, ...))                                    \
 	X(syscall, long, (long, ...))                                               \
 	X(setrlimit, int, (__rlimit_resource_t, const struct rlimit *))             \
 	X(setrlimit64, int, (__rlimit_resource_t, const struct rlimit64 *))         \

@@ -205,7 +205,7 @@ RG_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	return ret;
 }
 
-RG_EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags,
+RG_EXPORT int recvmmsg(int fd, struct mmsghdr *msgs, unsigned int n, rg_mmsg_flags flags,
 		       struct timespec *timeout)
 {
 	struct rg_fd *e = rg_fd_socket(fd);

@@ -168,7 +168,7 @@ RG_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return RG_SEND(e, "sendmsg", flags, rg_libc(sendmsg)(fd, msg, rg_sigpipe_flags(flags)));
 }
 
-RG_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+RG_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, rg_mmsg_flags flags)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
 
@@ -178,13 +178,13 @@ RG_EXPORT int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 		if (msgs[i].msg_hdr.msg_controllen)
 			rg_share_passing(&msgs[i].msg_hdr);
 	struct rg_fd_life *l = rg_io_begin(e);
-	int ret = rg_libc(sendmmsg)(fd, msgs, n, rg_sigpipe_flags(flags));
+	int ret = rg_libc(sendmmsg)(fd, msgs, n, (rg_mmsg_flags)rg_sigpipe_flags((int)flags));
 
 	rg_io_end(l);
 	for (int i = 0; i < ret; i++)
 		rg_fd_count(&l->tx_bytes, msgs[i].msg_len);
 	if (ret < 0)
-		rg_io_send_failed(l, "sendmmsg", flags);
+		rg_io_send_failed(l, "sendmmsg", (int)flags);
 	return ret;
 }
 

@@ -6,12 +6,17 @@
 /* With optimisation glibc's <stdio.h> defines putchar() and vprintf()
  * inline; this file must define the real, exported ones. */
 #define __NO_INLINE__ 1
+/* Likewise _FORTIFY_SOURCE (dpkg-buildflags sets it) makes vfprintf() and
+ * its kin always-inline wrappers around the __*_chk forms, which this file
+ * also defines: here the real names are needed, unfortified. */
+#undef _FORTIFY_SOURCE
 
 #include <errno.h>
 #include <err.h>
 #include <error.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <wchar.h>
 
@@ -99,13 +104,10 @@ void rg_stdio_end(struct rg_stdio *s, const char *op, bool failed)
 	rg_stdio_finish(s, op, failed, failed);
 }
 
-/* glibc's flag for a line-buffered stream (libio.h, part of its ABI). */
-#define RG_IO_LINE_BUF 0x0200
-
 /* fflush() of fp if it is not NULL and, for lines_only, line-buffered. */
 static void rg_stdio_flush_one(FILE *fp, bool lines_only) /* NOLINT(misc-no-recursion) */
 {
-	if (fp && (!lines_only || (fp->_flags & RG_IO_LINE_BUF)))
+	if (fp && (!lines_only || __flbf(fp)))
 		fflush(fp);
 }
 

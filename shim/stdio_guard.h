@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "fdtable.h"
+#include "libc.h"
 #include "sigpipe.h"
 
 struct rg_stdio {
@@ -16,12 +17,11 @@ struct rg_stdio {
 	struct rg_sigpipe_guard guard;
 };
 
-/* The stream's descriptor, read from the FILE itself: glibc's struct is
- * public, and this is on every wrapped call.  -1 for streams on memory
- * (fmemopen, open_memstream, fopencookie). */
+/* The stream's descriptor (shim/libc.h): this is on every wrapped call.
+ * -1 for streams on memory (fmemopen, open_memstream, fopencookie). */
 static inline int rg_stdio_fd(const FILE *fp)
 {
-	return fp ? fp->_fileno : -1;
+	return fp ? rg_file_fd(fp) : -1;
 }
 
 /* The table entry if fd is a socket, else NULL: one lookup. */

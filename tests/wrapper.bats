@@ -79,11 +79,14 @@ print(" ".join(str(s[k]) for k in ("log", "log_format", "log_level", "log_rate",
 	assert_line "    RESETGUARD_LOG_LEVEL=info"
 }
 
-@test "--check: a musl program: no, and its own loader says why" {
+@test "--check: a musl program, without the musl library: no, and its own loader says why" {
 	require musl-gcc
 	printf 'int main(void) { return 0; }\n' >"$BATS_TEST_TMPDIR/m.c"
 	musl-gcc -o "$BATS_TEST_TMPDIR/musl" "$BATS_TEST_TMPDIR/m.c"
-	run "$RG" --check "$BATS_TEST_TMPDIR/musl"
+	# The command and the glibc library alone (musl.bats: with both).
+	mkdir "$BATS_TEST_TMPDIR/glibc-only"
+	cp "$RG" "$B/libresetguard.so" "$BATS_TEST_TMPDIR/glibc-only"
+	run "$BATS_TEST_TMPDIR/glibc-only/resetguard" --check "$BATS_TEST_TMPDIR/musl"
 	assert_failure 1
 	assert_line --partial "libc:     musl"
 	# (A sanitizer build also needs its runtime, which musl's loader lacks.)

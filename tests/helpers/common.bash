@@ -23,6 +23,12 @@ skip_under_sanitizer() {
 	[[ ${RESETGUARD_SAN_RUNTIME:-} != */lib$1.so* ]] || skip "not under $1: $2"
 }
 
+# Skips a test that cannot hold for the musl build under test (make
+# check-musl runs some files with it): $1 says why; resetguard(7), MUSL.
+skip_under_musl() {
+	! grep -q ld-musl "$PROBE" 2>/dev/null || skip "under musl: $1"
+}
+
 # A tool the suite can do without on a developer's machine, but not in CI.
 require() {
 	local tool
