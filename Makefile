@@ -8,6 +8,12 @@ CC ?= cc
 ifeq ($(MUSL),1)
 CC := musl-gcc
 endif
+# ARM64=1: the same for arm64, cross-built with Debian's
+# gcc-aarch64-linux-gnu, in build-arm64 (make arm64, make check-arm64).
+ifeq ($(ARM64),1)
+CC := aarch64-linux-gnu-gcc
+BUILD ?= build-arm64
+endif
 LIBC := $(if $(shell printf '\043include <stdio.h>\n__GLIBC__\n' | $(CC) -E -P - 2>/dev/null | \
 	grep -x __GLIBC__),musl,glibc)
 BUILD ?= $(if $(filter musl,$(LIBC)),build-musl,build)
@@ -98,7 +104,11 @@ TEST_BIN := $(TEST_SRC:tests/progs/%.c=$(BUILD)/tests/%) \
 # liburing-dev), whose system calls are inline and out of any wrapper's
 # sight; built when liburing is installed (.ci/run installs it).
 ifeq ($(wildcard /usr/include/liburing.h)$(LIBC),/usr/include/liburing.hglibc)
+# (and when the compiler finds liburing for its target: not for a cross
+# compiler without the target's liburing-dev)
+ifneq ($(filter /%,$(shell $(CC) -print-file-name=liburing.so)),)
 TEST_BIN += $(BUILD)/tests/iouring-liburing
+endif
 endif
 # The differential oracle (tests/oracle/): one program, fortified as Debian
 # builds, run without and with the library.
@@ -186,7 +196,8 @@ check-exports: $(LIB)
 
 # The suite, and the deployment example that shows bats users how to use
 # resetguard on their own programs.
-BATS_ARGS ?= tests/*.bats examples/bats-example.bats
+# (tests/arm64.bats runs with make check-arm64: it needs the arm64 build.)
+BATS_ARGS ?= $(filter-out tests/arm64.bats,$(wildcard tests/*.bats)) examples/bats-example.bats
 test: all programs check-exports
 	tests/run $(BATS_ARGS)
 
@@ -353,3 +364,21 @@ check-musl: musl
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan build-tsan $(MUSL_BUILD)
+
+# The library, command and test programs for arm64 in ARM64_BUILD (ARM64=1,
+# above).  check-arm64 runs tests/arm64.bats: those arm64 programs under
+# qemu-user (qemu-aarch64 -L ARM64_SYSROOT, Debian's qemu-user and
+# libc6-arm64-cross) against native peers, without and with the library.
+ARM64_BUILD ?= build-arm64
+ARM64_SYSROOT ?= /usr/aarch64-linux-gnu
+arm64:
+	$(MAKE) --no-print-directory ARM64=1 BUILD=$(ARM64_BUILD) all programs check-exports
+
+check-arm64: all arm64
+	RESETGUARD_ARM64_BUILD=$(abspath $(ARM64_BUILD)) RESETGUARD_ARM64_SYSROOT=$(ARM64_SYSROOT) \
+		tests/run tests/arm64.bats
+
+.PHONY: arm64 check-arm64 clean-arm64
+clean: clean-arm64
+clean-arm64:
+	rm -rf $(ARM64_BUILD)
