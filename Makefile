@@ -374,7 +374,7 @@ ARM64_SYSROOT ?= /usr/aarch64-linux-gnu
 arm64:
 	$(MAKE) --no-print-directory ARM64=1 BUILD=$(ARM64_BUILD) all programs check-exports
 
-check-arm64: all arm64
+check-arm64: all programs arm64
 	RESETGUARD_ARM64_BUILD=$(abspath $(ARM64_BUILD)) RESETGUARD_ARM64_SYSROOT=$(ARM64_SYSROOT) \
 		tests/run tests/arm64.bats
 

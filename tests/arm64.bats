@@ -26,7 +26,7 @@ setup() {
 	}
 	# The native command (for --check of an arm64 program) before B is
 	# the arm64 build, for the helpers that start $B/tests/lingerserver.
-	NATIVE_RG=$RG
+	NATIVE_RG=$RG NATIVE_PROBE=$PROBE
 	B=$A
 	PROBE=$A/tests/resetprobe
 	# Without and with the library: the words of a command prefix, as
@@ -245,6 +245,20 @@ print(j["peer"])
 PY
 	assert_success
 	assert_output "unix:$path.0"
+}
+
+@test "arm64 logging: a record is the host's, byte for byte, escapes of control and high bytes and all" {
+	require "$NATIVE_PROBE"
+	local path=$BATS_TEST_TMPDIR/$'\xff\x01\xc3\xa9"q'
+	RESETGUARD_LOG=$LOG.host run "$NATIVE_RG" "$NATIVE_PROBE" -f unix -u "$path" read
+	assert_success
+	RESETGUARD_LOG=$LOG run $WITH "$PROBE" -f unix -u "$path" read
+	assert_success
+	# What differs from run to run: the time, the process, the age.
+	local same='s/^ts=[^ ]+ //; s/ (pid|peer_pid|age_ms)=[0-9]+//g'
+	run sed -E "$same" "$LOG"
+	assert_output "$(sed -E "$same" "$LOG.host")"
+	assert_output --partial '\u00ff\u0001'
 }
 
 # Starts a datagram listener on $1 and waits until it is bound; what it
