@@ -33,6 +33,11 @@ setup() {
 	# start_lingerserver's $WRAP is.
 	WITHOUT="qemu-aarch64 -L $SYSROOT"
 	WITH="$WITHOUT -E LD_PRELOAD=$A/libresetguard.so"
+	# What each upload client sends: enough to be reset by a close with
+	# unread data, little enough that every drain is over before the
+	# server exits, so that no heir is needed (qemu-user cannot make one
+	# reliably: resetguard(7), ARCHITECTURES).
+	UPLOAD=300000
 }
 
 teardown() {
@@ -62,12 +67,12 @@ resets_without_and_with() {
 	local count=$1
 	shift
 	WRAP=$WITHOUT start_lingerserver -n "$count" "$@"
-	run_clients raw "$count"
+	run_clients raw "$count" "$UPLOAD"
 	wait_server
 	[[ $RESETS -gt 0 ]] || fail "no reset without the library: the test proves nothing"
 	assert_equal "$SERVER_STATUS" 0
 	WRAP=$WITH start_lingerserver -n "$count" "$@"
-	run_clients raw "$count"
+	run_clients raw "$count" "$UPLOAD"
 	wait_server
 	assert_equal "$RESETS" 0
 	assert_equal "$SERVER_STATUS" 0
@@ -156,11 +161,11 @@ resets_without_and_with() {
 @test "arm64 graceful close: AF_UNIX stream closed with unread data" {
 	local path=$BATS_TEST_TMPDIR/early.sock
 	WRAP=$WITHOUT start_lingerserver -f unix -u "$path" -n 5
-	run_clients raw 5 2000000 "$path"
+	run_clients raw 5 "$UPLOAD" "$path"
 	wait_server
 	[[ $RESETS -gt 0 ]] || fail "no reset without the library"
 	WRAP=$WITH start_lingerserver -f unix -u "$path" -n 5
-	run_clients raw 5 2000000 "$path"
+	run_clients raw 5 "$UPLOAD" "$path"
 	wait_server
 	assert_equal "$RESETS" 0
 }
@@ -168,14 +173,14 @@ resets_without_and_with() {
 @test "arm64 graceful close: SO_LINGER {1, 0} converted by default, kept with RESETGUARD_LINGER0=honour" {
 	resets_without_and_with 5 -L
 	RESETGUARD_LINGER0=honour WRAP=$WITH start_lingerserver -n 5 -L
-	run_clients raw 5
+	run_clients raw 5 "$UPLOAD"
 	wait_server
 	[[ $RESETS -gt 0 ]] || fail "honour did not keep the abortive close"
 }
 
 @test "arm64 graceful close: RESETGUARD_LINGER=off is the plain close, resets and all" {
 	RESETGUARD_LINGER=off WRAP=$WITH start_lingerserver -n 5
-	run_clients raw 5
+	run_clients raw 5 "$UPLOAD"
 	wait_server
 	[[ $RESETS -gt 0 ]] || fail "lingered although told not to"
 }
@@ -193,11 +198,11 @@ resets_without_and_with() {
 
 @test "arm64 logging: info level, one event=linger line per graceful close; none without" {
 	RESETGUARD_LOG_LEVEL=info RESETGUARD_LOG=$LOG WRAP=$WITHOUT start_lingerserver -n 3
-	run_clients raw 3 2000000
+	run_clients raw 3 "$UPLOAD"
 	wait_server
 	[[ ! -e $LOG ]] || fail "a log without the library"
 	RESETGUARD_LOG_LEVEL=info RESETGUARD_LOG=$LOG WRAP=$WITH start_lingerserver -n 3
-	run_clients raw 3 2000000
+	run_clients raw 3 "$UPLOAD"
 	wait_server
 	run grep -E '^ts=[^ ]+ level=info event=linger outcome=eof fd=[0-9]+ peer=127\.0\.0\.1:[0-9]+ local=127\.0\.0\.1:[0-9]+ role=server prog=lingerserver pid=[0-9]+ age_ms=[0-9]+ drained_bytes=[0-9]+ ms=[0-9]+ conn_id=[0-9]+$' "$LOG"
 	assert_equal "${#lines[@]}" 3
