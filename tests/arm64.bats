@@ -4,7 +4,7 @@
 # against native peers on loopback (python3 clients and listeners).  The
 # SIGPIPE, graceful-close and logging checks of sigpipe.bats, linger.bats
 # and logging.bats that qemu-user can carry, each without and with the
-# library.  What qemu-user cannot carry, and why: resetguard(7), ARM64.
+# library.  What qemu-user cannot carry, and why: resetguard(7), ARCHITECTURES.
 #
 # LD_PRELOAD goes to the guest alone (qemu-aarch64 -E): in qemu's own
 # environment the host's loader would try it on qemu itself.  The other
