@@ -174,6 +174,17 @@ static const char *rg_tcp_state_name(unsigned state)
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "UNKNOWN";
 }
 
+/* How much of struct tcp_info the fields below need.  The kernel fills
+ * only as much as it knows (an old one less than these headers
+ * describe), and qemu-user passes TCP_INFO on as if it were an int: four
+ * bytes, the rest of the struct untouched. */
+#define RG_TCP_INFO_END(field) (offsetof(struct tcp_info, field) + sizeof(((struct tcp_info *)0)->field))
+#define RG_TCP_INFO_NEEDED RG_TCP_INFO_END(tcpi_total_retrans)
+_Static_assert(RG_TCP_INFO_END(tcpi_last_data_sent) <= RG_TCP_INFO_NEEDED &&
+		       RG_TCP_INFO_END(tcpi_last_data_recv) <= RG_TCP_INFO_NEEDED &&
+		       RG_TCP_INFO_END(tcpi_rtt) <= RG_TCP_INFO_NEEDED,
+	       "tcpi_total_retrans is the last field read");
+
 /* Whether a TCP socket ever got past its handshake, as far as the kernel
  * tells: not a listener nor one still in SYN_SENT; a server's accepted
  * socket did; a client's did when it has a round-trip time, whose first
@@ -193,7 +204,8 @@ static bool rg_tcp_was_connected(const struct tcp_info *ti, const struct rg_fd *
  * the last rtt), SIOCOUTQ says what was left unacknowledged.  idle_ms
  * comes from the kernel's own clocks of the last data each way, so no
  * wrapper has to read the time on every transfer.  SO_ERROR is never
- * read: it would clear the error the program is about to see. */
+ * read: it would clear the error the program is about to see.  TCP_INFO's
+ * fields come all together or not at all, never from a short answer. */
 static void rg_line_tcp(struct rg_line *l, int fd, const struct rg_fd *e, bool connected)
 {
 	struct tcp_info ti;
@@ -201,7 +213,8 @@ static void rg_line_tcp(struct rg_line *l, int fd, const struct rg_fd *e, bool c
 	uint64_t cookie;
 	int outq;
 
-	if (rg_libc(getsockopt)(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+	if (rg_libc(getsockopt)(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    len >= RG_TCP_INFO_NEEDED) {
 		connected = connected && rg_tcp_was_connected(&ti, e);
 		if (connected)
 			rg_line_u64(l, "idle_ms", ti.tcpi_last_data_sent < ti.tcpi_last_data_recv
