@@ -472,9 +472,10 @@ static void rg_start_setting(struct rg_line *l, const struct rg_setting *s)
 	case RG_K_COUNT: /* the limit in force, not "auto" */
 		rg_line_u64(l, key, rg_config_linger_cap());
 		break;
-	case RG_K_RATE:
+	case RG_K_RATE: /* no burst without a limit */
 		rg_line_u64(l, "log_rate", (uint64_t)rg_config.log_rate);
-		rg_line_u64(l, "log_burst", (uint64_t)rg_config.log_burst);
+		if (rg_config.log_rate)
+			rg_line_u64(l, "log_burst", (uint64_t)rg_config.log_burst);
 		break;
 	case RG_K_DIR:
 		rg_line_cstr(l, key, str ? str : "off");
@@ -495,6 +496,33 @@ static void rg_start_setting(struct rg_line *l, const struct rg_setting *s)
 	}
 }
 
+/* Whether a setting means anything with the others as they are: the
+ * start line leaves out the ones that do not, such as how long sockets
+ * linger when none does.  The syslog settings matter where records may
+ * reach syslog: as the sink, or as stderr's fallback (sink.c). */
+static bool rg_setting_matters(enum rg_setting_id id)
+{
+	switch (id) {
+	case RG_S_LINGER0:
+	case RG_S_LINGER_TIMEOUT:
+	case RG_S_LINGER_TIME:
+	case RG_S_LINGER_BYTES:
+	case RG_S_LINGER_MAX:
+		return rg_config.linger;
+	case RG_S_METRICS_NAME:
+	case RG_S_METRICS_INTERVAL:
+		return rg_config.metrics_dir != NULL;
+	case RG_S_SYSLOG_SOCKET:
+	case RG_S_SYSLOG_FORMAT:
+	case RG_S_SYSLOG_FACILITY:
+		return rg_config.log == RG_LOG_SYSLOG || rg_config.log == RG_LOG_STDERR;
+	case RG_S_JOURNAL_SOCKET:
+		return rg_config.log == RG_LOG_JOURNAL;
+	default:
+		return true;
+	}
+}
+
 static void rg_start_fields(struct rg_line *l, const void *ctx)
 {
 	(void)ctx;
@@ -502,7 +530,8 @@ static void rg_start_fields(struct rg_line *l, const void *ctx)
 	rg_line_u64(l, "pid", (uint64_t)rg_process_pid());
 	rg_line_cstr(l, "version", RG_VERSION);
 	for (size_t i = 0; i < RG_N_SETTINGS; i++)
-		rg_start_setting(l, &rg_settings[i]);
+		if (rg_setting_matters((enum rg_setting_id)i))
+			rg_start_setting(l, &rg_settings[i]);
 }
 
 /* The same settings for the state page (state.c), as logfmt. */

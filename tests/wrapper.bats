@@ -40,17 +40,33 @@ setup() {
 
 @test "every option reaches the library (the start-up line shows it)" {
 	run --separate-stderr "$RG" --level info --format json --rate 5/50 --sigpipe ignore \
-		--errors all --no-linger --linger-timeout 300ms --linger-time 4s --linger-bytes 3MiB --linger0 honour \
-		--linger-max 7 --metrics "$BATS_TEST_TMPDIR" --metrics-interval 3s \
-		--syslog-facility local2 --log "$LOG" true
+		--errors all --linger-timeout 300ms --linger-time 4s --linger-bytes 3MiB --linger0 honour \
+		--linger-max 7 --metrics "$BATS_TEST_TMPDIR" --metrics-interval 3s --metrics-name web \
+		--syslog-facility local2 --syslog-format rfc5424 --log "$LOG" true
 	assert_success
 	run python3 -c '
 import json, sys
 s = json.loads(open(sys.argv[1]).readline())
 print(" ".join(str(s[k]) for k in ("log", "log_format", "log_level", "log_rate", "log_burst", "sigpipe",
       "errors", "linger", "linger_timeout_ms", "linger_time_ms", "linger_bytes", "linger0", "linger_max",
-      "metrics", "metrics_interval_ms")))' "$LOG"
-	assert_output "$LOG json info 5 50 ignore all off 300 4000 3145728 honour 7 $BATS_TEST_TMPDIR 3000"
+      "metrics", "metrics_interval_ms", "metrics_name")))' "$LOG"
+	assert_output "$LOG json info 5 50 ignore all on 300 4000 3145728 honour 7 $BATS_TEST_TMPDIR 3000 web"
+}
+
+# A record carries no field whose value means nothing for it: not how
+# sockets linger when none does, nor the metrics interval without
+# metrics, nor the syslog socket when records go to a file.
+@test "the start-up line leaves out settings that do not apply" {
+	run --separate-stderr "$RG" --level info --no-linger --linger-time 4s --rate 0 --log "$LOG" true
+	assert_success
+	run grep -o 'event=start .*' "$LOG"
+	assert_output --partial ' linger=off'
+	assert_output --partial ' log_rate=0'
+	refute_output --regexp ' (linger_[a-z_]+|linger0|log_burst|metrics_[a-z_]+|syslog_[a-z_]+|journal_socket)='
+	# With linger on, they are there again.
+	run "$RG" --level info --log "$LOG" true
+	run grep -c 'event=start .* linger_time_ms=30000 .* metrics=off' "$LOG"
+	assert_output 1
 }
 
 @test "options win over the environment" {
