@@ -159,10 +159,11 @@ $(KERNEL_INC):
 $(LIB): $(LIB_OBJ)
 	$(CC) $(LIB_LDFLAGS) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
-# The command checks options with the library's own parsers: shim/settings.c
-# is compiled into both (here without the library's flags, which may
+# The command checks options with the library's own parsers, and --check
+# reads the settings with the library's own reader: shim/settings.c and
+# shim/config.c are compiled into both (here without the library's flags, which may
 # carry a sanitizer the command does not load).
-CMD_SHARED := shim/settings.c
+CMD_SHARED := shim/settings.c shim/config.c
 $(CMD): $(wildcard cli/*.c cli/*.h) $(CMD_SHARED) shim/settings.h shim/settings.def \
 		shim/config.h shim/defaults.h shim/state.h Makefile $(CONFIG_STAMP) $(PATHS_STAMP)
 	@mkdir -p $(@D)

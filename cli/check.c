@@ -11,7 +11,9 @@
  * attach; 2, it attaches, but an effect is missing: a runtime that makes
  * or closes its connections without libc (Go, libuv), a launcher that
  * strips LD_PRELOAD from what it starts, a log or metrics destination
- * that cannot be written. */
+ * that cannot be written, a setting the library would refuse.  The
+ * settings judged are those the library would use, config file and scope
+ * included: its own reader reads them (settings_in_force.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -25,6 +27,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "../shim/config.h"
 #include "../shim/defaults.h"
 #include "cli.h"
 #include "elffacts.h"
@@ -296,20 +299,16 @@ static bool writable_file(const char *path)
 /* The log destination in force, when records could not be written there. */
 static void log_shortfall(struct shortfalls *s)
 {
-	const char *dest = getenv("RESETGUARD_LOG"), *sock = NULL;
+	const char *sock = rg_config.log == RG_LOG_SYSLOG    ? rg_config.syslog_path
+			   : rg_config.log == RG_LOG_JOURNAL ? rg_config.journal_path
+							     : NULL;
+	const char *path = sock ? sock : rg_config.log_path;
 	char line[PATH_MAX + 128];
-
-	if (!dest || !*dest || !strcmp(dest, "stderr") || !strcmp(dest, "off"))
-		return;
-	if (!strcmp(dest, "syslog") || !strcmp(dest, "journal")) {
-		const char *setting = dest[0] == 's' ? "RESETGUARD_SYSLOG_SOCKET" : "RESETGUARD_JOURNAL_SOCKET";
-		sock = getenv(setting);
-		if (!sock || !*sock)
-			sock = dest[0] == 's' ? RG_SYSLOG_SOCKET_DEFAULT : RG_JOURNAL_SOCKET_DEFAULT;
-	}
 	struct stat st;
-	const char *path = sock ? sock : dest;
-	if (sock ? stat(sock, &st) == 0 && S_ISSOCK(st.st_mode) : writable_file(dest))
+
+	if (!sock && rg_config.log != RG_LOG_FILE)
+		return;
+	if (sock ? stat(sock, &st) == 0 && S_ISSOCK(st.st_mode) : writable_file(path))
 		return;
 	snprintf(line, sizeof(line), "%s: %s: records would go to stderr", path,
 		 sock ? "no such socket" : strerror(errno));
@@ -318,11 +317,11 @@ static void log_shortfall(struct shortfalls *s)
 
 static void metrics_shortfall(struct shortfalls *s)
 {
-	const char *dir = getenv("RESETGUARD_METRICS");
+	const char *dir = rg_config.metrics_dir;
 	char line[PATH_MAX + 128];
 	struct stat st;
 
-	if (!dir || !*dir || !strcmp(dir, "off"))
+	if (!dir)
 		return;
 	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
 		errno = ENOTDIR;
@@ -330,6 +329,13 @@ static void metrics_shortfall(struct shortfalls *s)
 		return;
 	snprintf(line, sizeof(line), "%s: %s: no metrics file would be written", dir, strerror(errno));
 	fall_short(s, "metrics:", line, "the metrics directory cannot be written");
+}
+
+static void settings_shortfall(struct shortfalls *s)
+{
+	if (settings_complaints)
+		fall_short(s, "config:", "the library would refuse the setting named above",
+			   "a setting would be refused");
 }
 
 int check_command(const char *command, char *const *args, const char *library)
@@ -345,15 +351,28 @@ int check_command(const char *command, char *const *args, const char *library)
 	printf("resetguard --check %s\n", command);
 	printf("  library:  %s (%s, %s)\n", library, elf_machine_name(lib_machine),
 	       libc_name(library_libc(library)));
-	status = check_file(command, args, library, 0, &s);
+	/* The name the library matches RESETGUARD_ONLY_CMDS and
+	 * RESETGUARD_SKIP_CMDS against: the program's, without its
+	 * directory. */
+	const char *name = strrchr(command, '/') ? strrchr(command, '/') + 1 : command;
+	if (!rg_config_load(name)) {
+		printf("  scope:    %s is left out by RESETGUARD_ONLY_CMDS or RESETGUARD_SKIP_CMDS\n",
+		       name);
+		status = verdict_no("out of scope: the library would stay out of its way");
+	} else {
+		status = check_file(command, args, library, 0, &s);
+	}
 	if (status < 0) {
 		log_shortfall(&s);
 		metrics_shortfall(&s);
+		settings_shortfall(&s);
 		status = verdict(&s);
 	}
 
 	puts("  settings:");
 	int shown = 0;
+	if (access(rg_config.conf_path, F_OK) == 0 && ++shown)
+		printf("    config file %s\n", rg_config.conf_path);
 	for (char **e = environ; *e; e++)
 		if (!strncmp(*e, "RESETGUARD_", 11) && ++shown)
 			printf("    %s\n", *e);

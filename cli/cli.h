@@ -29,6 +29,8 @@ int choose_library(const char *command, bool check, char *path, size_t size);
 enum { CHECK_PARTLY = 2 }; /* it attaches, but not to what COMMAND starts */
 /* --check COMMAND [ARGS...]: prints what it finds; returns the status. */
 int check_command(const char *command, char *const *args, const char *library);
+/* The complaints the library's settings reader made (settings_in_force.c). */
+extern unsigned settings_complaints;
 
 /* status PID: whether the library is loaded in PID, and its state page;
  * 0 loaded, 1 not, 2 cannot tell (no permission). */

@@ -49,6 +49,16 @@ bool rg_config_stderr_is_journal(void)
 	       fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
+void rg_log_bad_setting(const char *name, const char *value, const char *expected,
+			const char *fallback)
+{
+	char why[160] = " is not ";
+
+	strncat(why, expected, sizeof(why) - 20);
+	strcat(why, "; using ");
+	rg_log_complaint(name, value, why, fallback);
+}
+
 static void rg_config_set(const char *where, const struct rg_setting *s, const char *value,
 			  enum rg_layer layer)
 {

@@ -59,6 +59,10 @@ extern RG_HIDDEN struct rg_config rg_config;
  * scope (RESETGUARD_ONLY_CMDS, RESETGUARD_SKIP_CMDS): the library then
  * stays out of the program's way altogether. */
 bool rg_config_load(const char *prog);
+/* NAME=VALUE is not EXPECTED: one line on stderr, with what is used
+ * instead. */
+void rg_log_bad_setting(const char *name, const char *value, const char *expected,
+			const char *fallback);
 /* Every setting's default (settings.def). */
 void rg_config_defaults(void);
 /* One variable's value, as rg_config_load() reads it from the

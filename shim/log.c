@@ -587,12 +587,3 @@ void rg_log_complaint(const char *what, const char *value, const char *why,
 	rg_sink_stderr(&l);
 }
 
-void rg_log_bad_setting(const char *name, const char *value, const char *expected,
-			const char *fallback)
-{
-	char why[160] = " is not ";
-
-	strncat(why, expected, sizeof(why) - 20);
-	strcat(why, "; using ");
-	rg_log_complaint(name, value, why, fallback);
-}

@@ -12,8 +12,6 @@
 #include "fdtable.h"
 
 void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err);
-void rg_log_bad_setting(const char *name, const char *value, const char *expected,
-			const char *fallback);
 /* resetguard: WHAT[=VALUE]WHYFALLBACK on stderr, the value escaped. */
 void rg_log_complaint(const char *what, const char *value, const char *why,
 		      const char *fallback);

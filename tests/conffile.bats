@@ -211,3 +211,28 @@ self_report() {
 	assert_line --regexp '^ts=.* level=info event=start prog=resetprobe '
 	refute_line --regexp 'prog=bash'
 }
+
+# --check reads the settings as the library would, config file and scope
+# included: it never says yes for a program the library would stay out of,
+# nor without naming a destination that cannot be written or a line the
+# library would refuse.
+@test "--check judges the settings the library would use: the config file's scope, log destination and bad lines" {
+	local conf=$BATS_TEST_TMPDIR/resetguard.conf
+	printf 'RESETGUARD_ONLY_CMDS=redis-server\n' >"$conf"
+	run "$RG" --check "$PROBE"
+	assert_success
+	RESETGUARD_CONF=$conf run "$RG" --check "$PROBE"
+	assert_failure 1
+	assert_line --partial "scope:    resetprobe is left out by RESETGUARD_ONLY_CMDS or RESETGUARD_SKIP_CMDS"
+	assert_line --partial "verdict:  no: out of scope"
+	assert_line "    config file $conf"
+	printf 'RESETGUARD_SKIP_CMDS=resetprobe\n' >"$conf"
+	RESETGUARD_CONF=$conf run "$RG" --check "$PROBE"
+	assert_failure 1
+	printf 'RESETGUARD_LOG=%s/missing/x.log\nRESETGUARD_LINGER_TIME=9h\n' "$BATS_TEST_TMPDIR" >"$conf"
+	RESETGUARD_CONF=$conf run "$RG" --check "$PROBE"
+	assert_failure 2
+	assert_line --partial "setting:  $conf:2: RESETGUARD_LINGER_TIME=9h is not a duration"
+	assert_line --partial "log:      $BATS_TEST_TMPDIR/missing/x.log: No such file or directory"
+	assert_line --partial "verdict:  partly: the log destination cannot be written; a setting would be refused"
+}
