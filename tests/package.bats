@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # The Debian packaging (debian/) and the container recipes
 # (examples/container/): the version the package says is the tree's, the
-# paths they name are where the build and the package put things, and the
-# loader's $LIB in the drop-in's LD_PRELOAD finds the library.  With
+# paths they name are where the build and the package put things, the
+# loader's $LIB in the drop-in's LD_PRELOAD finds the library, and the
+# logrotate snippet (examples/logrotate/) rotates a log being written.  With
 # RESETGUARD_DEB_DIR (set by .ci/deb after it built the packages) the
 # packages themselves are unpacked and run; with a working docker daemon
 # the images are built and their servers asked.
@@ -117,6 +118,32 @@ package_dropin() {
 	assert_output "resetguard $(cat "$REPO/VERSION")"
 	run grep '^Environment=LD_PRELOAD=' "$root/usr/share/doc/resetguard/examples/systemd/resetguard.conf"
 	assert_output 'Environment=LD_PRELOAD=/usr/$LIB/resetguard/libresetguard.so'
+}
+
+@test "examples/logrotate/resetguard: logrotate rotates a log the library is writing; the library starts the new file itself, no record lost" {
+	require logrotate
+	local dir=$BATS_TEST_TMPDIR/logs pid i
+	mkdir -m 0755 "$dir"
+	# The snippet as installed, for this directory (logrotate wants a
+	# configuration only its owner can write).
+	sed "s|^/var/log/resetguard/|$dir/|" "$REPO/examples/logrotate/resetguard" >"$BATS_TEST_TMPDIR/rotate.conf"
+	chmod 0644 "$BATS_TEST_TMPDIR/rotate.conf"
+	RESETGUARD_LOG=$dir/probe.log RESETGUARD_LOG_RATE=0 "$RG" "$PROBE" -r 60 -i 50 read >/dev/null &
+	pid=$!
+	for i in $(seq 100); do [[ $(cat "$dir/probe.log" 2>/dev/null | wc -l) -ge 10 ]] && break; sleep 0.05; done
+	run logrotate -f -s "$BATS_TEST_TMPDIR/rotate.state" "$BATS_TEST_TMPDIR/rotate.conf"
+	assert_success
+	[[ -s $dir/probe.log.1 ]] || fail "not rotated: $(ls "$dir")"
+	wait "$pid"
+	# delaycompress: the file the library may still have written to in its
+	# last second stays plain; nocreate: the new file is the library's own.
+	[[ -s $dir/probe.log ]] || fail "no new file at the configured path"
+	assert_equal "$(stat -c %a "$dir/probe.log")" 640
+	assert_equal "$(cat "$dir/probe.log" "$dir/probe.log.1" | grep -c 'event=reset')" 60
+	# The next round compresses the first.
+	run logrotate -f -s "$BATS_TEST_TMPDIR/rotate.state" "$BATS_TEST_TMPDIR/rotate.conf"
+	assert_success
+	[[ -s $dir/probe.log.2.gz && -s $dir/probe.log.1 && ! -e $dir/probe.log ]] || fail "second round: $(ls "$dir")"
 }
 
 # Builds an image, runs its server on a free port, asks it for a page and
