@@ -47,6 +47,13 @@ package_dropin() {
 	assert_equal "${BASH_REMATCH[1]}" "$(cat "$REPO/VERSION")"
 }
 
+@test "the suite in a packager's environment (debian/rules exports PREFIX and LIBDIR; make test's command line in MAKEFLAGS): the tests that run make see the Makefile's defaults" {
+	PREFIX=/usr LIBDIR=/usr/lib/$MULTIARCH MAKEFLAGS="PREFIX=/usr LIBDIR=/usr/lib/$MULTIARCH" \
+		run "$REPO/tests/run" -f 'another PREFIX' "$REPO/tests/install.bats"
+	assert_success
+	assert_line --partial "1 passed, 0 failed"
+}
+
 @test "the package's drop-in: LD_PRELOAD=/usr/\$LIB/resetguard/libresetguard.so, and the loader's \$LIB finds the library installed under /usr/lib/<multiarch>" {
 	run package_dropin
 	assert_line 'Environment=LD_PRELOAD=/usr/$LIB/resetguard/libresetguard.so'
