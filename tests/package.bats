@@ -107,7 +107,8 @@ package_dropin() {
 	assert_output "./usr/lib/$MULTIARCH/pkgconfig/resetguard.pc
 .$lib
 ./usr/share/doc/libresetguard/changelog.Debian.gz
-./usr/share/doc/libresetguard/copyright"
+./usr/share/doc/libresetguard/copyright
+./usr/share/lintian/overrides/libresetguard"
 	run bash -c "dpkg-deb -c '$dir'/resetguard_*.deb | awk '\$1 !~ /^d/ { print \$6 }'"
 	assert_line ./usr/bin/resetguard
 	assert_line ./usr/share/man/man1/resetguard.1.gz
