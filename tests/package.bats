@@ -113,6 +113,7 @@ package_dropin() {
 	assert_line ./usr/bin/resetguard
 	assert_line ./usr/share/man/man1/resetguard.1.gz
 	assert_line ./usr/share/man/man7/resetguard.7.gz
+	assert_line ./usr/share/man/man5/resetguard.conf.5.gz
 	assert_line ./usr/share/doc/resetguard/examples/systemd/resetguard.conf
 	assert_line ./usr/share/doc/resetguard/examples/logrotate/resetguard
 	for deb in "$dir"/*.deb; do dpkg-deb -x "$deb" "$root"; done
