@@ -1,6 +1,9 @@
 # resetguard: an LD_PRELOAD shim that keeps SIGPIPE from killing programs on
 # socket writes and logs every connection reset with the peer's address.
 
+# `make` alone builds the library and the command (the stamp rules below
+# come first in the file).
+.DEFAULT_GOAL := all
 CC ?= cc
 # MUSL=1: the library (and command, test programs) for musl programs, with
 # Debian's musl-gcc, in build-musl.  Any compiler whose C library is not
@@ -135,7 +138,7 @@ $(CONFIG_STAMP) $(PATHS_STAMP): FORCE
 	@mkdir -p $(@D)
 	@printf '%s\n' '$(STAMP)' | cmp -s - $@ || printf '%s\n' '$(STAMP)' >$@
 
-.PHONY: FORCE all programs dist distcheck musl check-musl arm64 check-arm64 test stress demo bench bench-percall clean check-exports install uninstall \
+.PHONY: FORCE all programs dist distcheck musl check-musl arm64 check-arm64 deb test stress demo bench bench-percall clean check-exports install uninstall \
 	fuzz fuzz-regress lint check-asan check-tsan memcheck
 all: $(LIB) $(CMD)
 
@@ -377,6 +380,11 @@ musl: all
 check-musl: musl
 	RESETGUARD_MUSL_BUILD=$(abspath $(MUSL_BUILD)) tests/run tests/musl.bats
 	RESETGUARD_BUILD=$(abspath $(MUSL_BUILD)) tests/run $(MUSL_BATS)
+
+# The Debian packages, from a `make dist` tarball as a builder would build
+# them, then lintian and blhc (.ci/deb), in $(BUILD)/deb.
+deb:
+	.ci/deb $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) build-asan build-tsan $(MUSL_BUILD) $(ARM64_BUILD)
