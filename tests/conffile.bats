@@ -236,3 +236,38 @@ self_report() {
 	assert_line --partial "log:      $BATS_TEST_TMPDIR/missing/x.log: No such file or directory"
 	assert_line --partial "verdict:  partly: the log destination cannot be written; a setting would be refused"
 }
+
+# In a setuid program the loader preloads only a set-user-ID library from
+# its own directories, named without a slash; the test makes one in a
+# mount namespace of its own (over a library nothing here uses), runs a
+# set-user-ID copy of the probe as nobody, and sees RESETGUARD_CONF
+# ignored with one line, where the same variable steers a plain program.
+@test "a setuid program: RESETGUARD_CONF is ignored, with one line saying so" {
+	((EUID == 0)) || skip "needs root: a set-user-ID library in the loader's directory"
+	require unshare setpriv
+	local dir slot=/usr/lib/x86_64-linux-gnu/libBrokenLocale.so.1
+	[[ -f $slot ]] || skip "no $slot to stand in for"
+	dir=$(mktemp -d /tmp/resetguard-secure.XXXXXX)
+	chmod 755 "$dir"
+	cp "$B/libresetguard.so" "$dir/rg.so"
+	cp "$PROBE" "$dir/probe"
+	chmod 4755 "$dir/rg.so" "$dir/probe"
+	printf 'RESETGUARD_LOG_LEVEL=info\n' >"$dir/steer.conf"
+	chmod 644 "$dir/steer.conf"
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	local script='mount --bind "$1/rg.so" "$2" &&
+		exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+			env RESETGUARD_CONF="$1/steer.conf" LD_PRELOAD="${2##*/}" "$1/$3" write write'
+	chmod u-s "$dir/probe"
+	run --separate-stderr unshare -m sh -c "$script" sh "$dir" "$slot" probe
+	assert_success
+	assert_line alive
+	[[ $stderr == *"event=start prog=probe"* ]] || fail "the plain program did not take the file: $stderr"
+	chmod u+s "$dir/probe"
+	run --separate-stderr unshare -m sh -c "$script" sh "$dir" "$slot" probe
+	rm -rf -- "$dir"
+	assert_success
+	assert_line alive
+	assert_equal "$(grep -c 'RESETGUARD_CONF=.* is ignored in a setuid or setgid program; using /etc/resetguard.conf' <<<"$stderr")" 1
+	[[ $stderr != *"event=start"* ]] || fail "the setuid program took the file: $stderr"
+}
