@@ -168,9 +168,10 @@ $(LIB): $(LIB_OBJ)
 # carry a sanitizer the command does not load).
 CMD_SHARED := shim/settings.c shim/config.c
 $(CMD): $(wildcard cli/*.c cli/*.h) $(CMD_SHARED) shim/settings.h shim/settings.def \
-		shim/config.h shim/defaults.h shim/state.h Makefile $(CONFIG_STAMP) $(PATHS_STAMP)
+		shim/config.h shim/defaults.h shim/state.h Makefile $(CONFIG_STAMP) $(PATHS_STAMP) \
+		| $(KERNEL_INC)
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) $(CMD_PATHS) -o $@ $(wildcard cli/*.c) $(CMD_SHARED) \
+	$(CC) $(BASE) $(CFLAGS) $(CMD_FLAGS) $(MUSL_FLAGS) $(CMD_PATHS) -o $@ $(wildcard cli/*.c) $(CMD_SHARED) \
 		$(LDFLAGS)
 
 $(BUILD)/tests/%: tests/progs/%.c tests/progs/common.h $(CONFIG_STAMP) | $(KERNEL_INC)
