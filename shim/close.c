@@ -26,7 +26,8 @@ RG_EXPORT int close(int fd)
 	case RG_FD_SOCKET:
 		return rg_linger_close(fd, e);
 	default:
-		rg_fd_forget(fd);
+		if (e)
+			rg_fd_forget_entry(e);
 		return rg_libc(close)(fd);
 	}
 }
