@@ -26,7 +26,10 @@ RG_EXPORT int close(int fd)
 	case RG_FD_SOCKET:
 		return rg_linger_close(fd, e);
 	default:
-		rg_fd_forget(fd);
+		/* Looked at again, as rg_fd_forget() does: an own descriptor
+		 * is never forgotten, even one that came in meanwhile. */
+		if (e && rg_fd_kind_of(e) != RG_FD_OWN)
+			rg_fd_forget_entry(e);
 		return rg_libc(close)(fd);
 	}
 }

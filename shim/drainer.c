@@ -80,6 +80,20 @@ enum rg_slot_state {
 	RG_SLOT_DROPPED, /* closed while NEW: free once the thread has passed it in the queue */
 };
 
+/* What the drainer keeps of the program's entry for the socket: what its
+ * records say of the connection (log.c's rg_line_conn and the linger
+ * fields read no more of struct rg_fd) and its family.  A whole entry is
+ * 256 bytes; with ten thousand sockets lingering, the difference is a
+ * megabyte. */
+struct rg_slot_conn {
+	int fd; /* the program's number */
+	unsigned short family;
+	unsigned char role;
+	int64_t opened_ns;
+	uint64_t conn_id;
+	struct rg_addr peer;
+};
+
 struct rg_slot {
 	_Atomic int state;
 	int paused_from; /* the state a mover's pause found, to go back to */
@@ -88,10 +102,30 @@ struct rg_slot {
 	int64_t start_ns, last_ns;
 	uint64_t drained;
 	struct rg_fd_life *life; /* the program's calls that may still be in flight on it */
-	struct rg_fd conn;	 /* what was known of the connection; conn.fd: the program's number */
+	struct rg_slot_conn conn; /* what was known of the connection */
 	struct rg_outside_holder outside; /* who must let go first; pid 0: nobody */
 	int64_t look_ns;		  /* when to look at outside again */
 };
+
+static void rg_slot_conn_keep(struct rg_slot_conn *c, const struct rg_fd *e)
+{
+	c->fd = e->fd;
+	c->family = e->family;
+	c->role = e->role;
+	c->opened_ns = e->opened_ns;
+	c->conn_id = e->conn_id;
+	c->peer = e->peer;
+}
+
+/* An entry for the records, made back from what the slot kept: on the
+ * drainer's stack, only when a record is written. */
+static const struct rg_fd *rg_slot_entry(const struct rg_slot *s, struct rg_fd *e)
+{
+	*e = (struct rg_fd){ .fd = s->conn.fd, .family = s->conn.family, .role = s->conn.role,
+			     .opened_ns = s->conn.opened_ns, .conn_id = s->conn.conn_id,
+			     .pair_fd = -1, .peer = s->conn.peer };
+	return e;
+}
 
 static bool rg_slot_pause(struct rg_own *o);
 static void rg_slot_resume(struct rg_own *o);
@@ -191,7 +225,9 @@ static void rg_slot_resume(struct rg_own *o)
  * still on the queue of new slots is freed by the thread as it passes. */
 static void rg_slot_finish_as(struct rg_slot *s, const char *outcome, bool locked, bool queued)
 {
-	rg_log_linger(&s->conn, s->conn.fd, rg_slot_fd(s), outcome, s->drained,
+	struct rg_fd e;
+
+	rg_log_linger(rg_slot_entry(s, &e), s->conn.fd, rg_slot_fd(s), outcome, s->drained,
 		      (rg_monotonic_ns() - s->start_ns) / 1000000);
 	if (locked)
 		rg_own_close_locked(&s->own);
@@ -211,7 +247,9 @@ static void rg_slot_finish(struct rg_slot *s, const char *outcome)
  * close, for why. */
 static void rg_slot_drop(struct rg_slot *s, const char *why)
 {
-	rg_log_plain_close(&s->conn, s->conn.fd, rg_slot_fd(s), why);
+	struct rg_fd e;
+
+	rg_log_plain_close(rg_slot_entry(s, &e), s->conn.fd, rg_slot_fd(s), why);
 	rg_own_close(&s->own);
 	rg_slot_put(s, RG_SLOT_FREE);
 	if (atomic_fetch_sub_explicit(&rg_lingering, 1, memory_order_acq_rel) == 1)
@@ -748,7 +786,7 @@ static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn,
 {
 	if (!rg_own_dup(&s->own, fd))
 		return false;
-	s->conn = *conn;
+	rg_slot_conn_keep(&s->conn, conn);
 	s->outside = *outside;
 	s->look_ns = 0;
 	s->life = atomic_load_explicit(&conn->life, memory_order_relaxed);
@@ -820,7 +858,9 @@ void rg_drainer_commit(struct rg_slot *s)
 	} else {
 		/* Without the lock only in a signal handler that interrupted
 		 * this thread while it held it: held all the same. */
-		rg_log_linger(&s->conn, s->conn.fd, rg_slot_fd(s), "cap", 0, 0);
+		struct rg_fd e;
+
+		rg_log_linger(rg_slot_entry(s, &e), s->conn.fd, rg_slot_fd(s), "cap", 0, 0);
 		rg_own_close_locked(&s->own);
 		rg_slot_put(s, RG_SLOT_FREE);
 	}

@@ -332,7 +332,7 @@ int rg_fd_created_from(int fd, int floor, bool renumber)
 	return fd;
 }
 
-int rg_fd_created(int fd)
+int rg_fd_created_slow(int fd)
 {
 	return rg_fd_created_from(fd, 0, true);
 }

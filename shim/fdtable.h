@@ -205,7 +205,9 @@ void rg_fd_forget(int fd);
  * that an entry left by a close resetguard did not see (a raw system
  * call) is never taken for it; and given the number it would have had
  * without resetguard (ownfd.h, rg_own_make_way).  Returns that number. */
-int rg_fd_created(int fd);
+/* The slow path of rg_fd_created(), and the whole of it for callers that
+ * need floor or renumber. */
+int rg_fd_created_slow(int fd);
 /* rg_fd_created() for the n descriptors one call made (pipe, socketpair,
  * openpty), each given the number it would have had; the _in_turn form
  * one by one, *moved false before the first. */
@@ -217,6 +219,34 @@ int rg_fd_created_from(int fd, int floor, bool renumber);
 /* The highest number the program was seen to get from a call that makes a
  * descriptor: where its descriptors reach. */
 extern RG_HIDDEN _Atomic int rg_fd_program_high;
+/* ownfd.c's lowest own descriptor, INT_MAX when there is none. */
+extern RG_HIDDEN _Atomic int rg_own_lowest;
+
+/* rg_fd_created() is on every open() a program makes (nginx: one per
+ * request), so its usual case is inline and does nothing: a number below
+ * where the program's numbers already reached and below every own
+ * descriptor, whose entry the close() of its last user left unseen, has
+ * nothing to forget and nowhere to move.  Anything else (a new high, an
+ * entry a raw close left behind, a number own descriptors hold or are
+ * near) goes the whole way. */
+static inline int rg_fd_created(int fd)
+{
+	struct rg_fd *e;
+
+	if (RG_LIKELY(fd >= 0 &&
+		      fd <= atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed) &&
+		      fd < atomic_load_explicit(&rg_own_lowest, memory_order_acquire) &&
+		      (!(e = rg_fd_peek(fd)) || rg_fd_kind_of(e) == RG_FD_UNSEEN)))
+		return fd;
+	return rg_fd_created_slow(fd);
+}
+
+/* rg_fd_forget() for an entry close() has already looked up. */
+static inline void rg_fd_forget_entry(struct rg_fd *e)
+{
+	e->stream = NULL; /* before the release that hands the entry on */
+	atomic_store_explicit(&e->kind, RG_FD_UNSEEN, memory_order_release);
+}
 /* Undoes rg_fd_forget() for a number whose release failed after all. */
 void rg_fd_revive(int fd, const struct rg_fd *was);
 void rg_fd_forget_range(unsigned int first, unsigned int last);

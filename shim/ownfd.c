@@ -36,7 +36,7 @@ static int rg_own_top = -1;
 static int rg_own_count;
 /* The lowest own descriptor, read without the lock on every descriptor
  * the program makes (rg_own_make_way). */
-static _Atomic int rg_own_lowest = INT_MAX;
+_Atomic int rg_own_lowest = INT_MAX;
 /* A number freed above the lowest own descriptor (a lingering socket that
  * ended or was capped) is one the program would reach before those below
  * it: rg_own_compact() moves the lowest up into it. */
@@ -386,7 +386,7 @@ static int rg_own_give_way(int n, int fd)
 	return -1;
 }
 
-static int rg_own_make_way_slow(int fd, int floor, bool renumber)
+static __attribute__((noinline)) int rg_own_make_way_slow(int fd, int floor, bool renumber)
 {
 	int n;
 
@@ -424,11 +424,12 @@ void rg_own_clear_next(void)
 
 int rg_own_make_way(int fd, int floor, bool renumber)
 {
-	int saved = errno;
+	if (fd > atomic_load_explicit(&rg_own_lowest, memory_order_acquire)) {
+		int saved = errno;
 
-	if (fd > atomic_load_explicit(&rg_own_lowest, memory_order_acquire))
 		fd = rg_own_make_way_slow(fd, floor, renumber);
-	errno = saved;
+		errno = saved;
+	}
 	return fd;
 }
 

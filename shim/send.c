@@ -49,6 +49,8 @@ static __attribute__((noinline)) ssize_t rg_write_socket(int fd, const void *buf
 	struct rg_fd_life *l = rg_io_begin(e);
 
 	__asm__ volatile("" : : "m"(a)); /* in memory before the call */
+	/* Always send(): choosing write() when SIGPIPE cannot kill would save
+	 * libc's 7 instructions there but cost the test on every call. */
 	ssize_t ret = rg_libc_bound(send)(fd, buf, len, rg_sigpipe_flags(e->send_flags));
 
 	rg_io_end(l);
@@ -91,16 +93,13 @@ static bool rg_iov_empty(const struct iovec *iov, int iovcnt)
 	return true;
 }
 
-static ssize_t rg_writev_socket(struct rg_fd *e, int fd, const struct iovec *iov, int iovcnt)
+/* writev() as sendmsg() with MSG_NOSIGNAL, while SIGPIPE would kill. */
+static __attribute__((noinline)) ssize_t rg_writev_nosignal(struct rg_fd *e, int fd,
+							    const struct iovec *iov, int iovcnt)
 {
-	/* Out of range, writev() fails with EINVAL where sendmsg() would say
-	 * EMSGSIZE: let the real call give the real answer. */
-	if (!rg_sigpipe_suppress() || iovcnt < 0 || iovcnt > IOV_MAX || rg_iov_empty(iov, iovcnt))
-		return RG_SEND(e, "writev", 0, rg_libc(writev)(fd, iov, iovcnt));
-
 	struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 	struct rg_fd_life *l = rg_io_begin(e);
-	ssize_t ret = rg_libc(sendmsg)(fd, &msg, rg_sigpipe_flags(e->send_flags));
+	ssize_t ret = rg_libc_bound(sendmsg)(fd, &msg, rg_sigpipe_flags(e->send_flags));
 
 	rg_io_end(l);
 	if (RG_UNLIKELY(ret < 0 && errno == ENOTSOCK)) {
@@ -110,11 +109,40 @@ static ssize_t rg_writev_socket(struct rg_fd *e, int fd, const struct iovec *iov
 	return rg_io_sent(l, "writev", ret, 0);
 }
 
-RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+/* Out of line, as write()'s: each outcome of writev() is a tail call.  A
+ * program that ignores SIGPIPE (nginx) gets its own writev(), counted. */
+static __attribute__((noinline)) ssize_t rg_writev_socket(struct rg_fd *e, int fd,
+							  const struct iovec *iov, int iovcnt)
 {
-	struct rg_fd *e = rg_fd_socket(fd);
+	/* Out of range, writev() fails with EINVAL where sendmsg() would say
+	 * EMSGSIZE: let the real call give the real answer. */
+	if (!rg_sigpipe_suppress() || iovcnt <= 0 || iovcnt > IOV_MAX ||
+	    (!iov[0].iov_len && rg_iov_empty(iov, iovcnt)))
+		return RG_SEND(e, "writev", 0, rg_libc_bound(writev)(fd, iov, iovcnt));
+	return rg_writev_nosignal(e, fd, iov, iovcnt);
+}
+
+static __attribute__((noinline, cold)) ssize_t rg_writev_unseen(int fd, const struct iovec *iov,
+								int iovcnt)
+{
+	struct rg_fd *e = rg_fd_classify(fd);
 
 	return e ? rg_writev_socket(e, fd, iov, iovcnt) : rg_libc(writev)(fd, iov, iovcnt);
+}
+
+RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct rg_fd *e;
+
+	switch (rg_fd_known(fd, &e)) {
+	case RG_FD_SOCKET:
+		return rg_writev_socket(e, fd, iov, iovcnt);
+	case RG_FD_OTHER:
+	case RG_FD_OWN:
+		return rg_libc_bound(writev)(fd, iov, iovcnt);
+	default:
+		return rg_writev_unseen(fd, iov, iovcnt);
+	}
 }
 
 /* send() has the shape of the hot receive calls (recv.c). */
