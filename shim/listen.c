@@ -14,8 +14,10 @@
  * Idle connections cut by middleboxes: keepalive (RESETGUARD_KEEPALIVE)
  * is set on a listener, which Linux copies to every connection it
  * accepts, and on a TCP socket before connect(). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -41,6 +43,7 @@ struct rg_listener {
 	_Atomic int64_t next_look_ns; /* CLOCK_MONOTONIC */
 	_Atomic int backlog;	     /* what the program asked for */
 	struct rg_addr local;
+	char label[INET6_ADDRSTRLEN + 8]; /* local as text: 127.0.0.1:80, [::1]:80 */
 };
 
 static struct rg_listener *_Atomic rg_listeners;
@@ -207,6 +210,23 @@ static void rg_local(int fd, struct rg_addr *a)
 	a->len = getsockname(fd, &a->u.sa, &len) == 0 ? len : 0;
 }
 
+/* The metrics file's label for the address, as the records write it. */
+static void rg_label(const struct rg_addr *a, char *out, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	bool v6 = a->len && a->u.sa.sa_family == AF_INET6;
+
+	if (!a->len) {
+		snprintf(out, size, "unknown");
+		return;
+	}
+	inet_ntop(a->u.sa.sa_family, v6 ? (const void *)&a->u.in6.sin6_addr
+					 : (const void *)&a->u.in.sin_addr,
+		  ip, sizeof(ip));
+	snprintf(out, size, v6 ? "[%s]:%u" : "%s:%u", ip,
+		 ntohs(v6 ? a->u.in6.sin6_port : a->u.in.sin_port));
+}
+
 /* A TCP listener: in the table, or one debug record when it is full. */
 static void rg_watch(int fd, int asked)
 {
@@ -227,6 +247,7 @@ static void rg_watch(int fd, int asked)
 	}
 	atomic_store(&t[i].backlog, asked);
 	rg_local(fd, &t[i].local);
+	rg_label(&t[i].local, t[i].label, sizeof(t[i].label));
 	atomic_store(&rg_listen_fd[i], fd + 1);
 	high = atomic_load(&rg_listen_high);
 	while (high <= i && !atomic_compare_exchange_weak(&rg_listen_high, &high, i + 1))
@@ -296,7 +317,7 @@ static void rg_log_raised(int fd, int asked, int set)
 RG_EXPORT int listen(int fd, int backlog)
 {
 	struct rg_fd *e = rg_fd_socket(fd);
-	int set = backlog, ret, saved;
+	int set, ret, saved;
 
 	if (!e)
 		return rg_libc(listen)(fd, backlog);
@@ -316,8 +337,7 @@ RG_EXPORT int listen(int fd, int backlog)
 	return ret;
 }
 
-void rg_listeners_each(void (*each)(const struct rg_addr *local, uint64_t drops_total,
-				    void *ctx),
+void rg_listeners_each(void (*each)(const char *local, uint64_t drops_total, void *ctx),
 		       void *ctx)
 {
 	struct rg_listener *t = atomic_load(&rg_listeners);
@@ -330,7 +350,7 @@ void rg_listeners_each(void (*each)(const struct rg_addr *local, uint64_t drops_
 			continue;
 		rg_look(i, fd, false);
 		if (atomic_load(&rg_listen_fd[i]) == fd + 1)
-			each(&t[i].local, atomic_load(&t[i].seen), ctx);
+			each(t[i].label, atomic_load(&t[i].seen), ctx);
 	}
 	errno = saved;
 }

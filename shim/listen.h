@@ -43,10 +43,12 @@ void rg_keepalive_connect(int fd, const struct rg_fd *e);
 
 /* For the metrics file: each(local, drops_total, ctx) for every listener
  * this process holds, after a look (at most once a second, so it may log
- * an overflow).  drops_total is the kernel's count for the socket, the
- * same in every process of a family that holds it. */
-void rg_listeners_each(void (*each)(const struct rg_addr *local, uint64_t drops_total,
-				    void *ctx),
+ * an overflow).  local is the address as the records write it
+ * (127.0.0.1:8080, [::1]:8080; plain ASCII, no quote or backslash);
+ * drops_total the kernel's count for the socket, the same in every
+ * process of a family that holds it: a family's file shows it once per
+ * address, never summed. */
+void rg_listeners_each(void (*each)(const char *local, uint64_t drops_total, void *ctx),
 		       void *ctx);
 
 #endif
