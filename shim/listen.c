@@ -3,7 +3,11 @@
  * A full accept queue: the kernel drops handshakes a listener has no room
  * for, and counts them per socket (SO_MEMINFO's SK_MEMINFO_DROPS; TCP_INFO
  * on a listener gives the queue's length in tcpi_unacked and the backlog
- * in force in tcpi_sacked).  Each listener the program makes gets a slot in
+ * in force in tcpi_sacked).  That count also takes in stray segments the
+ * listener discarded (a late RST for a connection already gone: a prefork
+ * server under no load counts dozens), so a rise in it is checked against
+ * the namespace's ListenDrops (/proc/net/netstat), which counts handshakes
+ * only: the drops reported are the smaller of the two rises.  Each listener the program makes gets a slot in
  * a table in shared anonymous memory, so that the processes of a prefork
  * family, which all accept on the listener they inherited, share what was
  * reported: a compare-and-swap on the drops seen decides which process
@@ -39,7 +43,9 @@
 struct rg_listener {
 	_Atomic uint64_t ino;	     /* the socket's inode; 0: a free slot */
 	_Atomic uint32_t holders;    /* processes of the family that hold it */
-	_Atomic uint32_t seen;	     /* SK_MEMINFO_DROPS when last reported */
+	_Atomic uint32_t seen;	     /* SK_MEMINFO_DROPS at the last look */
+	_Atomic uint64_t ns_seen;    /* the namespace's ListenDrops then */
+	_Atomic uint64_t reported;   /* drops reported in all */
 	_Atomic int64_t next_look_ns; /* CLOCK_MONOTONIC */
 	_Atomic int backlog;	     /* what the program asked for */
 	struct rg_addr local;
@@ -83,6 +89,41 @@ static void rg_release(struct rg_listener *s, int i)
 		atomic_store(&s->ino, 0);
 }
 
+/* The namespace's TcpExt ListenDrops, or -1.  Read only when a
+ * listener's own count rose, so that the descriptor it takes for a moment
+ * is rare. */
+static int64_t rg_ns_listen_drops(void)
+{
+	char buf[8192];
+	ssize_t n;
+	int fd = rg_libc(open)("/proc/net/netstat", O_RDONLY | O_CLOEXEC);
+	const char *head, *vals, *key = " ListenDrops";
+	size_t col = 0;
+	int64_t v = 0;
+
+	if (fd < 0)
+		return -1;
+	n = rg_libc(read)(fd, buf, sizeof(buf) - 1);
+	rg_libc(close)(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* "TcpExt: name name ...\nTcpExt: value value ...\n" */
+	if (!(head = strstr(buf, "TcpExt:")) || !(vals = strstr(head + 1, "TcpExt:")))
+		return -1;
+	const char *at = strstr(head, key);
+
+	if (!at || at > vals)
+		return -1;
+	for (const char *p = head; p < at; p++)
+		col += *p == ' ';
+	for (vals += strlen("TcpExt:"); col && *vals && *vals != '\n'; vals++)
+		col -= *vals == ' ';
+	for (; *vals >= '0' && *vals <= '9'; vals++)
+		v = v * 10 + (*vals - '0');
+	return v;
+}
+
 /* The look: drops since the last report, logged by the one process whose
  * compare-and-swap takes them. */
 static void rg_look(int i, int fd, bool force)
@@ -112,9 +153,22 @@ static void rg_look(int i, int fd, bool force)
 		if ((int32_t)(drops - seen) <= 0)
 			return;
 	} while (!atomic_compare_exchange_weak(&s->seen, &seen, drops));
+	/* This process took the rise; the namespace's count says how much of
+	 * it were handshakes. */
+	int64_t ns = rg_ns_listen_drops(), ns_before;
+	uint64_t overflow = drops - seen;
+
+	if (ns >= 0) {
+		ns_before = (int64_t)atomic_exchange(&s->ns_seen, (uint64_t)ns);
+		if (ns - ns_before < (int64_t)overflow)
+			overflow = ns > ns_before ? (uint64_t)(ns - ns_before) : 0;
+	}
+	if (!overflow)
+		return;
 
 	struct rg_listen_info li = { fd, &s->local, atomic_load(&s->backlog), -1, -1, -1,
-				     drops - seen, drops };
+				     (int64_t)overflow,
+				     (int64_t)(atomic_fetch_add(&s->reported, overflow) + overflow) };
 
 	len = sizeof(ti);
 	if (rg_libc(getsockopt)(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
@@ -196,6 +250,10 @@ static int rg_claim(struct rg_listener *t, int fd, uint64_t ino)
 		    atomic_compare_exchange_strong(&t[i].ino, &free_ino, ino)) {
 			atomic_store(&t[i].holders, 1);
 			atomic_store(&t[i].seen, 0);
+			atomic_store(&t[i].reported, 0);
+			int64_t ns = rg_ns_listen_drops();
+
+			atomic_store(&t[i].ns_seen, (uint64_t)(ns > 0 ? ns : 0));
 			atomic_store(&t[i].next_look_ns, 0);
 			return i;
 		}
@@ -350,7 +408,7 @@ void rg_listeners_each(void (*each)(const char *local, uint64_t drops_total, voi
 			continue;
 		rg_look(i, fd, false);
 		if (atomic_load(&rg_listen_fd[i]) == fd + 1)
-			each(t[i].label, atomic_load(&t[i].seen), ctx);
+			each(t[i].label, atomic_load(&t[i].reported), ctx);
 	}
 	errno = saved;
 }

@@ -45,9 +45,9 @@ void rg_keepalive_connect(int fd, const struct rg_fd *e);
  * this process holds, after a look (at most once a second, so it may log
  * an overflow).  local is the address as the records write it
  * (127.0.0.1:8080, [::1]:8080; plain ASCII, no quote or backslash);
- * drops_total the kernel's count for the socket, the same in every
- * process of a family that holds it: a family's file shows it once per
- * address, never summed. */
+ * drops_total the handshakes the listener dropped since it was made, as
+ * the records report them (the same in every process of a family that
+ * holds it: a family's file shows it once per address, never summed). */
 void rg_listeners_each(void (*each)(const char *local, uint64_t drops_total, void *ctx),
 		       void *ctx);
 
