@@ -273,3 +273,28 @@ wait_file_line() {
 		done
 	done
 }
+
+@test "ETIMEDOUT after data went unacknowledged says cause=retransmit, though keepalive is on" {
+	require ss
+	make_netns
+	local ready=$BATS_TEST_TMPDIR/ready word start
+	# Three retransmissions (about 6 s) instead of fifteen (15 minutes).
+	"${NS[@]}" sh -c 'echo 3 >/proc/sys/net/ipv4/tcp_retries2'
+	mkfifo "$ready"
+	"${NS[@]}" python3 "$CAUSES" server 8000 >"$ready" 3>&- &
+	SERVER_PID=$!
+	exec 4<"$ready"
+	read -r -t 20 word <&4 || fail "server did not start"
+	CLIENT_PIDS=
+	start_ka_client with env RESETGUARD_LOG="$LOG" RESETGUARD_ERRORS=all RESETGUARD_KEEPALIVE=1,1,2 "$RG"
+	"${NS[@]}" ip link set lo down
+	echo "send 100" >&"$with_FD"
+	start=$(date +%s%N)
+	while kill -0 "$with_PID" 2>/dev/null && (($(date +%s%N) - start < 30000000000)); do
+		sleep 0.05
+	done
+	kill -0 "$with_PID" 2>/dev/null && fail "still waiting in recv 30 s after the cut"
+	run cat "$BATS_TEST_TMPDIR/with.out"
+	assert_line --index 1 --regexp "^error ETIMEDOUT [0-9.]+$"
+	grep -qE 'level=warn event=error errno=ETIMEDOUT op=recv .* unacked=100 cookie=[0-9]+ cause=retransmit$' "$LOG"
+}

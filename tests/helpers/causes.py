@@ -7,7 +7,8 @@ server that print what the kernel says of their sockets, a prefork server.
   client HOST PORT [IDLE] connects (after setting TCP_KEEPIDLE=IDLE itself,
                           if given), prints "connected KEEPALIVE IDLE
                           INTVL CNT", then, once a line comes on stdin
-                          (at EOF it exits), blocks in recv; prints "eof",
+                          (at EOF it exits; "send N": after sending N
+                          bytes), blocks in recv; prints "eof",
                           or "error ERRNO S" with the seconds recv took
   server PORT [IDLE]      listen(5) (TCP_KEEPIDLE=IDLE set on the listener
                           first, if given), prints "listening", accepts
@@ -64,8 +65,11 @@ def client(host, port, idle=None):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
     s.connect((host, port))
     print("connected", keepalive_of(s), flush=True)
-    if not sys.stdin.readline():
+    line = sys.stdin.readline()
+    if not line:
         return
+    if line.startswith("send "):
+        s.send(b"x" * int(line.split()[1]))
     start = time.monotonic()
     try:
         s.recv(10)
