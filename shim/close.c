@@ -13,6 +13,7 @@
 #include "fdtable.h"
 #include "lifecycle.h"
 #include "linger.h"
+#include "listen.h"
 #include "ownfd.h"
 #include "real.h"
 
@@ -24,6 +25,7 @@ RG_EXPORT int close(int fd)
 	case RG_FD_OWN:
 		return 0;
 	case RG_FD_SOCKET:
+		rg_listen_closing(fd);
 		return rg_linger_close(fd, e);
 	default:
 		/* Looked at again, as rg_fd_forget() does: an own descriptor

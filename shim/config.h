@@ -51,6 +51,10 @@ struct rg_config {
 	const char *conf_path; /* the config file */
 	const char *only_cmds, *skip_cmds; /* scope: program names, comma-separated */
 	bool inherit;	       /* LD_PRELOAD passed on to what the program runs */
+	int backlog;	       /* the least listen() backlog; 0: as the program asks */
+	/* TCP keepalive for the program's connections, in seconds; idle 0:
+	 * off; interval or count 0: the system's (listen.c). */
+	int keepalive_idle, keepalive_interval, keepalive_count;
 };
 
 extern RG_HIDDEN struct rg_config rg_config;

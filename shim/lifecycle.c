@@ -20,6 +20,7 @@
 #include "heir.h"
 #include "lifecycle.h"
 #include "linger.h"
+#include "listen.h"
 #include "lock.h"
 #include "log.h"
 #include "metrics.h"
@@ -61,6 +62,7 @@ static void rg_fork_prepare(void)
 {
 	rg_locks_take_all();
 	rg_share_fork_prepare();
+	rg_listen_fork_prepare();
 }
 
 static void rg_fork_parent(void)
@@ -146,6 +148,7 @@ __attribute__((constructor)) static void rg_load(void)
 		rg_leave_preload();
 	rg_sigpipe_init();
 	rg_share_init();
+	rg_listen_init();
 	rg_own_reserve();
 	rg_rings_scan_at_load();
 	rg_share_inherited();
@@ -162,6 +165,7 @@ static void rg_leave(void)
 {
 	if (rg_out_of_scope || rg_in_vfork_child())
 		return;
+	rg_listen_exit();
 	rg_linger_exit();
 	rg_log_summary();
 	rg_metrics_write();

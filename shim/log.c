@@ -199,6 +199,28 @@ static bool rg_tcp_was_connected(const struct tcp_info *ti, const struct rg_fd *
 	return e->role == RG_ROLE_SERVER || ti->tcpi_rtt > 0;
 }
 
+/* Which timer gave up, for an ETIMEDOUT: the kernel empties the send
+ * queue when it aborts (so tcpi_unacked is 0 either way), but keeps its
+ * counts of retransmission timeouts (tcpi_retransmits) and of unanswered
+ * probes (tcpi_probes); probes with data still unsent are zero-window
+ * probes, without it keepalive's (which run only when nothing is in
+ * flight). */
+static const char *rg_timeout_cause(int fd, const struct tcp_info *ti, int outq)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	if (ti->tcpi_retransmits)
+		return "retransmit";
+	if (!ti->tcpi_probes)
+		return NULL;
+	if (outq > 0)
+		return "zero_window";
+	if (rg_libc(getsockopt)(fd, SOL_SOCKET, SO_KEEPALIVE, &on, &len) == 0 && on)
+		return "keepalive";
+	return NULL;
+}
+
 /* What the kernel still knows of a TCP connection, read as close to the
  * failure as possible: after a reset TCP_INFO still answers (state CLOSE,
  * the last rtt), SIOCOUTQ says what was left unacknowledged.  idle_ms
@@ -206,15 +228,19 @@ static bool rg_tcp_was_connected(const struct tcp_info *ti, const struct rg_fd *
  * wrapper has to read the time on every transfer.  SO_ERROR is never
  * read: it would clear the error the program is about to see.  TCP_INFO's
  * fields come all together or not at all, never from a short answer. */
-static void rg_line_tcp(struct rg_line *l, int fd, const struct rg_fd *e, bool connected)
+static void rg_line_tcp(struct rg_line *l, int fd, const struct rg_fd *e, bool connected,
+			int err)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	uint64_t cookie;
-	int outq;
+	int outq = -1;
+	bool have_ti = false;
+	const char *cause;
 
 	if (rg_libc(getsockopt)(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
 	    len >= RG_TCP_INFO_NEEDED) {
+		have_ti = true;
 		connected = connected && rg_tcp_was_connected(&ti, e);
 		if (connected)
 			rg_line_u64(l, "idle_ms", ti.tcpi_last_data_sent < ti.tcpi_last_data_recv
@@ -227,9 +253,13 @@ static void rg_line_tcp(struct rg_line *l, int fd, const struct rg_fd *e, bool c
 	}
 	if (connected && rg_libc(ioctl)(fd, SIOCOUTQ, &outq) == 0 && outq >= 0)
 		rg_line_u64(l, "unacked", (uint64_t)outq);
+	else
+		outq = -1;
 	len = sizeof(cookie);
 	if (rg_libc(getsockopt)(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0)
 		rg_line_u64(l, "cookie", cookie);
+	if (err == ETIMEDOUT && have_ti && (cause = rg_timeout_cause(fd, &ti, outq)))
+		rg_line_cstr(l, "cause", cause);
 }
 
 /* The keys that say which connection a record is about.  sock_fd is a
@@ -283,7 +313,7 @@ static void rg_error_fields(struct rg_line *l, const void *ctx)
 		rg_line_peer_cred(l, c->fd);
 	rg_line_u64(l, "conn_id", e->conn_id);
 	if (e->family == AF_INET || e->family == AF_INET6)
-		rg_line_tcp(l, c->fd, e, rg_ever_connected(c));
+		rg_line_tcp(l, c->fd, e, rg_ever_connected(c), c->err);
 }
 
 static const char *rg_event_name(int err)
@@ -408,6 +438,39 @@ void rg_log_plain_close(const struct rg_fd *conn, int prog_fd, int sock_fd, cons
 	rg_log_event(&ev);
 }
 
+/* A number of a listener record, left out when unknown (-1). */
+static void rg_line_known(struct rg_line *l, const char *key, int64_t v)
+{
+	if (v >= 0)
+		rg_line_u64(l, key, (uint64_t)v);
+}
+
+static void rg_listen_fields(struct rg_line *l, const void *ctx)
+{
+	const struct rg_listen_info *li = ctx;
+
+	rg_line_u64(l, "fd", (uint64_t)li->fd);
+	rg_line_addr(l, "local", li->local);
+	rg_line_cstr(l, "prog", rg_program_name());
+	rg_line_u64(l, "pid", (uint64_t)rg_process_pid());
+	rg_line_known(l, li->set >= 0 ? "asked" : "backlog", li->backlog);
+	rg_line_known(l, "set", li->set);
+	rg_line_known(l, "backlog_max", li->backlog_max);
+	rg_line_known(l, "queue", li->queue);
+	rg_line_known(l, "drops", li->drops);
+	rg_line_known(l, "drops_total", li->drops_total);
+}
+
+void rg_log_listener(const char *event, const struct rg_listen_info *li)
+{
+	enum rg_log_level level = event[0] == 'b'   ? RG_LEVEL_INFO
+				  : event[7] == 'o' ? RG_LEVEL_WARN
+						    : RG_LEVEL_DEBUG;
+	struct rg_event ev = { level, event, 0, true, rg_listen_fields, li };
+
+	rg_log_event(&ev);
+}
+
 static void rg_summary_fields(struct rg_line *l, const void *ctx)
 {
 	(void)ctx;
@@ -443,6 +506,26 @@ static const char *const rg_sink_words[] = {
 	[RG_LOG_JOURNAL] = "journal", [RG_LOG_OFF] = "off",
 };
 
+/* keepalive=60,10,5 (0 for a value left to the system) or off. */
+static void rg_line_keepalive(struct rg_line *l, const char *key)
+{
+	char buf[32], *p = buf + sizeof(buf);
+	int v[3] = { rg_config.keepalive_idle, rg_config.keepalive_interval,
+		     rg_config.keepalive_count };
+
+	*--p = '\0';
+	for (int i = 2; i >= 0; i--) {
+		unsigned n = (unsigned)v[i];
+
+		do
+			*--p = (char)('0' + n % 10);
+		while (n /= 10);
+		if (i)
+			*--p = ',';
+	}
+	rg_line_cstr(l, key, v[0] ? p : "off");
+}
+
 /* A setting's value as the start-up line shows it, keyed by its name
  * in lower case; durations in ms, as the records' own times are. */
 static void rg_start_setting(struct rg_line *l, const struct rg_setting *s)
@@ -476,6 +559,15 @@ static void rg_start_setting(struct rg_line *l, const struct rg_setting *s)
 		rg_line_u64(l, "log_rate", (uint64_t)rg_config.log_rate);
 		if (rg_config.log_rate)
 			rg_line_u64(l, "log_burst", (uint64_t)rg_config.log_burst);
+		break;
+	case RG_K_NUMBER:
+		if (rg_setting_get(s, &rg_config))
+			rg_line_u64(l, key, rg_setting_get(s, &rg_config));
+		else
+			rg_line_cstr(l, key, "off");
+		break;
+	case RG_K_KEEPALIVE:
+		rg_line_keepalive(l, key);
 		break;
 	case RG_K_DIR:
 		rg_line_cstr(l, key, str ? str : "off");

@@ -19,6 +19,18 @@ void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const cha
 		   uint64_t drained, int64_t ms);
 void rg_log_plain_close(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *why);
 void rg_log_summary(void);
+/* What a record about a listener says; -1 leaves a number out. */
+struct rg_listen_info {
+	int fd;
+	const struct rg_addr *local;
+	int backlog;	 /* what the program asked for */
+	int set;	 /* what resetguard passed instead (event=backlog) */
+	int backlog_max; /* the backlog in force (TCP_INFO's tcpi_sacked) */
+	int queue;	 /* connections waiting to be accepted (tcpi_unacked) */
+	int64_t drops, drops_total;
+};
+/* event=backlog (info), listen_overflow (warn) or listen_untracked (debug). */
+void rg_log_listener(const char *event, const struct rg_listen_info *li);
 /* A record the sink could not write: counted, and reported with the next
  * one that goes out (event=suppressed). */
 void rg_log_dropped(void);

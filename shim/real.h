@@ -50,6 +50,7 @@
 	X(accept, int, (int, struct sockaddr *, socklen_t *))                       \
 	X(accept4, int, (int, struct sockaddr *, socklen_t *, int))                 \
 	X(connect, int, (int, const struct sockaddr *, socklen_t))                  \
+	X(listen, int, (int, int))                                                  \
 	X(getsockopt, int, (int, int, int, void *, socklen_t *))                   \
 	X(shutdown, int, (int, int))                                                \
 	X(close, int, (int))                                                        \

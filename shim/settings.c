@@ -322,6 +322,64 @@ static const char *rg_parse_log(const struct rg_setting *s, const char *value,
 	return NULL;
 }
 
+static const char *rg_parse_number(const struct rg_setting *s, const char *value,
+				   struct rg_config *c)
+{
+	const char *p = value;
+	unsigned long long n = 0;
+
+	if (strcmp(value, "off") == 0 ||
+	    (value[0] != '0' && rg_digits(&p, 65535, &n) && *p == '\0')) {
+		rg_store(s, c, n);
+		return NULL;
+	}
+	return "a whole number from 1 to 65535, or off";
+}
+
+/* Whole seconds, optionally with s, m or h, up to max seconds; *p moves
+ * past them.  The kernel takes keepalive times in seconds only. */
+static bool rg_seconds(const char **p, unsigned long long max, int *out)
+{
+	unsigned long long n, unit = 1;
+
+	if (**p == '0' || !rg_digits(p, max, &n))
+		return false;
+	if (**p == 's' || **p == 'm' || **p == 'h') {
+		unit = **p == 's' ? 1 : **p == 'm' ? 60 : 3600;
+		(*p)++;
+	}
+	if (n > max / unit)
+		return false;
+	*out = (int)(n * unit);
+	return true;
+}
+
+/* "off", or IDLE[,INTERVAL[,COUNT]]: the kernel's bounds (TCP_KEEPIDLE
+ * and TCP_KEEPINTVL up to 32767 s, TCP_KEEPCNT up to 127); what is left
+ * out stays the system's (net.ipv4.tcp_keepalive_intvl, _probes). */
+static const char *rg_parse_keepalive(const char *value, struct rg_config *c)
+{
+	const char *p = value;
+	int idle = 0, interval = 0;
+	unsigned long long count = 0;
+	bool ok = strcmp(value, "off") == 0;
+
+	if (!ok && rg_seconds(&p, 32767, &idle)) {
+		if (*p == ',' && (++p, !rg_seconds(&p, 32767, &interval)))
+			p = "x";
+		if (*p == ',' && (++p, *p == '0' || !rg_digits(&p, 127, &count)))
+			p = "x";
+		ok = *p == '\0';
+	}
+	if (!ok)
+		return "off, or IDLE[,INTERVAL[,COUNT]] in seconds (or with s, m, h) up to "
+		       "32767 s and a count up to 127, e.g. 60,10,5";
+	c->keepalive_idle = idle;
+	c->keepalive_interval = interval;
+	c->keepalive_count = (int)count;
+	return NULL;
+}
+
 const char *rg_setting_parse(const struct rg_setting *s, const char *value,
 			     struct rg_config *c)
 {
@@ -348,6 +406,10 @@ const char *rg_setting_parse(const struct rg_setting *s, const char *value,
 		return rg_parse_name(s, value, c);
 	case RG_K_LOG:
 		return rg_parse_log(s, value, c);
+	case RG_K_NUMBER:
+		return rg_parse_number(s, value, c);
+	case RG_K_KEEPALIVE:
+		return rg_parse_keepalive(value, c);
 	}
 	return "a known kind of value";
 }

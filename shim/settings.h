@@ -24,6 +24,8 @@ enum rg_kind {
 	RG_K_CMDS,     /* program names, comma-separated */
 	RG_K_NAME,     /* a label: letters, digits, '.', '_', '-' (1 to 63) */
 	RG_K_LOG,      /* stderr, syslog, journal, off or a file path */
+	RG_K_NUMBER,   /* a whole number from 1 to 65535, or off (0) */
+	RG_K_KEEPALIVE, /* off, or IDLE[,INTERVAL[,COUNT]]: keepalive_* */
 };
 
 struct rg_setting {

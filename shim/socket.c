@@ -6,8 +6,10 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "ownfd.h"
+#include "config.h"
 #include "io.h"
+#include "listen.h"
+#include "ownfd.h"
 #include "real.h"
 
 RG_EXPORT int socket(int domain, int type, int protocol)
@@ -71,6 +73,7 @@ static int rg_accept(int listener, struct sockaddr *addr, socklen_t *addrlen, in
 	int fd = RG_RETRY_EMFILE(flags ? rg_libc(accept4)(listener, a, alen, flags)
 				       : rg_libc(accept)(listener, a, alen));
 
+	rg_listen_accepted(listener);
 	if (fd >= 0) {
 		fd = rg_accepted(listener, fd, flags, a, given, alen ? *alen : 0);
 	} else {
@@ -98,6 +101,9 @@ RG_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 	if (!e)
 		return rg_libc(connect)(fd, addr, len);
+
+	if (RG_UNLIKELY(rg_config.keepalive_idle))
+		rg_keepalive_connect(fd, e);
 
 	struct rg_fd_life *l = rg_io_begin(e);
 	int ret = rg_libc(connect)(fd, addr, len);

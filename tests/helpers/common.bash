@@ -15,7 +15,7 @@ LOG=$BATS_TEST_TMPDIR/reset.log
 SAN_PRELOAD=${RESETGUARD_SAN_RUNTIME:+$RESETGUARD_SAN_RUNTIME:}
 
 # The shape of a reset line, key by key, in the documented order.
-LINE_RE='^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z level=warn event=(reset|pipe|error) errno=E[A-Z]+ op=[a-z0-9_]+ fd=[0-9]+ peer=[^ ]+ local=[^ ]+ role=(client|server|pair|unknown) prog=[^ ]+ pid=[0-9]+( age_ms=[0-9]+)? tx_bytes=[0-9]+ rx_bytes=[0-9]+( peer_pid=[0-9]+ peer_uid=[0-9]+)? conn_id=[0-9]+(( idle_ms=[0-9]+)? tcp_state=[A-Z_0-9]+( rtt_us=[0-9]+)? retrans=[0-9]+)?( unacked=[0-9]+)?( cookie=[0-9]+)?$'
+LINE_RE='^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z level=warn event=(reset|pipe|error) errno=E[A-Z]+ op=[a-z0-9_]+ fd=[0-9]+ peer=[^ ]+ local=[^ ]+ role=(client|server|pair|unknown) prog=[^ ]+ pid=[0-9]+( age_ms=[0-9]+)? tx_bytes=[0-9]+ rx_bytes=[0-9]+( peer_pid=[0-9]+ peer_uid=[0-9]+)? conn_id=[0-9]+(( idle_ms=[0-9]+)? tcp_state=[A-Z_0-9]+( rtt_us=[0-9]+)? retrans=[0-9]+)?( unacked=[0-9]+)?( cookie=[0-9]+)?( cause=[a-z_]+)?$'
 
 # Skips a test that cannot run under one sanitizer (tests/run-sanitized):
 # $1 asan or tsan, $2 why.  Say why it is the sanitizer, not resetguard.
