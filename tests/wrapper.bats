@@ -177,20 +177,6 @@ print(" ".join(str(s[k]) for k in ("log", "log_format", "log_level", "log_rate",
 	assert_line --partial "a script run by bash"
 }
 
-@test "make install DESTDIR=…: the installed command finds the installed library; uninstall removes it all" {
-	local root=$BATS_TEST_TMPDIR/root repo=$BATS_TEST_DIRNAME/..
-	make -C "$repo" --no-print-directory install DESTDIR="$root" PREFIX=/opt/rg >/dev/null
-	run "$root/opt/rg/bin/resetguard" sh -c 'echo "$LD_PRELOAD"'
-	assert_success
-	assert_output "$SAN_PRELOAD$root/opt/rg/lib/resetguard/libresetguard.so"
-	run "$root/opt/rg/bin/resetguard" "$PROBE" write write
-	assert_success
-	assert_line alive
-	make -C "$repo" --no-print-directory uninstall DESTDIR="$root" PREFIX=/opt/rg >/dev/null
-	run find "$root" -type f
-	assert_output ""
-}
-
 @test "the man pages render without a warning" {
 	require man
 	local page
