@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 
 #include "config.h"
 #include "lifecycle.h"
+#include "listen.h"
 #include "lock.h"
 #include "log.h"
 #include "metrics.h"
@@ -125,10 +127,100 @@ static uint64_t rg_metrics_sum(const struct rg_counters *counts)
 	return sum;
 }
 
-static size_t rg_metrics_render(char *out, size_t cap, const struct rg_counters *counts,
-				int64_t now_ms)
+/* A listener's drops total into the family's table (metrics.h): what a
+ * look at this process's listeners found (listen.h).  SO_REUSEPORT gives
+ * an address several listeners: their drops add up within a look. */
+struct rg_listen_look {
+	struct rg_family *family;
+	uint64_t at[RG_FAMILY_LISTENERS]; /* this look's sum per entry */
+};
+
+static struct rg_family_listener *rg_metrics_listener_entry(struct rg_family *f, const char *local)
+{
+	for (unsigned int i = 0; i < RG_FAMILY_LISTENERS; i++) {
+		struct rg_family_listener *l = &f->listeners[i];
+		uint32_t state = atomic_load_explicit(&l->state, memory_order_acquire);
+
+		if (state == 0 && atomic_compare_exchange_strong(&l->state, &state, 1)) {
+			snprintf(l->local, sizeof(l->local), "%s", local);
+			atomic_store_explicit(&l->state, 2, memory_order_release);
+			return l;
+		}
+		if (state == 2 && strcmp(l->local, local) == 0)
+			return l;
+	}
+	return NULL;
+}
+
+static void rg_metrics_listener(const char *local, uint64_t drops, void *ctx)
+{
+	struct rg_listen_look *look = ctx;
+	struct rg_family_listener *l = strlen(local) < sizeof(l->local)
+					       ? rg_metrics_listener_entry(look->family, local)
+					       : NULL;
+
+	if (l)
+		look->at[l - look->family->listeners] += drops;
+}
+
+/* The look's totals into the table, each only ever raised. */
+static void rg_metrics_look_at_listeners(struct rg_family *f)
+{
+	struct rg_listen_look look = { .family = f };
+
+	rg_listeners_each(rg_metrics_listener, &look);
+	for (unsigned int i = 0; i < RG_FAMILY_LISTENERS; i++) {
+		uint64_t seen = atomic_load(&f->listeners[i].drops);
+
+		while (look.at[i] > seen &&
+		       !atomic_compare_exchange_weak(&f->listeners[i].drops, &seen, look.at[i]))
+			;
+	}
+}
+
+static uint64_t rg_metrics_listener_sum(const struct rg_family *f)
+{
+	uint64_t sum = 0;
+
+	for (unsigned int i = 0; i < RG_FAMILY_LISTENERS; i++)
+		sum += atomic_load(&f->listeners[i].drops);
+	return sum;
+}
+
+static size_t rg_metrics_render_listeners(char *out, size_t cap, const struct rg_family *f)
 {
 	size_t used = 0;
+	int n = 0;
+
+	for (unsigned int i = 0; i < RG_FAMILY_LISTENERS; i++) {
+		const struct rg_family_listener *l = &f->listeners[i];
+
+		if (atomic_load_explicit(&l->state, memory_order_acquire) != 2)
+			continue;
+		if (!used)
+			n = snprintf(out, cap,
+				     "# HELP resetguard_listen_drops_total Handshakes a listener dropped "
+				     "because its accept queue was full.\n"
+				     "# TYPE resetguard_listen_drops_total counter\n");
+		if (n >= 0 && (size_t)n < cap - used)
+			used += (size_t)n;
+		else
+			return SIZE_MAX;
+		n = snprintf(out + used, cap - used,
+			     "resetguard_listen_drops_total{name=\"%s\",local=\"%s\"} %llu\n",
+			     rg_metrics_label, l->local, (unsigned long long)atomic_load(&l->drops));
+		if (n < 0 || (size_t)n >= cap - used)
+			return SIZE_MAX;
+		used += (size_t)n;
+		n = 0;
+	}
+	return used;
+}
+
+static size_t rg_metrics_render(char *out, size_t cap, const struct rg_counters *counts,
+				const struct rg_family *f, int64_t now_ms)
+{
+	size_t used = 0, listeners;
 	int n;
 
 	for (size_t i = 0; i < sizeof(rg_metrics) / sizeof(rg_metrics[0]); i++) {
@@ -149,6 +241,10 @@ static size_t rg_metrics_render(char *out, size_t cap, const struct rg_counters 
 			return 0;
 		used += (size_t)n;
 	}
+	listeners = rg_metrics_render_listeners(out + used, cap - used, f);
+	if (listeners == SIZE_MAX)
+		return 0;
+	used += listeners;
 	n = snprintf(out + used, cap - used,
 		     "# HELP resetguard_last_update_seconds When resetguard last wrote this file "
 		     "(Unix time); rewritten at least every metrics interval while the service runs.\n"
@@ -158,10 +254,11 @@ static size_t rg_metrics_render(char *out, size_t cap, const struct rg_counters 
 	return n < 0 || (size_t)n >= cap - used ? 0 : used + (size_t)n;
 }
 
-static bool rg_metrics_put(const struct rg_counters *counts, int64_t now_ms)
+static bool rg_metrics_put(const struct rg_counters *counts, const struct rg_family *f,
+			   int64_t now_ms)
 {
-	char text[4096];
-	size_t len = rg_metrics_render(text, sizeof(text), counts, now_ms);
+	char text[8192];
+	size_t len = rg_metrics_render(text, sizeof(text), counts, f, now_ms);
 	int fd = len ? rg_libc(open)(rg_metrics_tmp,
 				      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)
 		     : -1;
@@ -217,12 +314,11 @@ static bool rg_metrics_claim(struct rg_family *f)
 
 /* Whether the counts changed since the file was written, or (unless the
  * process is leaving) the interval has passed since. */
-static bool rg_metrics_due(struct rg_family *f, const struct rg_counters *counts, int64_t now,
-			   bool leaving)
+static bool rg_metrics_due(struct rg_family *f, uint64_t sum, int64_t now, bool leaving)
 {
 	int64_t last = atomic_load(&f->written_ms);
 
-	return rg_metrics_sum(counts) != atomic_load(&f->written) || !last ||
+	return sum != atomic_load(&f->written) || !last ||
 	       (!leaving && (now - last >= rg_config.metrics_interval_ms || now < last));
 }
 
@@ -235,18 +331,22 @@ static void rg_metrics_update(bool leaving)
 	int saved = errno;
 	int64_t now = rg_metrics_wall_ms();
 
-	if (!rg_config.metrics_dir || (!leaving && atomic_load(&rg_metrics_leaving)) ||
-	    !rg_metrics_due(f, counts, now, leaving))
+	if (!rg_config.metrics_dir || (!leaving && atomic_load(&rg_metrics_leaving)))
 		return;
+	rg_metrics_look_at_listeners(f);
+	if (!rg_metrics_due(f, rg_metrics_sum(counts) + rg_metrics_listener_sum(f), now, leaving)) {
+		errno = saved;
+		return;
+	}
 	if (leaving)
 		atomic_store(&rg_metrics_leaving, true);
 	if (!rg_metrics_claim(f)) {
 		errno = saved;
 		return;
 	}
-	uint64_t sum = rg_metrics_sum(counts);
+	uint64_t sum = rg_metrics_sum(counts) + rg_metrics_listener_sum(f);
 
-	if (rg_metrics_due(f, counts, now, leaving) && rg_metrics_put(counts, now)) {
+	if (rg_metrics_due(f, sum, now, leaving) && rg_metrics_put(counts, f, now)) {
 		atomic_store(&f->written, sum);
 		atomic_store(&f->written_ms, now);
 	}

@@ -7,8 +7,20 @@
 #include "stats.h"
 
 /* One family's counts, in the family's shared map (share.c). */
+/* A listener's drops (listen.h) as the family's file shows them, by
+ * local address: named once (state 0 free, 1 being named, 2 named), then
+ * the highest total any member saw, since every member that holds the
+ * listener sees the same one. */
+#define RG_FAMILY_LISTENERS 16
+struct rg_family_listener {
+	_Atomic uint32_t state;
+	char local[52];
+	_Atomic uint64_t drops;
+};
+
 struct rg_family {
 	struct rg_counters stats;
+	struct rg_family_listener listeners[RG_FAMILY_LISTENERS];
 	_Atomic uint64_t written;    /* the sum of the counts the file shows */
 	_Atomic int64_t written_ms;  /* when it was last written, Unix time */
 	_Atomic int32_t writer;	     /* the pid writing the file; 0: none */

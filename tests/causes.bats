@@ -98,7 +98,8 @@ burst_http_server() {
 	require nstat ss
 	make_netns
 	local kernel reported total
-	burst_http_server env RESETGUARD_LOG="$LOG" "$RG"
+	mkdir "$BATS_TEST_TMPDIR/metrics"
+	burst_http_server env RESETGUARD_LOG="$LOG" "$RG" --metrics "$BATS_TEST_TMPDIR/metrics"
 	kernel=$(ns_listen_drops)
 	((kernel > 0)) || fail "the burst overflowed nothing: $kernel"
 	run grep -c 'event=listen_overflow' "$LOG"
@@ -110,6 +111,13 @@ burst_http_server() {
 	echo "kernel ListenDrops=$kernel reported=$reported ($(grep -c . "$LOG") records)" >&3
 	assert_equal "$reported" "$kernel"
 	assert_equal "$total" "$kernel"
+	# The metrics file has the same total, labelled by the listener's address.
+	local prom=("$BATS_TEST_TMPDIR"/metrics/resetguard_python3*.prom) name
+	name=${prom[0]##*/resetguard_}
+	run grep '^resetguard_listen_drops_total' "${prom[0]}"
+	assert_output "resetguard_listen_drops_total{name=\"${name%.prom}\",local=\"127.0.0.1:8000\"} $kernel"
+	require promtool
+	promtool check metrics <"${prom[0]}"
 
 	# Without resetguard the kernel counts as many again, and nothing says
 	# which listener dropped them.
