@@ -28,7 +28,9 @@ setup() {
 	assert_output "so_error 110"
 	run grep -E 'event=error errno=ETIMEDOUT op=getsockopt ' "$LOG"
 	assert_success
-	assert_output --regexp ' conn_id=[0-9]+ tcp_state=CLOSE retrans=[0-9]+ cookie=[0-9]+$'
+	# The handshake's SYN went unanswered until the timeout: a
+	# retransmission timeout.
+	assert_output --regexp ' conn_id=[0-9]+ tcp_state=CLOSE retrans=[0-9]+ cookie=[0-9]+ cause=retransmit$'
 	refute_output --regexp "idle_ms=|rtt_us=|unacked="
 }
 
