@@ -1,8 +1,9 @@
 """A strict reader of the Prometheus text exposition format, for a metrics
 file resetguard wrote: every sample must have a # TYPE before it, counters
 named *_total, one gauge resetguard_last_update_seconds, and only the
-labels name (always) and outcome.  Prints "name{outcome} value" per sample,
-or exits 1 naming the bad line."""
+labels name (always) and outcome or local (a listener's address).  Prints
+"name{outcome or local} value" per sample, or exits 1 naming the bad
+line."""
 import re
 import sys
 
@@ -25,6 +26,6 @@ for line in open(sys.argv[1]):
             kind == "gauge" and m.group(1) != "resetguard_last_update_seconds"):
         sys.exit("bad type: %r" % line)
     labels = dict(LABEL.findall(m.group(2)))
-    if set(labels) - {"name", "outcome"} or "name" not in labels:
+    if set(labels) - {"name", "outcome", "local"} or "name" not in labels:
         sys.exit("bad labels: %r" % line)
-    print("%s{%s} %s" % (m.group(1), labels.get("outcome", ""), m.group(3)))
+    print("%s{%s} %s" % (m.group(1), labels.get("outcome", labels.get("local", "")), m.group(3)))
