@@ -105,10 +105,17 @@ def prefork(port, workers):
     l.bind(("127.0.0.1", port))
     l.listen(1)
     signal.signal(signal.SIGTERM, stop)
+    # Each worker says when it is past fork(): a SIGTERM that came while
+    # Python's own after-fork code ran would be swallowed there, and the
+    # worker would accept for ever.
+    ready_r, ready_w = os.pipe()
     pids = []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
+            os.close(ready_r)
+            os.write(ready_w, b"r")
+            os.close(ready_w)
             try:
                 while True:
                     l.accept()[0].close()
@@ -117,6 +124,10 @@ def prefork(port, workers):
             l.close()
             sys.exit(0)
         pids.append(pid)
+    os.close(ready_w)
+    for _ in range(workers):
+        os.read(ready_r, 1)
+    os.close(ready_r)
     print("listening", " ".join(map(str, pids)), flush=True)
     try:
         while True:
