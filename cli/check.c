@@ -370,12 +370,15 @@ int check_command(const char *command, char *const *args, const char *library)
 	}
 
 	puts("  settings:");
-	int shown = 0;
-	if (access(rg_config.conf_path, F_OK) == 0 && ++shown)
+	bool shown = access(rg_config.conf_path, F_OK) == 0;
+	if (shown)
 		printf("    config file %s\n", rg_config.conf_path);
-	for (char **e = environ; *e; e++)
-		if (!strncmp(*e, "RESETGUARD_", 11) && ++shown)
-			printf("    %s\n", *e);
+	for (char **e = environ; *e; e++) {
+		if (strncmp(*e, "RESETGUARD_", 11) != 0)
+			continue;
+		printf("    %s\n", *e);
+		shown = true;
+	}
 	if (!shown)
 		puts("    (all defaults)");
 	return status;

@@ -155,11 +155,11 @@ static void rg_look(int i, int fd, bool force)
 	} while (!atomic_compare_exchange_weak(&s->seen, &seen, drops));
 	/* This process took the rise; the namespace's count says how much of
 	 * it were handshakes. */
-	int64_t ns = rg_ns_listen_drops(), ns_before;
+	int64_t ns = rg_ns_listen_drops();
 	uint64_t overflow = drops - seen;
 
 	if (ns >= 0) {
-		ns_before = (int64_t)atomic_exchange(&s->ns_seen, (uint64_t)ns);
+		int64_t ns_before = (int64_t)atomic_exchange(&s->ns_seen, (uint64_t)ns);
 		if (ns - ns_before < (int64_t)overflow)
 			overflow = ns > ns_before ? (uint64_t)(ns - ns_before) : 0;
 	}
