@@ -56,7 +56,7 @@
 
 #define RG_SLOTS_MAX RG_LINGER_SLOTS_MAX
 #define RG_WAKE_TAG UINT64_MAX
-#define RG_SCAN_GRAIN_NS 10000000 /* deadlines are kept to 10 ms */
+#define RG_SCAN_GRAIN_NS 5000000 /* deadlines are kept to 5 ms */
 #define RG_IDLE_EXIT_MS 200	   /* the thread leaves after this long with nothing to do */
 /* Waking a sleeping thread from close() costs the closing thread a
  * cross-CPU wake-up, several µs in a VM, more than the rest of close().
@@ -289,37 +289,48 @@ static ssize_t rg_slot_read(struct rg_slot *s)
 			     MSG_DONTWAIT);
 }
 
-/* Reads what the peer sent and throws it away; level-triggered epoll
- * brings the slot back if more is left after a bounded number of reads. */
-static void rg_slot_drain(struct rg_slot *s)
+/* Reads what the peer sent and throws it away, at most 16 reads: level-
+ * triggered epoll brings the slot back if more is left.  False when the
+ * slot is finished (EOF, error, the byte limit).  Only data that arrived
+ * while the drainer watched (fresh) moves the idle deadline: what was
+ * queued when it began had come before the close, or while this thread
+ * was busy with other sockets, and does not delay the close further. */
+static bool rg_slot_discard(struct rg_slot *s, bool fresh)
 {
-	int from;
-
-	if (!rg_slot_claim(s, 1u << RG_SLOT_ACTIVE, &from))
-		return;
 	for (int reads = 0; reads < 16; reads++) {
 		ssize_t n = rg_slot_read(s);
 
 		if (n > 0) {
 			s->drained += (uint64_t)n;
-			s->last_ns = rg_monotonic_ns();
+			if (fresh)
+				s->last_ns = rg_monotonic_ns();
 			if (rg_config.linger_bytes && s->drained >= rg_config.linger_bytes) {
 				rg_slot_finish(s, "bytes"); /* the peer gets what it gets */
-				return;
+				return false;
 			}
 		} else if (n == 0) {
 			rg_slot_finish(s, "eof");
-			return;
+			return false;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			break;
 		} else if (errno != EINTR) {
 			rg_slot_finish(s, "error");
-			return;
+			return false;
 		}
 	}
-	rg_slot_put(s, RG_SLOT_ACTIVE);
+	return true;
 }
 
+static void rg_slot_drain(struct rg_slot *s)
+{
+	int from;
+
+	if (rg_slot_claim(s, 1u << RG_SLOT_ACTIVE, &from) && rg_slot_discard(s, true))
+		rg_slot_put(s, RG_SLOT_ACTIVE);
+}
+
+/* The idle deadline counts from the close, or from the last data that
+ * came while the drainer watched; the total one from the close. */
 static int64_t rg_slot_deadline(const struct rg_slot *s)
 {
 	int64_t idle = s->last_ns + rg_ms_ns(rg_config.linger_timeout_ms);
@@ -329,7 +340,9 @@ static int64_t rg_slot_deadline(const struct rg_slot *s)
 }
 
 /* Shuts down and starts draining a slot the thread holds BUSY, now that no
- * call of the program's is in flight on it; returns its deadline. */
+ * call of the program's is in flight on it; returns its deadline.  What is
+ * queued already is read at once: a peer that has sent its EOF is done
+ * with here, without a turn through the epoll set. */
 static int64_t rg_slot_begin(struct rg_slot *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
@@ -338,6 +351,8 @@ static int64_t rg_slot_begin(struct rg_slot *s)
 
 	rg_linger_cancel_abort(fd);
 	rg_libc(shutdown)(fd, SHUT_WR);
+	if (!rg_slot_discard(s, false))
+		return INT64_MAX;
 	if (rg_libc(epoll_ctl)(atomic_load(&rg_epoll.fd), EPOLL_CTL_ADD, fd, &ev) < 0) {
 		rg_slot_finish(s, "error");
 		return INT64_MAX;
@@ -447,28 +462,32 @@ static void rg_drainer_take_new(struct rg_pass *p, int64_t now)
 	}
 }
 
-/* Looks at every slot: deadlines, and calls in flight that have ended. */
+/* Looks at every slot: deadlines, and calls in flight that have ended.  A
+ * draining slot's times are this thread's own (rg_slot_discard): read
+ * without claiming it, so that a pass over thousands of slots claims only
+ * those whose time is up. */
 static void rg_drainer_scan(struct rg_pass *p, int64_t now)
 {
 	unsigned int high = __atomic_load_n(&rg_slot_high, __ATOMIC_ACQUIRE);
 
 	for (unsigned int i = 0; i < high; i++) {
 		struct rg_slot *s = &rg_slots[i];
-		int from;
+		int state = atomic_load_explicit(&s->state, memory_order_acquire), from;
 
+		if (state == RG_SLOT_ACTIVE && rg_slot_deadline(s) > now) {
+			rg_pass_deadline(p, rg_slot_deadline(s));
+			continue;
+		}
 		if (!rg_slot_claim(s, 1u << RG_SLOT_WAITING | 1u << RG_SLOT_ACTIVE, &from))
 			continue;
-		if (from == RG_SLOT_WAITING) {
+		if (from == RG_SLOT_WAITING)
 			rg_slot_start(s, p, now);
-			continue;
-		}
-		int64_t deadline = rg_slot_deadline(s);
-		if (deadline <= now) {
+		else if (rg_slot_deadline(s) <= now)
 			rg_slot_finish(s, "timeout");
-			continue;
+		else { /* a mover held it when it was first looked at */
+			rg_pass_deadline(p, rg_slot_deadline(s));
+			rg_slot_put(s, RG_SLOT_ACTIVE);
 		}
-		rg_pass_deadline(p, deadline);
-		rg_slot_put(s, RG_SLOT_ACTIVE);
 	}
 }
 
@@ -642,7 +661,10 @@ static void rg_drainer_loop(unsigned int gen)
 		if (!rg_drainer_is_heir && rg_drainer_obey(gen))
 			return;
 		if (!rg_drainer_is_heir) {
-			rg_rings_scan(false, atomic_load(&rg_procdir.fd));
+			/* Rings matter to sockets about to be begun only: one
+			 * made later cannot reach a socket the program closed. */
+			if (atomic_load_explicit(&rg_new_head, memory_order_relaxed) >= 0 || pass.waiting)
+				rg_rings_scan(false, atomic_load(&rg_procdir.fd));
 			rg_own_compact(&rg_thread_holder);
 		}
 		/* Seen by a commit that queues after the take below: it makes

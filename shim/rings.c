@@ -4,7 +4,7 @@
  * raw io_uring_setup through libc's syscall() (libuv's way), and the
  * ring's descriptor, "anon_inode:[io_uring]" in /proc/self/fd, which is
  * looked for at load, when the drainer thread starts (before it touches
- * any socket) and once a second while it runs. */
+ * any socket) and at most once a second while it has sockets to begin. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
