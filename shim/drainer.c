@@ -418,8 +418,10 @@ static enum rg_await rg_slot_await(struct rg_slot *s, int64_t now)
 /* A slot the thread holds BUSY whose socket it has not touched yet: in a
  * process with an io_uring instance, the plain close (the ring may use the
  * socket still); while a call is in flight on it or a process outside
- * holds it, WAITING, until its time is up; else begun. */
-static void rg_slot_start(struct rg_slot *s, struct rg_pass *p, int64_t now)
+ * holds it, WAITING, until its time is up; else begun.  One that waited
+ * is shut down only now, and its peer gets the whole idle time from here,
+ * as from a close. */
+static void rg_slot_start(struct rg_slot *s, struct rg_pass *p, int64_t now, bool waited)
 {
 	enum rg_await await;
 
@@ -431,6 +433,8 @@ static void rg_slot_start(struct rg_slot *s, struct rg_pass *p, int64_t now)
 	if (await == RG_AWAIT_BOUND) {
 		rg_slot_drop(s, "bound");
 	} else if (await == RG_AWAIT_NONE && !rg_slot_in_flight(s)) {
+		if (waited)
+			s->last_ns = now;
 		rg_pass_deadline(p, rg_slot_begin(s));
 	} else if (now < s->start_ns + rg_ms_ns(rg_config.linger_time_ms)) {
 		p->waiting++;
@@ -456,7 +460,7 @@ static void rg_drainer_take_new(struct rg_pass *p, int64_t now)
 		while (!rg_slot_claim(s, 1u << RG_SLOT_NEW, &from) && from == RG_SLOT_BUSY)
 			sched_yield();
 		if (from == RG_SLOT_NEW)
-			rg_slot_start(s, p, now);
+			rg_slot_start(s, p, now, false);
 		else if (from == RG_SLOT_DROPPED)
 			rg_slot_put(s, RG_SLOT_FREE);
 	}
@@ -481,7 +485,7 @@ static void rg_drainer_scan(struct rg_pass *p, int64_t now)
 		if (!rg_slot_claim(s, 1u << RG_SLOT_WAITING | 1u << RG_SLOT_ACTIVE, &from))
 			continue;
 		if (from == RG_SLOT_WAITING)
-			rg_slot_start(s, p, now);
+			rg_slot_start(s, p, now, true);
 		else if (rg_slot_deadline(s) <= now)
 			rg_slot_finish(s, "timeout");
 		else { /* a mover held it when it was first looked at */

@@ -233,6 +233,41 @@ time.sleep(60)' "$SERVER_PORT" "$1" "$2" 3>&- &
 	[[ $ms -ge 1000 && $ms -lt 3000 ]] || fail "closed after $ms ms, not at the 1 s deadline"
 }
 
+@test "a socket closed while another thread is blocked reading it: the idle timeout counts from its shutdown" {
+	# Broken: the drainer shuts the socket down only when the read ends
+	# (600 ms after the close), and the idle deadline, counted from the
+	# close, has passed by then: the socket goes at once, and a peer that
+	# answers the FIN a moment later is reset.
+	local script='
+import os, socket, sys, threading, time
+listener = socket.create_server(("127.0.0.1", 0))
+peer = socket.create_connection(listener.getsockname())
+fd = listener.accept()[0].detach()
+reader = threading.Thread(target=os.read, args=(fd, 1))
+reader.start()
+# read(2) is system call 0 on x86_64, 63 on aarch64
+calls = ("0 ", "63 ") if os.uname().machine in ("x86_64", "aarch64") else ("",)
+while not open("/proc/self/task/%d/syscall" % reader.native_id).read().startswith(calls):
+    time.sleep(0.001)
+os.close(fd)
+time.sleep(0.6)  # the peer is silent for twice the idle timeout
+peer.sendall(b"x")  # ends the read; the shutdown follows
+reader.join()
+peer.settimeout(5)
+print("eof" if peer.recv(1) == b"" else "data")
+for _ in range(100):  # the peer stays until the drainer has let go
+    if "event=linger" in open(sys.argv[1]).read():
+        break
+    time.sleep(0.05)'
+	RESETGUARD_LINGER_TIMEOUT=300ms RESETGUARD_LOG=$LOG run "$RG" --level info python3 -c "$script" "$LOG"
+	assert_success
+	assert_output eof
+	run grep -o 'event=linger outcome=timeout .* ms=[0-9]*' "$LOG"
+	assert_success
+	local ms=${output##*ms=}
+	[[ $ms -ge 900 && $ms -lt 3000 ]] || fail "closed $ms ms after the close(), not 300 ms after the shutdown at 600 ms"
+}
+
 @test "a low descriptor limit and many lingering sockets: no EMFILE for the program" {
 	require prlimit
 	# 40 peers that never close, a limit of 64.  Lingering sockets past a
