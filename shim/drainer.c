@@ -333,8 +333,11 @@ static void rg_slot_drain(struct rg_slot *s)
  * came while the drainer watched; the total one from the close. */
 static int64_t rg_slot_deadline(const struct rg_slot *s)
 {
-	int64_t idle = s->last_ns + rg_ms_ns(rg_config.linger_timeout_ms);
-	int64_t total = s->start_ns + rg_ms_ns(rg_config.linger_time_ms);
+	/* Atomic, for the pass that reads them without claiming the slot
+	 * (rg_drainer_scan): a mover may free it meanwhile and a close()
+	 * fill it anew; the deadline read is then only a wake-up early. */
+	int64_t idle = __atomic_load_n(&s->last_ns, __ATOMIC_RELAXED) + rg_ms_ns(rg_config.linger_timeout_ms);
+	int64_t total = __atomic_load_n(&s->start_ns, __ATOMIC_RELAXED) + rg_ms_ns(rg_config.linger_time_ms);
 
 	return idle < total ? idle : total;
 }
@@ -467,9 +470,9 @@ static void rg_drainer_take_new(struct rg_pass *p, int64_t now)
 }
 
 /* Looks at every slot: deadlines, and calls in flight that have ended.  A
- * draining slot's times are this thread's own (rg_slot_discard): read
- * without claiming it, so that a pass over thousands of slots claims only
- * those whose time is up. */
+ * draining slot's times change only in this thread (rg_slot_discard):
+ * read without claiming it, so that a pass over thousands of slots claims
+ * only those whose time is up. */
 static void rg_drainer_scan(struct rg_pass *p, int64_t now)
 {
 	unsigned int high = __atomic_load_n(&rg_slot_high, __ATOMIC_ACQUIRE);
@@ -817,7 +820,9 @@ static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn,
 	s->look_ns = 0;
 	s->life = atomic_load_explicit(&conn->life, memory_order_relaxed);
 	s->drained = 0;
-	s->start_ns = s->last_ns = rg_monotonic_ns();
+	int64_t now = rg_monotonic_ns();
+	__atomic_store_n(&s->start_ns, now, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->last_ns, now, __ATOMIC_RELAXED);
 	return true;
 }
 
