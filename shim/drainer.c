@@ -1,6 +1,6 @@
 /* The drainer thread.  Like the event MPM of Apache httpd, lingering
  * sockets wait in an epoll set instead of occupying a thread each: the
- * thread reads and discards into a scratch buffer, closes a socket on EOF
+ * thread reads and discards (in the kernel, on TCP), closes a socket on EOF
  * or error, and at its deadline: RESETGUARD_LINGER_TIMEOUT without data,
  * or RESETGUARD_LINGER_TIME after the close (nginx's lingering_timeout and
  * lingering_time); and once it has discarded RESETGUARD_LINGER_BYTES, so
@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +52,7 @@
 #include "real.h"
 #include "rings.h"
 #include "stats.h"
+#include "thread.h"
 
 #define RG_SLOTS_MAX RG_LINGER_SLOTS_MAX
 #define RG_WAKE_TAG UINT64_MAX
@@ -329,15 +329,18 @@ static void rg_slot_drain(struct rg_slot *s)
 		rg_slot_put(s, RG_SLOT_ACTIVE);
 }
 
-/* The idle deadline counts from the close, or from the last data that
- * came while the drainer watched; the total one from the close. */
+/* The idle deadline counts from the close (from the shutdown, for a slot
+ * that waited), or from the last data that came while the drainer
+ * watched; the total one from the close.  The times are read atomically
+ * for the pass that does not claim the slot (rg_drainer_scan): a mover may
+ * free it meanwhile and a close() fill it anew, and the deadline read is
+ * then only a wake-up too early. */
 static int64_t rg_slot_deadline(const struct rg_slot *s)
 {
-	/* Atomic, for the pass that reads them without claiming the slot
-	 * (rg_drainer_scan): a mover may free it meanwhile and a close()
-	 * fill it anew; the deadline read is then only a wake-up early. */
-	int64_t idle = __atomic_load_n(&s->last_ns, __ATOMIC_RELAXED) + rg_ms_ns(rg_config.linger_timeout_ms);
-	int64_t total = __atomic_load_n(&s->start_ns, __ATOMIC_RELAXED) + rg_ms_ns(rg_config.linger_time_ms);
+	int64_t last = __atomic_load_n(&s->last_ns, __ATOMIC_RELAXED);
+	int64_t start = __atomic_load_n(&s->start_ns, __ATOMIC_RELAXED);
+	int64_t idle = last + rg_ms_ns(rg_config.linger_timeout_ms);
+	int64_t total = start + rg_ms_ns(rg_config.linger_time_ms);
 
 	return idle < total ? idle : total;
 }
@@ -716,21 +719,6 @@ static unsigned int rg_slot_limit(void)
 	return (unsigned int)rg_config_linger_cap();
 }
 
-/* The thread is born with every signal blocked and never takes a signal
- * meant for the program. */
-static bool rg_drainer_spawn(pthread_t *thread, const pthread_attr_t *attr)
-{
-	sigset_t all, old;
-	bool started;
-	unsigned int gen = atomic_fetch_add(&rg_thread_gen, 1) + 1;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	started = pthread_create(thread, attr, rg_drainer_main, (void *)(uintptr_t)gen) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return started;
-}
-
 static bool rg_drainer_thread_fds(void)
 {
 	struct epoll_event wake = { .events = EPOLLIN, .data.u64 = RG_WAKE_TAG };
@@ -755,20 +743,14 @@ static bool rg_drainer_thread_fds(void)
 /* Called with the lock held. */
 static bool rg_drainer_start(void)
 {
-	pthread_attr_t attr;
-	pthread_t thread;
+	unsigned int gen;
 
 	if (!rg_drainer_thread_fds())
 		return false;
 	atomic_store(&rg_park, RG_PARK_NONE);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, (size_t)64 * 1024);
-	rg_drainer_started = rg_drainer_spawn(&thread, &attr);
-	pthread_attr_destroy(&attr);
-	if (rg_drainer_started)
-		pthread_setname_np(thread, "resetguard");
-	else
+	gen = atomic_fetch_add(&rg_thread_gen, 1) + 1;
+	rg_drainer_started = rg_thread_spawn(rg_drainer_main, (void *)(uintptr_t)gen, "resetguard");
+	if (!rg_drainer_started)
 		rg_drainer_close_thread_fds();
 	return rg_drainer_started;
 }

@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,6 +45,7 @@
 #include "real.h"
 #include "share.h"
 #include "stats.h"
+#include "thread.h"
 
 struct rg_metric {
 	const char *name;
@@ -434,20 +434,8 @@ static void *rg_metrics_main(void *unused)
 
 static void rg_metrics_thread(bool child)
 {
-	pthread_attr_t attr;
-	pthread_t thread;
-	sigset_t all, saved;
-
 	rg_metrics_in_child = child;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &saved);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, (size_t)64 * 1024);
-	if (pthread_create(&thread, &attr, rg_metrics_main, NULL) == 0)
-		pthread_setname_np(thread, "resetguard-m");
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	rg_thread_spawn(rg_metrics_main, NULL, "resetguard-m");
 }
 
 void rg_metrics_start(void)
