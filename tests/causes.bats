@@ -183,6 +183,18 @@ burst_http_server() {
 	grep -qE " asked=5 set=65535 backlog_max=$somaxconn$" "$LOG"
 }
 
+# Starts "$@" (a causes.py server) with its output on fd 4 and waits for
+# its first line; SERVER_PID is its pid.
+start_causes_server() {
+	local ready=$BATS_TEST_TMPDIR/ready word
+	rm -f "$ready"
+	mkfifo "$ready"
+	"$@" >"$ready" 3>&- &
+	SERVER_PID=$!
+	exec 4<"$ready"
+	read -r -t 20 word <&4 || fail "server did not start"
+}
+
 # The keepalive client of causes.py in the namespace, run by "$@" before
 # it, connected to the namespace's server; its output goes to $1.out, its
 # stdin is the fifo $1.in (a line there lets it block in recv).
@@ -210,12 +222,8 @@ wait_file_line() {
 @test "keepalive 1,1,2: a peer gone silent is found within 1 + 1 x 2 s (ETIMEDOUT, cause=keepalive); without, recv still waits" {
 	require ss
 	make_netns
-	local ready=$BATS_TEST_TMPDIR/ready word start elapsed
-	mkfifo "$ready"
-	"${NS[@]}" python3 "$CAUSES" server 8000 >"$ready" 3>&- &
-	SERVER_PID=$!
-	exec 4<"$ready"
-	read -r -t 20 word <&4 || fail "server did not start"
+	local word start elapsed
+	start_causes_server "${NS[@]}" python3 "$CAUSES" server 8000
 	CLIENT_PIDS=
 	start_ka_client with env RESETGUARD_LOG="$LOG" RESETGUARD_ERRORS=all RESETGUARD_KEEPALIVE=1,1,2 "$RG"
 	read -r -t 20 word <&4 || fail "server did not accept"
@@ -246,7 +254,7 @@ wait_file_line() {
 }
 
 @test "keepalive: accepted connections get it from the listener, outgoing ones before connect; a program's own keepalive is left alone" {
-	local port ready=$BATS_TEST_TMPDIR/ready word idle wrap client server want want_c want_s
+	local port word idle wrap client server want want_c want_s
 	local idle_d intvl_d cnt_d
 	idle_d=$(cat /proc/sys/net/ipv4/tcp_keepalive_time)
 	intvl_d=$(cat /proc/sys/net/ipv4/tcp_keepalive_intvl)
@@ -254,12 +262,7 @@ wait_file_line() {
 	for idle in "" 600; do
 		for wrap in "" "$RG"; do
 			port=$(free_port)
-			rm -f "$ready"
-			mkfifo "$ready"
-			RESETGUARD_KEEPALIVE=30,5,3 $wrap python3 "$CAUSES" server "$port" $idle >"$ready" 3>&- &
-			SERVER_PID=$!
-			exec 4<"$ready"
-			read -r -t 20 word <&4 || fail "server did not start"
+			start_causes_server env RESETGUARD_KEEPALIVE=30,5,3 $wrap python3 "$CAUSES" server "$port" $idle
 			run env RESETGUARD_KEEPALIVE=30,5,3 $wrap python3 "$CAUSES" client 127.0.0.1 "$port" $idle </dev/null
 			assert_success
 			client=${lines[0]}
@@ -285,14 +288,10 @@ wait_file_line() {
 @test "ETIMEDOUT after data went unacknowledged says cause=retransmit, though keepalive is on" {
 	require ss
 	make_netns
-	local ready=$BATS_TEST_TMPDIR/ready word start
+	local start
 	# Three retransmissions (about 6 s) instead of fifteen (15 minutes).
 	"${NS[@]}" sh -c 'echo 3 >/proc/sys/net/ipv4/tcp_retries2'
-	mkfifo "$ready"
-	"${NS[@]}" python3 "$CAUSES" server 8000 >"$ready" 3>&- &
-	SERVER_PID=$!
-	exec 4<"$ready"
-	read -r -t 20 word <&4 || fail "server did not start"
+	start_causes_server "${NS[@]}" python3 "$CAUSES" server 8000
 	CLIENT_PIDS=
 	start_ka_client with env RESETGUARD_LOG="$LOG" RESETGUARD_ERRORS=all RESETGUARD_KEEPALIVE=1,1,2 "$RG"
 	"${NS[@]}" ip link set lo down
