@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -55,13 +56,27 @@
 /* Could the peer still be answered with RST?  Yes if data is waiting
  * unread, or if the peer has not sent EOF yet (it may still send).  No
  * after EOF with nothing unread, and not for a listening, unconnected or
- * already reset socket, which recv() reports as an error. */
+ * already reset socket, which recv() reports as an error: taking a
+ * pending one with it, which only a holder outside the family could miss
+ * (rg_error_pending). */
 static bool rg_peer_may_send(int fd)
 {
 	char byte = 0;
 	ssize_t n = rg_libc(recv)(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 
 	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+/* Whether an error waits on the socket, looked at without taking it:
+ * recv() would report it and clear it, as reading SO_ERROR would, and a
+ * holder outside the family (an inetd that started the program, a
+ * process it was passed to) may still read it.  Its connection is gone:
+ * nobody could be answered with RST. */
+static bool rg_error_pending(int fd)
+{
+	struct pollfd p = { .fd = fd };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
 }
 
 /* SO_LINGER {1, 0} asks for an abortive close. */
@@ -125,14 +140,16 @@ static const char rg_shared[] = "shared";
 static const char *rg_unsafe(int fd, struct rg_fd *conn, struct rg_share_drop d, bool sent,
 			     struct rg_outside_holder *outside)
 {
+	bool from_outside = !conn->share || d.outside;
+
 	if (!rg_lingers(conn) || rg_partner_here(conn) || !rg_answered(fd, conn, sent) ||
-	    !rg_peer_may_send(fd))
+	    (from_outside && rg_error_pending(fd)) || !rg_peer_may_send(fd))
 		return "";
 	if (d.tainted || (conn->bind & (RG_BIND_TAINTED | RG_BIND_LOST)))
 		return "bound";
 	if (rg_rings_in_use())
 		return "ring";
-	if (!conn->share || d.outside) {
+	if (from_outside) {
 		/* From outside the family: /proc decides, and what the socket
 		 * may be bound to is unknown, so undo all there is. */
 		switch (rg_share_outside(fd, conn, d.outside && !d.received, outside)) {

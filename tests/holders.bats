@@ -268,3 +268,28 @@ assert_resets_without_none_with() {
 		stop_servers
 	done
 }
+
+@test "a reset socket inherited from a process without resetguard: closing it leaves the holder its ECONNRESET" {
+	# Broken: the close() looks at the socket with recv(MSG_PEEK), which
+	# takes the pending error, and the holder then reads EOF.
+	local script='
+import os, socket, struct, subprocess, sys
+listener = socket.create_server(("127.0.0.1", 0))
+peer = socket.create_connection(listener.getsockname())
+conn = listener.accept()[0]
+peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+peer.close()  # the RST
+close = "import os, sys; os.close(int(sys.argv[1]))"
+subprocess.run(sys.argv[1:] + ["python3", "-c", close, str(conn.fileno())],
+               pass_fds=(conn.fileno(),), check=True)
+try:
+    print("read", len(conn.recv(10)))
+except OSError as e:
+    print(type(e).__name__)'
+	run python3 -c "$script" env
+	assert_success
+	assert_output ConnectionResetError
+	RESETGUARD_LOG=$LOG run python3 -c "$script" "$RG"
+	assert_success
+	assert_output ConnectionResetError
+}
