@@ -70,6 +70,11 @@
 /* How long a mover waits for the thread to pause before it lets go of its
  * lock and asks again (ownfd.c). */
 #define RG_PAUSE_WAIT_NS 2000000
+/* How long exit() and exec() wait for the thread to stop for the heir.  It
+ * stops within a turn; one that does not (a record's write() to a terminal
+ * held by ^S) must not hold the program's exit for ever: without the heir,
+ * the exit waits for the deadlines instead (rg_drainer_wait). */
+#define RG_HOLD_WAIT_NS 1000000000
 
 enum rg_slot_state {
 	RG_SLOT_FREE,
@@ -1048,6 +1053,7 @@ bool rg_drainer_settle(int64_t budget_ns)
 
 bool rg_drainer_hold(void)
 {
+	int64_t give_up_ns = rg_monotonic_ns() + RG_HOLD_WAIT_NS;
 	sigset_t saved;
 	bool held;
 
@@ -1056,6 +1062,10 @@ bool rg_drainer_hold(void)
 		held = rg_drainer_started && atomic_load(&rg_lingering) > 0;
 		if (!held || rg_thread_pause(NULL))
 			break;
+		if (rg_monotonic_ns() > give_up_ns) {
+			held = false;
+			break;
+		}
 		rg_lock_give(RG_LOCK_DRAINER, &saved);
 		sched_yield();
 	}

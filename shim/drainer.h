@@ -41,7 +41,7 @@ bool rg_drainer_release_other(const struct rg_own *exclusive);
 bool rg_drainer_settle(int64_t budget_ns);
 /* Stops the thread where it is, its slots as they are, until
  * rg_drainer_resume(), for the heir to take them over (heir.c); false when
- * nothing lingers. */
+ * nothing lingers, or when the thread did not stop within a second. */
 bool rg_drainer_hold(void);
 void rg_drainer_resume(void);
 /* In the heir: drains every slot to its end. */

@@ -23,8 +23,9 @@
  *   glibc's syslog() and logger send (what rsyslog's imuxsock and journald
  *   parse there), or RFC 5424 for a receiver configured for it.
  * - journal: journald's native protocol, one datagram of KEY=value lines.
- * Datagrams are sent with MSG_DONTWAIT: a full socket drops the record
- * (counted with the rate-limited ones) rather than block the program.
+ * Datagrams are sent with MSG_DONTWAIT, and a record to a stderr pipe with
+ * RWF_NOWAIT: a full socket or pipe drops the record (counted with the
+ * rate-limited ones) rather than block the program.
  *
  * The fallback, for a sink that fails and for a stderr that cannot take
  * records: stderr if it can, else syslog, else nowhere.  It never writes
@@ -37,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -129,15 +131,45 @@ static const char *rg_sink_name(void)
 	}
 }
 
-/* Writes to fd, never raising SIGPIPE in the program; false, with errno,
- * when it failed. */
-static bool rg_write_guarded(int fd, const char *buf, size_t len)
+/* Whether stderr's file takes RWF_NOWAIT: pipes and FIFOs do (Linux 5.9
+ * and later), terminals and regular files do not.  Its file never
+ * changes (rg_err_fd() checks), so the first refusal holds for good. */
+static _Atomic bool rg_err_waits;
+
+/* A record's write() to stderr, except that a pipe or FIFO whose reader
+ * stopped reading (a stopped logger, a supervisor's pipe nobody drains)
+ * fails with EAGAIN instead of stopping the program's thread, or the
+ * drainer that the program's exit then waits for, where the program
+ * itself never wrote.  The file's O_NONBLOCK is the program's, never
+ * ours to set; RWF_NOWAIT is per call.  musl has no pwritev2(), hence the
+ * system call; offset -1 is the file's position, as write() uses. */
+static ssize_t rg_write_stderr_nowait(int fd, const char *buf, size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+	ssize_t n;
+
+	if (atomic_load_explicit(&rg_err_waits, memory_order_relaxed))
+		return rg_libc(write)(fd, buf, len);
+	n = rg_libc(syscall)(SYS_pwritev2, fd, &iov, 1, -1L, -1L, RWF_NOWAIT);
+	if (n >= 0 || (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL))
+		return n;
+	atomic_store_explicit(&rg_err_waits, true, memory_order_relaxed);
+	return rg_libc(write)(fd, buf, len);
+}
+
+/* Writes to fd, stderr's or the log file's, never raising SIGPIPE in the
+ * program; false, with errno, when it failed.  A record that stderr
+ * cannot take now is dropped and counted as suppressed. */
+static bool rg_write_guarded(int fd, const char *buf, size_t len, bool to_stderr)
 {
 	struct rg_sigpipe_guard guard;
+	ssize_t n;
 
 	rg_sigpipe_hold(&guard, false);
-	ssize_t n = rg_libc(write)(fd, buf, len);
+	n = to_stderr ? rg_write_stderr_nowait(fd, buf, len) : rg_libc(write)(fd, buf, len);
 	rg_sigpipe_release(&guard, n < 0 && errno == EPIPE);
+	if (n < 0 && errno == EAGAIN && to_stderr)
+		rg_count(&rg_stats.suppressed);
 	return n >= 0;
 }
 
@@ -267,7 +299,7 @@ static void rg_sink_complain_locked(const struct rg_line *line)
 	int fd = rg_err_fd();
 
 	if (fd >= 0)
-		rg_write_guarded(fd, line->buf, line->len);
+		rg_write_guarded(fd, line->buf, line->len, true);
 	else
 		rg_sink_complain_to_syslog(line);
 }
@@ -582,7 +614,7 @@ static bool rg_sink_write_stderr(const struct rg_line *line)
 	int fd = rg_err_fd();
 
 	if (fd >= 0) {
-		rg_write_guarded(fd, line->buf, line->len);
+		rg_write_guarded(fd, line->buf, line->len, true);
 		return true;
 	}
 	rg_sink_fall_back("write", 0, "the program let go of the stderr it was started with");
@@ -597,7 +629,7 @@ static bool rg_sink_write_file(const struct rg_line *line)
 {
 	if (!rg_sink_check_file())
 		return rg_config.log == RG_LOG_FILE;
-	if (rg_write_guarded(rg_sink_fd(), line->buf, line->len))
+	if (rg_write_guarded(rg_sink_fd(), line->buf, line->len, false))
 		return true;
 	if (errno != EAGAIN) {
 		rg_sink_fall_back("write", errno, NULL);

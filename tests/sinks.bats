@@ -238,3 +238,55 @@ c.close()' "${1:-read}" >"$ready" 3>&- &
 	grep -q 'level=warn event=linger outcome=timeout .*prog=closeerr' "$err" || fail "no timeout record: $(cat "$err")"
 	assert_equal "$(cat "$data")" data
 }
+
+# A client of the lingerserver at SERVER_PORT that sends more than the
+# server reads, waits for the EOF of the drainer's shutdown, then resets:
+# the drainer writes a warning.
+reset_after_drainer_eof() {
+	python3 -c '
+import socket, struct, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(b"x" * 300000)
+while c.recv(65536):
+    pass
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()' "$SERVER_PORT"
+}
+
+@test "a stderr pipe that is full and never read stops neither the program nor its exit: records are dropped and counted" {
+	local dir=$BATS_TEST_TMPDIR/metrics
+	mkdir "$dir"
+	# resetprobe itself writes nothing to stderr: without resetguard it ends.
+	run python3 "$HELPERS/full_pipe.py" "$PROBE" -r 3 read
+	assert_success
+	assert_line alive
+	# The start-up line, three reset records and the summary at exit.
+	RESETGUARD_LOG_LEVEL=info RESETGUARD_METRICS=$dir \
+		run python3 "$HELPERS/full_pipe.py" "$RG" "$PROBE" -r 3 read
+	assert_success
+	assert_line alive
+	run python3 "$HELPERS/prom_check.py" "$dir"/resetguard_resetprobe.prom
+	assert_line --regexp '^resetguard_suppressed_lines_total\{\} [1-9][0-9]*$'
+}
+
+@test "a stderr pipe that is full and never read: the drainer's records do not hold up the program's exit" {
+	WRAP="python3 $HELPERS/full_pipe.py $RG" start_lingerserver -n 2
+	# The drainer's record of the first client's reset finds the pipe full.
+	reset_after_drainer_eof
+	# The second connection's close, then the exit, which waits for the
+	# drainer to let go.
+	run_clients raw 1
+	wait_server
+	assert_equal "$SERVER_STATUS" 0
+}
+
+@test "a terminal stderr nobody reads holds the drainer's record: the exit waits at most for the linger time, not for ever" {
+	# A terminal takes no RWF_NOWAIT: the record's write() waits, as the
+	# program's own would.  The exit gives up on the drainer after a
+	# second and waits for the second socket's linger time instead.
+	RESETGUARD_LINGER_TIME=2s WRAP="python3 $HELPERS/full_pipe.py --tty $RG" start_lingerserver -n 2
+	reset_after_drainer_eof
+	run_clients raw 1
+	wait_server
+	assert_equal "$SERVER_STATUS" 0
+}

@@ -89,6 +89,10 @@ static inline int rg_file_fd(const FILE *fp)
 	return fd;
 }
 
+/* linux/fs.h's per-call nonblocking write, which musl's sys/uio.h does not
+ * define (sink.c passes it to the pwritev2 system call). */
+#define RWF_NOWAIT 0x00000008
+
 /* glibc's names are missing here by design: no warning for them. */
 #define RG_LIBC_HAS_ALL 0
 
