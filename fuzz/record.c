@@ -1,5 +1,5 @@
 /* libFuzzer target: the records of shim/log.c, as a sink receives them,
- * with the program name, the peer's address, the operation and the
+ * with the program name, the IP peer's address, the operation and the
  * settings shown in the start-up line (log file, metrics directory) taken
  * from the input, in logfmt or JSON and as journald fields.  Checked: each
  * record is one well-formed line (check.c) that begins ts, level, event,
@@ -81,6 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	static char prog[4096], op[4096], log_path[4096], metrics[4096];
 	static struct rg_fd e;
+	static union rg_ip_peer peer;
+	static const sa_family_t families[] = { AF_UNSPEC, AF_INET, AF_INET6 };
 	static const int errs[] = { ECONNRESET, EPIPE, ETIMEDOUT, ECONNREFUSED };
 	char *saved_prog = program_invocation_short_name;
 	unsigned flags = size ? data[0] : 0;
@@ -92,12 +94,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&e, 0, sizeof(e));
 	e.life = &e.lives[0];
 	e.role = (unsigned char)(flags >> 2 & 3);
-	e.peer.len = (socklen_t)(size ? data[0] % (sizeof(e.peer.u) + 1) : 0);
-	memcpy(&e.peer.u, data, size < sizeof(e.peer.u) ? size : sizeof(e.peer.u));
-	e.family = e.peer.u.sa.sa_family;
-	if (size > sizeof(e.peer.u)) {
-		data += sizeof(e.peer.u);
-		size -= sizeof(e.peer.u);
+	memset(&peer, 0, sizeof(peer));
+	memcpy(&peer, data, size < sizeof(peer) ? size : sizeof(peer));
+	peer.family = families[size ? data[0] % 3 : 0];
+	e.family = (unsigned char)peer.family;
+	if (size > sizeof(peer)) {
+		data += sizeof(peer);
+		size -= sizeof(peer);
 	} else {
 		size = 0;
 	}
@@ -115,9 +118,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rg_log_conn_error(&e, -1, op, errs[flags >> 5 & 3]);
 	fz_check_sent(before++, prog);
-	rg_log_linger(&e, -1, -1, flags & 128 ? "eof" : "timeout", 1, 2);
+	rg_log_linger(&e, &peer, -1, -1, flags & 128 ? "eof" : "timeout", 1, 2);
 	fz_check_sent(before++, prog);
-	rg_log_plain_close(&e, -1, -1, "shared");
+	rg_log_plain_close(&e, &peer, -1, -1, "shared");
 	fz_check_sent(before++, prog);
 	rg_log_start();
 	fz_check_sent(before++, prog);

@@ -87,16 +87,15 @@ enum rg_slot_state {
 
 /* What the drainer keeps of the program's entry for the socket: what its
  * records say of the connection (log.c's rg_line_conn and the linger
- * fields read no more of struct rg_fd) and its family.  A whole entry is
- * 256 bytes; with ten thousand sockets lingering, the difference is a
- * megabyte. */
+ * fields read no more of struct rg_fd) and its family.  Ten thousand
+ * sockets linger in a few hundred kilobytes. */
 struct rg_slot_conn {
 	int fd; /* the program's number */
-	unsigned short family;
+	unsigned char family;
 	unsigned char role;
 	int64_t opened_ns;
 	uint64_t conn_id;
-	struct rg_addr peer;
+	union rg_ip_peer peer;
 };
 
 struct rg_slot {
@@ -112,14 +111,15 @@ struct rg_slot {
 	int64_t look_ns;		  /* when to look at outside again */
 };
 
-static void rg_slot_conn_keep(struct rg_slot_conn *c, const struct rg_fd *e)
+static void rg_slot_conn_keep(struct rg_slot_conn *c, const struct rg_fd *e,
+			      const union rg_ip_peer *peer)
 {
 	c->fd = e->fd;
 	c->family = e->family;
 	c->role = e->role;
 	c->opened_ns = e->opened_ns;
 	c->conn_id = e->conn_id;
-	c->peer = e->peer;
+	c->peer = *peer;
 }
 
 /* An entry for the records, made back from what the slot kept: on the
@@ -128,7 +128,7 @@ static const struct rg_fd *rg_slot_entry(const struct rg_slot *s, struct rg_fd *
 {
 	*e = (struct rg_fd){ .fd = s->conn.fd, .family = s->conn.family, .role = s->conn.role,
 			     .opened_ns = s->conn.opened_ns, .conn_id = s->conn.conn_id,
-			     .pair_fd = -1, .peer = s->conn.peer };
+			     .pair_fd = -1 };
 	return e;
 }
 
@@ -232,7 +232,8 @@ static void rg_slot_finish_as(struct rg_slot *s, const char *outcome, bool locke
 {
 	struct rg_fd e;
 
-	rg_log_linger(rg_slot_entry(s, &e), s->conn.fd, rg_slot_fd(s), outcome, s->drained,
+	rg_log_linger(rg_slot_entry(s, &e), &s->conn.peer, s->conn.fd, rg_slot_fd(s), outcome,
+		      s->drained,
 		      (rg_monotonic_ns() - s->start_ns) / 1000000);
 	if (locked)
 		rg_own_close_locked(&s->own);
@@ -254,7 +255,7 @@ static void rg_slot_drop(struct rg_slot *s, const char *why)
 {
 	struct rg_fd e;
 
-	rg_log_plain_close(rg_slot_entry(s, &e), s->conn.fd, rg_slot_fd(s), why);
+	rg_log_plain_close(rg_slot_entry(s, &e), &s->conn.peer, s->conn.fd, rg_slot_fd(s), why);
 	rg_own_close(&s->own);
 	rg_slot_put(s, RG_SLOT_FREE);
 	if (atomic_fetch_sub_explicit(&rg_lingering, 1, memory_order_acq_rel) == 1)
@@ -798,11 +799,11 @@ static struct rg_slot *rg_slot_alloc(void)
 /* Fills a claimed slot with the program's socket, on a descriptor of the
  * drainer's own. */
 static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn,
-			 const struct rg_outside_holder *outside)
+			 const union rg_ip_peer *peer, const struct rg_outside_holder *outside)
 {
 	if (!rg_own_dup(&s->own, fd))
 		return false;
-	rg_slot_conn_keep(&s->conn, conn);
+	rg_slot_conn_keep(&s->conn, conn, peer);
 	s->outside = *outside;
 	s->look_ns = 0;
 	s->life = atomic_load_explicit(&conn->life, memory_order_relaxed);
@@ -813,7 +814,7 @@ static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn,
 	return true;
 }
 
-struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn,
+struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn, const union rg_ip_peer *peer,
 				   const struct rg_outside_holder *outside)
 {
 	struct rg_slot *s = NULL;
@@ -824,13 +825,13 @@ struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn,
 	 * own thread is here gets the plain close. */
 	if (!rg_lock_enter_unmasked(RG_LOCK_DRAINER))
 		return NULL;
-	if (rg_slots_map() && (s = rg_slot_alloc()) && !rg_slot_fill(s, fd, conn, outside)) {
+	if (rg_slots_map() && (s = rg_slot_alloc()) && !rg_slot_fill(s, fd, conn, peer, outside)) {
 		rg_slot_put(s, RG_SLOT_FREE);
 		s = NULL;
 	}
 	rg_lock_leave_unmasked(RG_LOCK_DRAINER);
 	if (!s)
-		rg_log_linger(conn, fd, fd, "cap", 0, 0);
+		rg_log_linger(conn, peer, fd, fd, "cap", 0, 0);
 	errno = saved;
 	return s;
 }
@@ -878,7 +879,8 @@ void rg_drainer_commit(struct rg_slot *s)
 		 * this thread while it held it: held all the same. */
 		struct rg_fd e;
 
-		rg_log_linger(rg_slot_entry(s, &e), s->conn.fd, rg_slot_fd(s), "cap", 0, 0);
+		rg_log_linger(rg_slot_entry(s, &e), &s->conn.peer, s->conn.fd, rg_slot_fd(s), "cap", 0,
+			      0);
 		rg_own_close_locked(&s->own);
 		rg_slot_put(s, RG_SLOT_FREE);
 	}

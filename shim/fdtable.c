@@ -13,6 +13,8 @@
 #include "share.h"
 
 union rg_fd_cell *_Atomic rg_fd_dir[RG_FD_DIR];
+/* The IP peers (rg_fd_peer), by number as the entries are. */
+static union rg_ip_peer *_Atomic rg_peer_dir[RG_FD_DIR];
 static _Atomic uint64_t rg_conn_ids;
 _Atomic int rg_fd_program_high = -1;
 
@@ -63,6 +65,69 @@ static struct rg_fd *rg_fd_slot(int fd)
 	return rg_fd_peek(fd);
 }
 
+/* Where the peer of the socket on fd is kept: its chunk is mapped on the
+ * first peer kept there (with make), as the entries' chunks are.  NULL
+ * when there is none and make is false, or no memory. */
+static union rg_ip_peer *rg_peer_cell(int fd, bool make)
+{
+	union rg_ip_peer *_Atomic *dir = &rg_peer_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT];
+	union rg_ip_peer *chunk = atomic_load_explicit(dir, memory_order_acquire);
+
+	if (!chunk && make) {
+		size_t size = RG_FD_CHUNK * sizeof(*chunk);
+		union rg_ip_peer *expected = NULL;
+
+		chunk = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (chunk == MAP_FAILED)
+			return NULL;
+		if (!atomic_compare_exchange_strong_explicit(dir, &expected, chunk,
+							     memory_order_acq_rel,
+							     memory_order_acquire)) {
+			munmap(chunk, size); /* another thread won */
+			chunk = expected;
+		}
+	}
+	return chunk ? &chunk[(unsigned)fd & (RG_FD_CHUNK - 1)] : NULL;
+}
+
+/* Whether e is the table's entry for its number: the scratch entry and
+ * copies elsewhere have no peer there. */
+static bool rg_fd_in_table(const struct rg_fd *e)
+{
+	return (unsigned)e->fd < RG_FD_MAX && rg_fd_peek(e->fd) == e;
+}
+
+/* Keeps sa as e's peer when it is an IP address, else forgets e's. */
+static void rg_fd_keep_peer(struct rg_fd *e, const struct sockaddr *sa, socklen_t len)
+{
+	bool ip = sa && ((sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) ||
+			 (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)));
+	union rg_ip_peer *p = rg_fd_in_table(e) ? rg_peer_cell(e->fd, ip) : NULL;
+
+	if (!p)
+		return;
+	if (!ip)
+		p->family = AF_UNSPEC;
+	else if (sa->sa_family == AF_INET)
+		memcpy(&p->in, sa, sizeof(p->in));
+	else
+		memcpy(&p->in6, sa, sizeof(p->in6));
+}
+
+union rg_ip_peer rg_fd_peer(const struct rg_fd *e)
+{
+	union rg_ip_peer *p = rg_fd_in_table(e) ? rg_peer_cell(e->fd, false) : NULL;
+
+	return p ? *p : (union rg_ip_peer){ .family = AF_UNSPEC };
+}
+
+void rg_fd_learn_peer(struct rg_fd *e, const union rg_ip_peer *p)
+{
+	if (rg_fd_peer(e).family == AF_UNSPEC && p->family != AF_UNSPEC)
+		rg_fd_keep_peer(e, (const struct sockaddr *)p,
+				p->family == AF_INET ? sizeof(p->in) : sizeof(p->in6));
+}
+
 /* What write() on a socket of this type does in the kernel
  * (sock_write_iter), as send() flags; the wrappers add MSG_NOSIGNAL while
  * SIGPIPE would kill. */
@@ -88,12 +153,12 @@ static void rg_fd_new_life(struct rg_fd *e)
 static void rg_fd_fill(struct rg_fd *e, int family, int type, enum rg_role role)
 {
 	rg_fd_new_life(e);
-	e->family = (unsigned short)family;
-	e->type = type;
-	e->send_flags = rg_fd_send_flags(type);
+	e->family = (unsigned char)family;
+	e->type = (unsigned char)type;
+	e->send_flags = (unsigned char)rg_fd_send_flags(type);
 	e->role = (unsigned char)role;
 	e->opened_ns = rg_monotonic_ns();
-	e->peer.len = 0;
+	rg_fd_keep_peer(e, NULL, 0);
 	e->stream = NULL;
 	e->share = 0;
 	e->conn_id = atomic_fetch_add_explicit(&rg_conn_ids, 1, memory_order_relaxed) + 1;
@@ -102,16 +167,6 @@ static void rg_fd_fill(struct rg_fd *e, int family, int type, enum rg_role role)
 	e->bind = 0;
 	e->sent = false;
 	e->epoll_uid = 0;
-}
-
-static void rg_addr_store(struct rg_addr *a, const struct sockaddr *sa, socklen_t len)
-{
-	if (!sa || len == 0 || len > sizeof(a->u)) {
-		a->len = 0;
-		return;
-	}
-	memcpy(&a->u, sa, len);
-	a->len = len;
 }
 
 /* ksh93 builds its pipelines from socketpairs and makes each end look like
@@ -159,10 +214,11 @@ static enum rg_fd_kind rg_fd_probe(int fd, struct rg_fd *e)
 	rg_fd_fill(e, family, type, RG_ROLE_UNKNOWN);
 	e->opened_ns = 0; /* opened before resetguard saw it: age unknown */
 
-	struct sockaddr_storage peer;
+	struct sockaddr_in6 peer = { .sin6_family = AF_UNSPEC };
 	len = sizeof(peer);
-	if (getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
-		rg_addr_store(&e->peer, (struct sockaddr *)&peer, len);
+	if ((family == AF_INET || family == AF_INET6) &&
+	    getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
+		rg_fd_keep_peer(e, (struct sockaddr *)&peer, len);
 	return RG_FD_SOCKET;
 }
 
@@ -229,7 +285,7 @@ void rg_fd_init_socket(int fd, int family, int type, enum rg_role role,
 	atomic_store_explicit(&e->kind, RG_FD_BUSY, memory_order_relaxed);
 	rg_fd_fill(e, family, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), role);
 	e->share = rg_share_new();
-	rg_addr_store(&e->peer, peer, peer_len);
+	rg_fd_keep_peer(e, peer, peer_len);
 	atomic_store_explicit(&e->kind, RG_FD_SOCKET, memory_order_release);
 }
 
@@ -254,7 +310,7 @@ void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, sock
 		return;
 	atomic_store_explicit(&e->kind, RG_FD_BUSY, memory_order_relaxed);
 	e->role = (unsigned char)role;
-	rg_addr_store(&e->peer, peer, len);
+	rg_fd_keep_peer(e, peer, len);
 	atomic_store_explicit(&e->kind, RG_FD_SOCKET, memory_order_release);
 }
 
@@ -298,7 +354,8 @@ void rg_fd_copy(int newfd, int oldfd)
 	to->type = from->type;
 	to->send_flags = from->send_flags;
 	to->opened_ns = from->opened_ns;
-	to->peer = from->peer;
+	union rg_ip_peer peer = rg_fd_peer(from);
+	rg_fd_keep_peer(to, (const struct sockaddr *)&peer, sizeof(peer));
 	to->stream = NULL;
 	to->share = from->share;
 	to->conn_id = from->conn_id;

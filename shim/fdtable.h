@@ -47,6 +47,17 @@ struct rg_addr {
 	} u;
 };
 
+/* The peer of an IP socket as connect() or accept() named it, or as
+ * getpeername() answered when the socket was first met: after a reset the
+ * kernel no longer does.  A Unix socket's peer stays known to the kernel
+ * until the socket's own close, so it is asked for when a record needs it
+ * and kept nowhere. */
+union rg_ip_peer {
+	sa_family_t family; /* AF_UNSPEC: none kept */
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
 struct rg_own;
 
 /* A registration the program made in an epoll set (epoll_ctl ADD) under
@@ -80,33 +91,33 @@ struct rg_fd_life {
 struct rg_fd {
 	_Atomic unsigned char kind;
 	unsigned char role;
-	unsigned short family;
-	int fd; /* the number this entry is for: set once, so the hot paths
-		 * need not keep it across the libc call for the rare log */
-	int type;
-	int send_flags; /* what write() means as send(): MSG_EOR as write() sets it */
+	unsigned char family;	  /* AF_*: all below 256 */
+	bool sent;		  /* another number of the socket had sent data (share.c) */
+	int fd;			  /* the number this entry is for: set once, so the hot paths
+				   * need not keep it across the libc call for the rare log */
+	unsigned char type;	  /* SOCK_STREAM ... SOCK_PACKET */
+	unsigned char send_flags; /* what write() means as send(): MSG_EOR as write() sets it */
+	unsigned char nregs;	  /* registrations in regs[] */
+	unsigned char bind;	  /* enum rg_bind */
+	uint32_t share;		  /* holder-count slot (share.c); 0: from outside the family */
 	struct rg_fd_life *_Atomic life; /* the current one of lives[] */
 	struct rg_fd_life lives[2];
 	int64_t opened_ns; /* CLOCK_MONOTONIC; 0: opened before resetguard saw it */
-	uint32_t share; /* holder-count slot (share.c); 0: from outside the family */
+	uint64_t conn_id;  /* per process, in the order sockets were met */
 	uint32_t epoll_uid; /* an epoll instance (kind OTHER): its name in rg_epoll_reg */
-	uint64_t conn_id; /* per process, in the order sockets were met */
-	int pair_fd;	  /* the other end, for one end of a socketpair(); else -1 */
-	unsigned char nregs; /* registrations in regs[] */
-	unsigned char bind;  /* enum rg_bind */
-	bool sent;	     /* another number of the socket had sent data (share.c) */
+	int pair_fd;	    /* the other end, for one end of a socketpair(); else -1 */
 	uint64_t pair_conn_id; /* the other end's conn_id, to know it is still it */
 	struct rg_epoll_reg regs[RG_FD_REGS];
 	union {
 		void *stream;	      /* SOCKET: the FILE fdopen() made of it, flushed before exit */
 		struct rg_own *owner; /* OWN: who holds it (ownfd.h) */
 	};
-	struct rg_addr peer;
 };
 
 /* Entries sit in cells of a power-of-two size, so that finding one is a
- * shift and not a multiply: this is on every wrapped call. */
-#define RG_FD_CELL 256u
+ * shift and not a multiply: this is on every wrapped call.  The peer's
+ * address is kept apart (rg_fd_peer) to fit in this one. */
+#define RG_FD_CELL 128u
 union rg_fd_cell {
 	struct rg_fd fd;
 	char cell[RG_FD_CELL];
@@ -199,6 +210,15 @@ void rg_fd_link_pair(const int sv[2]);
  * socket.c's shutdown()): from now on a pipe to resetguard too. */
 void rg_fd_pipe_end(struct rg_fd *e);
 void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, socklen_t len);
+/* The IP peer kept for the socket of entry e, family AF_UNSPEC when none
+ * is (not an IP socket, not known, or e not an entry of the table).  The
+ * peers are kept apart from the entries, in chunks of their own mapped
+ * when a chunk's first one is kept: a Unix socket, a file, resetguard's
+ * own descriptor pay nothing for them. */
+union rg_ip_peer rg_fd_peer(const struct rg_fd *e);
+/* Keeps p as e's peer unless e already has one (a peer its family
+ * learnt before a reset, share.c). */
+void rg_fd_learn_peer(struct rg_fd *e, const union rg_ip_peer *p);
 void rg_fd_copy(int newfd, int oldfd);
 void rg_fd_forget(int fd);
 /* A descriptor the program just made: classified afresh on first use, so

@@ -422,6 +422,22 @@ static char *rg_fmt_unix(char *p, const struct rg_addr *a)
 	return p + n;
 }
 
+void rg_ip_peer_addr(const union rg_ip_peer *p, struct rg_addr *a)
+{
+	switch (p->family) {
+	case AF_INET:
+		a->len = sizeof(p->in);
+		a->u.in = p->in;
+		break;
+	case AF_INET6:
+		a->len = sizeof(p->in6);
+		a->u.in6 = p->in6;
+		break;
+	default:
+		a->len = 0;
+	}
+}
+
 void rg_line_addr(struct rg_line *l, const char *key, const struct rg_addr *a)
 {
 	char text[sizeof(a->u.un.sun_path) + 16];

@@ -181,7 +181,7 @@ static void rg_release_leaves(const struct rg_release *r)
 	if (rg_bindings_left(&r->conn) || atomic_load(&life->inflight))
 		rg_share_taint(&r->conn);
 	if (rg_lingers(&r->conn))
-		rg_log_plain_close(&r->conn, r->fd, r->fd, rg_shared);
+		rg_log_plain_close(&r->conn, &r->peer, r->fd, r->fd, rg_shared);
 }
 
 void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
@@ -193,6 +193,7 @@ void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
 
 	r->fd = fd;
 	r->conn = *e;
+	r->peer = rg_fd_peer(e);
 	r->plain = NULL;
 	r->slot = NULL;
 	r->outside.pid = 0;
@@ -218,7 +219,7 @@ void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
 		if (!r->plain && how == RG_RELEASE_SURE && !rg_bindings_undo(fd, &r->conn))
 			r->plain = "bound";
 		if (!r->plain)
-			r->slot = rg_drainer_reserve(fd, &r->conn, &r->outside);
+			r->slot = rg_drainer_reserve(fd, &r->conn, &r->peer, &r->outside);
 	}
 	errno = saved;
 }
@@ -239,7 +240,7 @@ void rg_release_end(struct rg_release *r, bool released)
 		if (!r->last)
 			rg_release_leaves(r);
 		else if (r->plain && *r->plain)
-			rg_log_plain_close(&r->conn, r->fd, r->fd, r->plain);
+			rg_log_plain_close(&r->conn, &r->peer, r->fd, r->fd, r->plain);
 	}
 	errno = saved;
 }

@@ -262,15 +262,27 @@ static void rg_line_tcp(struct rg_line *l, int fd, const struct rg_fd *e, bool c
 		rg_line_cstr(l, "cause", cause);
 }
 
+/* The peer kept for an IP socket (fdtable.h), else whatever the kernel
+ * still says: a Unix socket's peer, an IP peer resetguard never learnt. */
+static void rg_line_peer(struct rg_line *l, const union rg_ip_peer *kept, int sock_fd)
+{
+	struct rg_addr peer;
+	socklen_t len = sizeof(peer.u);
+
+	rg_ip_peer_addr(kept, &peer);
+	if (!peer.len && sock_fd >= 0 && getpeername(sock_fd, &peer.u.sa, &len) == 0)
+		peer.len = len;
+	rg_line_addr(l, "peer", &peer);
+}
+
 /* The keys that say which connection a record is about.  sock_fd is a
  * descriptor for the socket itself (the program's, or the drainer's once
  * the program has let go of it). */
-static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, int fd, int sock_fd)
+static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, const union rg_ip_peer *peer,
+			 int fd, int sock_fd)
 {
-	struct rg_addr peer = e->peer;
-
 	rg_line_u64(l, "fd", (uint64_t)fd);
-	rg_line_addr(l, "peer", &peer);
+	rg_line_peer(l, peer, sock_fd);
 	rg_line_local(l, sock_fd);
 	rg_line_cstr(l, "role", rg_role_names[e->role]);
 	rg_line_cstr(l, "prog", rg_program_name());
@@ -304,9 +316,11 @@ static void rg_error_fields(struct rg_line *l, const void *ctx)
 	const struct rg_error_ctx *c = ctx;
 	const struct rg_fd *e = c->e;
 
+	union rg_ip_peer peer = rg_fd_peer(e);
+
 	rg_line_errno(l, c->err);
 	rg_line_cstr(l, "op", c->op);
-	rg_line_conn(l, e, c->fd, c->fd);
+	rg_line_conn(l, e, &peer, c->fd, c->fd);
 	rg_line_u64(l, "tx_bytes", atomic_load_explicit(&c->life->tx_bytes, memory_order_relaxed));
 	rg_line_u64(l, "rx_bytes", atomic_load_explicit(&c->life->rx_bytes, memory_order_relaxed));
 	if (e->family == AF_UNIX)
@@ -370,6 +384,7 @@ long rg_io_send_failed(const struct rg_fd_life *l, const char *op, int flags)
 
 struct rg_linger_ctx {
 	const struct rg_fd *conn;
+	const union rg_ip_peer *peer;
 	int prog_fd, sock_fd;
 	const char *outcome;
 	uint64_t drained;
@@ -381,7 +396,7 @@ static void rg_linger_fields(struct rg_line *l, const void *ctx)
 	const struct rg_linger_ctx *c = ctx;
 
 	rg_line_cstr(l, "outcome", c->outcome);
-	rg_line_conn(l, c->conn, c->prog_fd, c->sock_fd);
+	rg_line_conn(l, c->conn, c->peer, c->prog_fd, c->sock_fd);
 	rg_line_u64(l, "drained_bytes", c->drained);
 	rg_line_u64(l, "ms", (uint64_t)c->ms);
 	rg_line_u64(l, "conn_id", c->conn->conn_id);
@@ -405,10 +420,10 @@ static _Atomic uint64_t *rg_linger_counter(const char *outcome)
  * peer kept the connection open), bytes (it sent more than the drain
  * takes), error and cap (no room to linger, so the plain close) are worth
  * a warning. */
-void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *outcome,
-		   uint64_t drained, int64_t ms)
+void rg_log_linger(const struct rg_fd *conn, const union rg_ip_peer *peer, int prog_fd,
+		   int sock_fd, const char *outcome, uint64_t drained, int64_t ms)
 {
-	struct rg_linger_ctx ctx = { conn, prog_fd, sock_fd, outcome, drained, ms };
+	struct rg_linger_ctx ctx = { conn, peer, prog_fd, sock_fd, outcome, drained, ms };
 	struct rg_event ev = { strcmp(outcome, "eof") == 0 ? RG_LEVEL_INFO : RG_LEVEL_WARN,
 			       "linger", 0, true, rg_linger_fields, &ctx };
 
@@ -421,7 +436,7 @@ static void rg_plain_fields(struct rg_line *l, const void *ctx)
 	const struct rg_linger_ctx *c = ctx;
 
 	rg_line_cstr(l, "outcome", c->outcome);
-	rg_line_conn(l, c->conn, c->prog_fd, c->sock_fd);
+	rg_line_conn(l, c->conn, c->peer, c->prog_fd, c->sock_fd);
 	rg_line_u64(l, "conn_id", c->conn->conn_id);
 }
 
@@ -429,9 +444,10 @@ static void rg_plain_fields(struct rg_line *l, const void *ctx)
  * lingering was not safe: why is shared (another descriptor still refers
  * to it), bound (the program bound it to something its close would undo
  * and resetguard cannot) or ring (an io_uring may still use it). */
-void rg_log_plain_close(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *why)
+void rg_log_plain_close(const struct rg_fd *conn, const union rg_ip_peer *peer, int prog_fd,
+			int sock_fd, const char *why)
 {
-	struct rg_linger_ctx ctx = { conn, prog_fd, sock_fd, why, 0, 0 };
+	struct rg_linger_ctx ctx = { conn, peer, prog_fd, sock_fd, why, 0, 0 };
 	struct rg_event ev = { RG_LEVEL_DEBUG, "close", 0, true, rg_plain_fields, &ctx };
 
 	rg_count(&rg_stats.shared_plain);

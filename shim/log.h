@@ -15,9 +15,12 @@ void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err);
 /* resetguard: WHAT[=VALUE]WHYFALLBACK on stderr, the value escaped. */
 void rg_log_complaint(const char *what, const char *value, const char *why,
 		      const char *fallback);
-void rg_log_linger(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *outcome,
-		   uint64_t drained, int64_t ms);
-void rg_log_plain_close(const struct rg_fd *conn, int prog_fd, int sock_fd, const char *why);
+/* conn is the entry as it was, peer the IP peer kept for it (rg_fd_peer)
+ * then: both copies, as the number may be another socket's by now. */
+void rg_log_linger(const struct rg_fd *conn, const union rg_ip_peer *peer, int prog_fd,
+		   int sock_fd, const char *outcome, uint64_t drained, int64_t ms);
+void rg_log_plain_close(const struct rg_fd *conn, const union rg_ip_peer *peer, int prog_fd,
+			int sock_fd, const char *why);
 void rg_log_summary(void);
 /* What a record about a listener says; -1 leaves a number out. */
 struct rg_listen_info {

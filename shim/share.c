@@ -67,8 +67,8 @@ struct rg_share_handoff {
 	int32_t fd;
 	uint32_t id;
 	uint64_t ino;
-	struct rg_addr peer; /* as the family member knew it: after a reset, the
-			      * new program's getpeername() no longer answers */
+	union rg_ip_peer peer; /* as the family member knew it: after a reset, the
+				* new program's getpeername() no longer answers */
 };
 
 /* The peers the family learnt for inherited sockets, by inode, the last
@@ -77,7 +77,7 @@ struct rg_share_handoff {
 #define RG_SHARE_PEERS 256u
 struct rg_share_peer {
 	_Atomic uint64_t ino; /* 0: being written */
-	struct rg_addr peer;
+	union rg_ip_peer peer;
 };
 
 /* The metrics of the family, by name (metrics.c): every program the
@@ -589,8 +589,7 @@ static bool rg_share_join(struct rg_share_inherit *in)
 				continue;
 			if (r->id && r->id < RG_SHARE_SLOTS)
 				in->id[i] = r->id;
-			if (!e->peer.len && r->peer.len && r->peer.len <= sizeof(e->peer.u))
-				e->peer = r->peer;
+			rg_fd_learn_peer(e, &r->peer);
 		}
 		atomic_store_explicit(&r->pid, 0, memory_order_release);
 	}
@@ -696,7 +695,7 @@ static void rg_share_find_ancestors(const struct rg_share_inherit *in)
 }
 
 static void rg_share_peer_put(struct rg_share_map *map, unsigned long ino,
-			      const struct rg_addr *peer)
+			      const union rg_ip_peer *peer)
 {
 	uint32_t i = atomic_fetch_add_explicit(&map->peer_cursor, 1, memory_order_relaxed) %
 		     RG_SHARE_PEERS;
@@ -709,21 +708,19 @@ static void rg_share_peer_put(struct rg_share_map *map, unsigned long ino,
 
 /* The peer learnt for ino, checked again after the copy: a writer may
  * have reused the entry meanwhile. */
-static void rg_share_peer_get(struct rg_share_map *map, unsigned long ino, struct rg_addr *peer)
+static union rg_ip_peer rg_share_peer_get(struct rg_share_map *map, unsigned long ino)
 {
 	for (unsigned int i = 0; i < RG_SHARE_PEERS; i++) {
-		struct rg_addr copy;
+		union rg_ip_peer copy;
 
 		if (atomic_load_explicit(&map->peers[i].ino, memory_order_acquire) != ino)
 			continue;
 		copy = map->peers[i].peer;
 		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&map->peers[i].ino, memory_order_relaxed) == ino &&
-		    copy.len && copy.len <= sizeof(copy.u)) {
-			*peer = copy;
-			return;
-		}
+		if (atomic_load_explicit(&map->peers[i].ino, memory_order_relaxed) == ino)
+			return copy;
 	}
+	return (union rg_ip_peer){ .family = AF_UNSPEC };
 }
 
 /* The peer of an inherited socket, learnt at load, is kept for the
@@ -731,11 +728,14 @@ static void rg_share_peer_get(struct rg_share_map *map, unsigned long ino, struc
 static void rg_share_peer_book(struct rg_share_map *map, int fd, unsigned long ino)
 {
 	struct rg_fd *e = rg_fd_peek(fd);
+	union rg_ip_peer peer = rg_fd_peer(e);
 
-	if (e->peer.len)
-		rg_share_peer_put(map, ino, &e->peer);
-	else
-		rg_share_peer_get(map, ino, &e->peer);
+	if (peer.family != AF_UNSPEC) {
+		rg_share_peer_put(map, ino, &peer);
+	} else {
+		peer = rg_share_peer_get(map, ino);
+		rg_fd_learn_peer(e, &peer);
+	}
 }
 
 /* At load, before the program runs: every socket inherited across exec
@@ -811,7 +811,7 @@ static bool rg_share_hand_over(struct rg_share_map *map, int fd, const struct rg
 		r->fd = fd;
 		r->id = e->share;
 		r->ino = (uint64_t)st.st_ino;
-		r->peer = e->peer;
+		r->peer = rg_fd_peer(e);
 		atomic_store_explicit(&r->pid, (uint32_t)getpid(), memory_order_release);
 		return true;
 	}
