@@ -21,25 +21,21 @@ RG_EXPORT int close(int fd)
 {
 	struct rg_fd *e;
 
-	switch (rg_fd_known(fd, &e)) {
-	case RG_FD_OWN:
-		return 0;
-	case RG_FD_SOCKET:
+	if (rg_fd_known(fd, &e) == RG_FD_SOCKET) {
 		rg_listen_closing(fd);
 		return rg_linger_close(fd, e);
-	default:
-		/* Looked at again, as rg_fd_forget() does: an own descriptor
-		 * is never forgotten, even one that came in meanwhile. */
-		if (e && rg_fd_kind_of(e) != RG_FD_OWN)
-			rg_fd_forget_entry(e);
-		return rg_libc(close)(fd);
 	}
+	if (rg_own_at(fd))
+		return 0;
+	if (e)
+		rg_fd_forget_entry(e);
+	return rg_libc(close)(fd);
 }
 
 /* The lowest own descriptor in [first, last], or -1. */
 static int rg_next_own(unsigned int first, unsigned int last)
 {
-	return first < RG_FD_MAX ? rg_fd_next((int)first, last, RG_FD_OWN) : -1;
+	return first < RG_FD_MAX ? rg_own_next_at((int)first, last) : -1;
 }
 
 /* [first, last] for closefrom(), which cannot fail: where close_range() is

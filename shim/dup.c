@@ -22,7 +22,7 @@
  * it never opened, as without resetguard, is EBADF. */
 static bool rg_not_open(int fd)
 {
-	if (!rg_fd_is_own(fd) || rg_in_vfork_child())
+	if (!rg_own_at(fd) || rg_in_vfork_child())
 		return false;
 	errno = EBADF;
 	return true;
@@ -66,18 +66,11 @@ static void rg_replace_begin(struct rg_replace *p, int oldfd, int newfd, int fla
 	p->evicted = p->releasing = false;
 	if (oldfd == newfd || rg_in_vfork_child())
 		return;
-	switch (rg_fd_known(newfd, &e)) {
-	case RG_FD_OWN:
+	if (rg_own_at(newfd)) {
 		p->evicted = rg_own_evict(newfd);
-		break;
-	case RG_FD_SOCKET:
-		if (rg_replace_refused(oldfd, flags))
-			break;
+	} else if (rg_fd_known(newfd, &e) == RG_FD_SOCKET && !rg_replace_refused(oldfd, flags)) {
 		p->releasing = true;
 		rg_release_begin(&p->release, newfd, e, RG_RELEASE_TRY);
-		break;
-	default:
-		break;
 	}
 }
 

@@ -222,9 +222,11 @@ static enum rg_fd_kind rg_fd_probe(int fd, struct rg_fd *e)
 	return RG_FD_SOCKET;
 }
 
+/* resetguard's own descriptors are not the program's sockets: passed
+ * through, and never cached, for they come and go under the program. */
 struct rg_fd *rg_fd_classify(int fd)
 {
-	if (RG_UNLIKELY(rg_out_of_scope))
+	if (RG_UNLIKELY(rg_out_of_scope) || rg_own_at(fd))
 		return NULL;
 	int saved = errno;
 	struct rg_fd *e = rg_fd_slot(fd);
@@ -373,12 +375,11 @@ void rg_fd_copy(int newfd, int oldfd)
 
 int rg_fd_created_from(int fd, int floor, bool renumber)
 {
-	struct rg_fd *e = fd >= 0 ? rg_fd_peek(fd) : NULL;
 	int high = atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed);
 
 	if (fd < 0 || rg_out_of_scope)
 		return fd;
-	if (e && rg_fd_kind_of(e) == RG_FD_OWN)
+	if (rg_own_at(fd))
 		rg_own_lost(fd);
 	fd = rg_own_make_way(fd, floor, renumber);
 	while (fd > high && !atomic_compare_exchange_weak_explicit(&rg_fd_program_high, &high, fd,
@@ -431,10 +432,8 @@ void rg_fd_forget(int fd)
 {
 	struct rg_fd *e = rg_fd_peek(fd);
 
-	if (e && rg_fd_kind_of(e) != RG_FD_OWN) {
-		e->stream = NULL; /* before the release that hands the entry on */
-		atomic_store_explicit(&e->kind, RG_FD_UNSEEN, memory_order_release);
-	}
+	if (e)
+		rg_fd_forget_entry(e);
 }
 
 /* Only kind and stream were changed by rg_fd_forget(); the in-flight
@@ -483,16 +482,6 @@ void rg_fd_mark(int fd, enum rg_fd_kind kind)
 
 	if (e)
 		atomic_store_explicit(&e->kind, (unsigned char)kind, memory_order_release);
-}
-
-void rg_fd_mark_own(int fd, struct rg_own *owner)
-{
-	struct rg_fd *e = rg_fd_slot(fd);
-
-	if (e) {
-		e->owner = owner;
-		atomic_store_explicit(&e->kind, RG_FD_OWN, memory_order_release);
-	}
 }
 
 /* The child of fork() has only the thread that forked: the calls other

@@ -27,7 +27,6 @@ enum rg_fd_kind {
 	RG_FD_BUSY,	  /* an entry being (re)written by another thread */
 	RG_FD_OTHER,	  /* not a socket: pass everything through */
 	RG_FD_SOCKET,
-	RG_FD_OWN, /* resetguard's own descriptor, hidden from the program */
 };
 
 enum rg_role {
@@ -57,8 +56,6 @@ union rg_ip_peer {
 	struct sockaddr_in in;
 	struct sockaddr_in6 in6;
 };
-
-struct rg_own;
 
 /* A registration the program made in an epoll set (epoll_ctl ADD) under
  * this descriptor's number; uid names the epoll instance (struct rg_fd's
@@ -108,10 +105,7 @@ struct rg_fd {
 	int pair_fd;	    /* the other end, for one end of a socketpair(); else -1 */
 	uint64_t pair_conn_id; /* the other end's conn_id, to know it is still it */
 	struct rg_epoll_reg regs[RG_FD_REGS];
-	union {
-		void *stream;	      /* SOCKET: the FILE fdopen() made of it, flushed before exit */
-		struct rg_own *owner; /* OWN: who holds it (ownfd.h) */
-	};
+	void *stream; /* the FILE fdopen() made of the socket, flushed before exit */
 };
 
 /* Entries sit in cells of a power-of-two size, so that finding one is a
@@ -163,7 +157,7 @@ static inline struct rg_fd *rg_fd_socket(int fd)
 
 		if (RG_LIKELY(k == RG_FD_SOCKET))
 			return e;
-		if (RG_LIKELY(k == RG_FD_OTHER || k == RG_FD_OWN))
+		if (RG_LIKELY(k == RG_FD_OTHER))
 			return NULL;
 	}
 	return rg_fd_classify(fd);
@@ -175,13 +169,6 @@ static inline enum rg_fd_kind rg_fd_known(int fd, struct rg_fd **entry)
 {
 	*entry = rg_fd_peek(fd);
 	return *entry ? rg_fd_kind_of(*entry) : RG_FD_UNSEEN;
-}
-
-static inline bool rg_fd_is_own(int fd)
-{
-	struct rg_fd *e = rg_fd_peek(fd);
-
-	return e && rg_fd_kind_of(e) == RG_FD_OWN;
 }
 
 static inline void rg_fd_count(_Atomic uint64_t *counter, long n)
@@ -275,7 +262,6 @@ void rg_fd_forget_range(unsigned int first, unsigned int last);
  *   for (int fd = 0; (fd = rg_fd_next(fd, last, kind)) >= 0; fd++) */
 int rg_fd_next(int first, unsigned int last, enum rg_fd_kind kind);
 void rg_fd_mark(int fd, enum rg_fd_kind kind);
-void rg_fd_mark_own(int fd, struct rg_own *owner);
 void rg_fd_fork_child(void);
 int64_t rg_monotonic_ns(void);
 

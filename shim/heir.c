@@ -41,6 +41,7 @@
 #include "lifecycle.h"
 #include "lock.h"
 #include "metrics.h"
+#include "ownfd.h"
 #include "real.h"
 #include "sink.h"
 
@@ -81,7 +82,7 @@ static void rg_heir_close_rest(int keep)
 	unsigned int first = 0;
 
 	for (;;) {
-		int own = rg_fd_next((int)first, RG_FD_MAX, RG_FD_OWN);
+		int own = rg_own_next_at((int)first, RG_FD_MAX);
 		unsigned int next = own < 0 ? ~0u : (unsigned int)own;
 
 		if (keep >= 0 && (unsigned int)keep >= first && (unsigned int)keep < next)

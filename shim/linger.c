@@ -48,6 +48,7 @@
 #include "lifecycle.h"
 #include "linger.h"
 #include "log.h"
+#include "ownfd.h"
 #include "procfd.h"
 #include "real.h"
 #include "rings.h"
@@ -271,7 +272,7 @@ static void rg_let_go_at_exit(int dirfd, int fd, void *ctx)
 
 	(void)dirfd;
 	(void)ctx;
-	if (rg_fd_known(fd, &e) == RG_FD_OWN)
+	if (rg_own_at(fd))
 		return;
 	e = rg_fd_socket(fd);
 	if (e)

@@ -3,13 +3,14 @@
  * They are created, closed and moved under RG_LOCK_DRAINER, which the
  * close_range() and closefrom() wrappers hold too while they close around
  * them: a descriptor never appears or goes while a range is being closed.
- * Each is marked in the fd table with its holder; a holder stops using its
+ * Each is marked with its holder in rg_own_dir; a holder stops using its
  * descriptor for a moment when asked (pause), so that a dup2() of the
  * program's onto that number can move it elsewhere first. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -42,6 +43,42 @@ _Atomic int rg_own_lowest = INT_MAX;
  * it: rg_own_compact() moves the lowest up into it. */
 static _Atomic bool rg_own_holed;
 
+rg_own_ref *_Atomic rg_own_dir[RG_FD_MAX >> RG_OWN_CHUNK_SHIFT];
+
+/* Where n's holder is written, its chunk mapped if need be (mmap, not
+ * malloc: a signal handler may be closing); NULL without memory. */
+static rg_own_ref *rg_own_ref_of(int n)
+{
+	rg_own_ref *_Atomic *dir = &rg_own_dir[(unsigned)n >> RG_OWN_CHUNK_SHIFT];
+	rg_own_ref *chunk = atomic_load_explicit(dir, memory_order_acquire);
+
+	if (!chunk) {
+		chunk = mmap(NULL, RG_OWN_CHUNK * sizeof(*chunk), PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (chunk == MAP_FAILED)
+			return NULL;
+		/* Under RG_LOCK_DRAINER: no other writer. */
+		atomic_store_explicit(dir, chunk, memory_order_release);
+	}
+	return &chunk[(unsigned)n & (RG_OWN_CHUNK - 1)];
+}
+
+int rg_own_next_at(int first, unsigned int last)
+{
+	if (last >= RG_FD_MAX)
+		last = RG_FD_MAX - 1;
+	for (unsigned int n = (unsigned int)first; n <= last; n++) {
+		rg_own_ref *chunk = atomic_load_explicit(&rg_own_dir[n >> RG_OWN_CHUNK_SHIFT],
+							 memory_order_acquire);
+
+		if (!chunk)
+			n |= RG_OWN_CHUNK - 1; /* skip the whole unmapped chunk */
+		else if (atomic_load_explicit(&chunk[n & (RG_OWN_CHUNK - 1)], memory_order_acquire))
+			return (int)n;
+	}
+	return -1;
+}
+
 /* The top for a program whose descriptors reach high. */
 static int rg_own_top_for(int high)
 {
@@ -64,13 +101,20 @@ static void rg_own_set_top(int top)
 {
 	rg_own_top = top;
 	rg_own_count = 0;
-	for (int n = 0; n < top && (n = rg_fd_next(n, (unsigned int)top - 1, RG_FD_OWN)) >= 0; n++)
+	for (int n = 0; n < top && (n = rg_own_next_at(n, (unsigned int)top - 1)) >= 0; n++)
 		rg_own_count++;
 }
 
+/* The program's entry for n goes too: one left by a close the wrappers
+ * did not see must not make n pass for the program's socket. */
 static void rg_own_mark(int n, struct rg_own *o)
 {
-	rg_fd_mark_own(n, o);
+	rg_own_ref *ref = rg_own_ref_of(n);
+
+	if (!ref)
+		return;
+	rg_fd_forget(n);
+	atomic_store_explicit(ref, o, memory_order_release);
 	rg_own_count += n < rg_own_top;
 	if (n < atomic_load_explicit(&rg_own_lowest, memory_order_relaxed))
 		atomic_store_explicit(&rg_own_lowest, n, memory_order_release);
@@ -78,10 +122,14 @@ static void rg_own_mark(int n, struct rg_own *o)
 
 static void rg_own_unmark(int n)
 {
-	rg_fd_mark(n, RG_FD_UNSEEN);
+	rg_own_ref *ref = rg_own_at(n) ? rg_own_ref_of(n) : NULL;
+
+	if (!ref)
+		return;
+	atomic_store_explicit(ref, NULL, memory_order_release);
 	rg_own_count -= n < rg_own_top;
 	if (n == atomic_load_explicit(&rg_own_lowest, memory_order_relaxed)) {
-		int next = rg_fd_next(n + 1, RG_FD_MAX, RG_FD_OWN);
+		int next = rg_own_next_at(n + 1, RG_FD_MAX);
 
 		atomic_store_explicit(&rg_own_lowest, next < 0 ? INT_MAX : next,
 				      memory_order_release);
@@ -222,14 +270,12 @@ static void rg_own_move(struct rg_own *o, int n)
 static bool rg_own_try_evict(int n, bool *moved)
 {
 	sigset_t saved;
-	struct rg_fd *e;
+	struct rg_own *o;
 	bool done = true;
 
 	*moved = false;
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
-	if (rg_fd_known(n, &e) == RG_FD_OWN) {
-		struct rg_own *o = e->owner;
-
+	if ((o = rg_own_at(n))) {
 		done = o->holder->pause(o);
 		if (done) {
 			rg_own_move(o, n);
@@ -264,14 +310,12 @@ static int rg_cloexec_of(int fd)
 static int rg_own_try_step_aside(int n, int high, int prog, bool *busy)
 {
 	sigset_t saved;
-	struct rg_fd *e;
+	struct rg_own *o;
 	int took = -1;
 
 	*busy = false;
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
-	if (rg_fd_known(n, &e) == RG_FD_OWN) {
-		struct rg_own *o = e->owner;
-
+	if ((o = rg_own_at(n))) {
 		*busy = !o->holder->pause(o);
 		if (!*busy) {
 			rg_own_mark(high, o);
@@ -300,11 +344,11 @@ static int rg_own_try_step_aside(int n, int high, int prog, bool *busy)
 static int rg_own_copy_up(int n, bool squeeze)
 {
 	sigset_t saved;
-	struct rg_fd *e;
+	struct rg_own *o;
 	int high = -1;
 
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
-	if (rg_fd_known(n, &e) == RG_FD_OWN) {
+	if ((o = rg_own_at(n))) {
 		high = rg_own_dup_high(n);
 		if (high >= 0 && high <= n) {
 			rg_libc(close)(high);
@@ -312,7 +356,7 @@ static int rg_own_copy_up(int n, bool squeeze)
 		}
 		/* The top is full: any number above n will do. */
 		while (high < 0 && (high = rg_libc(fcntl)(n, F_DUPFD_CLOEXEC, n + 1)) < 0 &&
-		       errno == EMFILE && squeeze && rg_drainer_release_other(e->owner))
+		       errno == EMFILE && squeeze && rg_drainer_release_other(o))
 			;
 		if (high >= rg_own_top) {
 			rg_libc(close)(high);
@@ -351,8 +395,7 @@ static void rg_own_lift(void)
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
 	bottom = rg_own_top - rg_own_count;
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
-	for (int n = 0; n < bottom && (n = rg_fd_next(n, (unsigned int)bottom - 1, RG_FD_OWN)) >= 0;
-	     n++)
+	for (int n = 0; n < bottom && (n = rg_own_next_at(n, (unsigned int)bottom - 1)) >= 0; n++)
 		rg_own_step_aside(n, -1, false);
 }
 
@@ -391,7 +434,7 @@ static __attribute__((noinline)) int rg_own_make_way_slow(int fd, int floor, boo
 	int n;
 
 	rg_own_raise_top(rg_own_top_for(fd));
-	n = rg_fd_next(floor, (unsigned int)fd - 1, RG_FD_OWN);
+	n = rg_own_next_at(floor, (unsigned int)fd - 1);
 	if (renumber && n >= 0) {
 		int took = rg_own_step_aside(n, fd, true);
 
@@ -439,12 +482,10 @@ int rg_own_make_way(int fd, int floor, bool renumber)
 static bool rg_own_fill_hole(const struct rg_own_holder *mine, bool *busy)
 {
 	int n = atomic_load_explicit(&rg_own_lowest, memory_order_relaxed), high;
-	struct rg_fd *e;
 	struct rg_own *o;
 
-	if (n == INT_MAX || rg_fd_known(n, &e) != RG_FD_OWN)
+	if (n == INT_MAX || !(o = rg_own_at(n)))
 		return false;
-	o = e->owner;
 	bool self = o->holder == mine; /* the caller's own: not in use now */
 
 	if (!self && !o->holder->pause(o)) {
@@ -520,12 +561,12 @@ void rg_own_evicted_failed(int n)
 void rg_own_lost(int n)
 {
 	sigset_t saved;
-	struct rg_fd *e;
+	struct rg_own *o;
 	int expected = n;
 
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
-	if (rg_fd_known(n, &e) == RG_FD_OWN) {
-		atomic_compare_exchange_strong(&e->owner->fd, &expected, -1);
+	if ((o = rg_own_at(n))) {
+		atomic_compare_exchange_strong(&o->fd, &expected, -1);
 		rg_own_unmark(n);
 	}
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
@@ -535,11 +576,10 @@ void rg_own_lost(int n)
 static int rg_own_next(int n, struct rg_own **o)
 {
 	sigset_t saved;
-	struct rg_fd *e;
 
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
-	n = rg_fd_next(n, RG_FD_MAX, RG_FD_OWN);
-	*o = n >= 0 && rg_fd_known(n, &e) == RG_FD_OWN ? e->owner : NULL;
+	n = rg_own_next_at(n, RG_FD_MAX);
+	*o = n >= 0 ? rg_own_at(n) : NULL;
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
 	return *o ? n : -1;
 }
@@ -603,7 +643,7 @@ void rg_own_make_room(int n)
 {
 	int own;
 
-	while ((own = rg_fd_next(0, RG_FD_MAX, RG_FD_OWN)) >= 0 &&
+	while ((own = rg_own_next_at(0, RG_FD_MAX)) >= 0 &&
 	       own <= atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed) + n &&
 	       rg_own_give_up_from(0))
 		;

@@ -1,9 +1,9 @@
 /* resetguard's own descriptors: the log, the drainer's epoll and eventfd,
  * and every lingering socket.  They live above the numbers programs use,
- * close-on-exec, and are marked in the fd table with their holder, so that
- * close(), close_range(), closefrom() and dup2() from the program can
- * neither close them nor make resetguard use a number the program has
- * taken: one mechanism for all of them. */
+ * close-on-exec, and are marked with their holder in a table of their own
+ * (rg_own_at), so that close(), close_range(), closefrom() and dup2() from
+ * the program can neither close them nor make resetguard use a number the
+ * program has taken: one mechanism for all of them. */
 #ifndef RG_OWNFD_H
 #define RG_OWNFD_H
 
@@ -11,7 +11,36 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "export.h"
+#include "fdtable.h"
+
 struct rg_own;
+
+/* The holders by number, in chunks of a page mapped when the first own
+ * descriptor lands in one: apart from the fd table, so that a lingering
+ * socket's own number costs a pointer there and not an entry.  Written
+ * under RG_LOCK_DRAINER, read without a lock. */
+#define RG_OWN_CHUNK_SHIFT 9
+#define RG_OWN_CHUNK (1u << RG_OWN_CHUNK_SHIFT)
+typedef struct rg_own *_Atomic rg_own_ref;
+extern RG_HIDDEN rg_own_ref *_Atomic rg_own_dir[RG_FD_MAX >> RG_OWN_CHUNK_SHIFT];
+
+/* The holder of own descriptor n, NULL when n is not one of them. */
+static inline struct rg_own *rg_own_at(int n)
+{
+	rg_own_ref *chunk;
+
+	if ((unsigned)n >= RG_FD_MAX)
+		return NULL;
+	chunk = atomic_load_explicit(&rg_own_dir[(unsigned)n >> RG_OWN_CHUNK_SHIFT],
+				     memory_order_acquire);
+	return chunk ? atomic_load_explicit(&chunk[(unsigned)n & (RG_OWN_CHUNK - 1)],
+					    memory_order_acquire)
+		     : NULL;
+}
+
+/* The lowest own descriptor in [first, last], or -1. */
+int rg_own_next_at(int first, unsigned int last);
 
 enum rg_give { RG_GAVE, RG_BUSY, RG_CANNOT };
 

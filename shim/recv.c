@@ -43,7 +43,6 @@ RG_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	case RG_FD_SOCKET:
 		return rg_read_socket(fd, buf, len, e);
 	case RG_FD_OTHER:
-	case RG_FD_OWN:
 		return rg_libc_bound(read)(fd, buf, len);
 	default:
 		return rg_read_unseen(fd, buf, len);
@@ -70,7 +69,6 @@ RG_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 	case RG_FD_SOCKET:
 		return rg_read_chk_socket(fd, buf, len, buflen, e);
 	case RG_FD_OTHER:
-	case RG_FD_OWN:
 		return rg_libc_bound(__read_chk)(fd, buf, len, buflen);
 	default:
 		return rg_read_chk_unseen(fd, buf, len, buflen);
@@ -106,7 +104,6 @@ RG_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 	case RG_FD_SOCKET:
 		return rg_recv_socket(fd, buf, len, flags, e);
 	case RG_FD_OTHER:
-	case RG_FD_OWN:
 		return rg_libc_bound(recv)(fd, buf, len, flags);
 	default:
 		return rg_recv_unseen(fd, buf, len, flags);
@@ -133,7 +130,6 @@ RG_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int f
 	case RG_FD_SOCKET:
 		return rg_recv_chk_socket(fd, buf, len, buflen, flags, e);
 	case RG_FD_OTHER:
-	case RG_FD_OWN:
 		return rg_libc_bound(__recv_chk)(fd, buf, len, buflen, flags);
 	default:
 		return rg_recv_chk_unseen(fd, buf, len, buflen, flags);

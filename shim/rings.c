@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "ownfd.h"
 #include "procfd.h"
 #include "real.h"
 #include "rings.h"
@@ -41,13 +42,8 @@ static void rg_rings_visit(int dirfd, int fd, void *ctx)
 	ssize_t len;
 
 	(void)ctx;
-	switch (rg_fd_known(fd, &e)) {
-	case RG_FD_SOCKET:
-	case RG_FD_OWN:
+	if (rg_fd_known(fd, &e) == RG_FD_SOCKET || rg_own_at(fd))
 		return;
-	default:
-		break;
-	}
 	snprintf(name, sizeof(name), "%d", fd);
 	len = readlinkat(dirfd, name, link, sizeof(link));
 	if (len == (ssize_t)sizeof(ring) - 1 && memcmp(link, ring, sizeof(ring) - 1) == 0)

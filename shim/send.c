@@ -75,7 +75,6 @@ RG_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	case RG_FD_SOCKET:
 		return rg_write_socket(fd, buf, len, e);
 	case RG_FD_OTHER:
-	case RG_FD_OWN:
 		return rg_libc_bound(write)(fd, buf, len);
 	default:
 		return rg_write_unseen(fd, buf, len);
@@ -138,7 +137,6 @@ RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	case RG_FD_SOCKET:
 		return rg_writev_socket(e, fd, iov, iovcnt);
 	case RG_FD_OTHER:
-	case RG_FD_OWN:
 		return rg_libc_bound(writev)(fd, iov, iovcnt);
 	default:
 		return rg_writev_unseen(fd, iov, iovcnt);
@@ -168,7 +166,6 @@ RG_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 	case RG_FD_SOCKET:
 		return rg_send_socket(fd, buf, len, flags, e);
 	case RG_FD_OTHER:
-	case RG_FD_OWN:
 		return rg_libc_bound(send)(fd, buf, len, flags);
 	default:
 		return rg_send_unseen(fd, buf, len, flags);

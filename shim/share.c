@@ -538,7 +538,7 @@ static void rg_share_inherit_visit(int dirfd, int fd, void *ctx)
 	struct stat st;
 	ssize_t len;
 
-	if (rg_fd_is_own(fd))
+	if (rg_own_at(fd))
 		return;
 	snprintf(name, sizeof(name), "%d", fd);
 	len = readlinkat(dirfd, name, link, sizeof(link));
