@@ -164,7 +164,7 @@ static inline struct rg_fd *rg_fd_socket(int fd)
 }
 
 /* What the table already says of fd, without classifying it: the hot
- * wrappers switch on this so that each outcome is a tail call. */
+ * wrappers test it, a socket first, so that each outcome is a tail call. */
 static inline enum rg_fd_kind rg_fd_known(int fd, struct rg_fd **entry)
 {
 	*entry = rg_fd_peek(fd);

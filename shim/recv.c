@@ -39,14 +39,13 @@ RG_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
 	struct rg_fd *e;
 
-	switch (rg_fd_known(fd, &e)) {
-	case RG_FD_SOCKET:
+	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
+	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_read_socket(fd, buf, len, e);
-	case RG_FD_OTHER:
+	if (kind == RG_FD_OTHER)
 		return rg_libc_bound(read)(fd, buf, len);
-	default:
-		return rg_read_unseen(fd, buf, len);
-	}
+	return rg_read_unseen(fd, buf, len);
 }
 
 static __attribute__((noinline)) ssize_t rg_read_chk_socket(int fd, void *buf, size_t len, size_t buflen, struct rg_fd *e)
@@ -65,14 +64,13 @@ RG_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
 	struct rg_fd *e;
 
-	switch (rg_fd_known(fd, &e)) {
-	case RG_FD_SOCKET:
+	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
+	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_read_chk_socket(fd, buf, len, buflen, e);
-	case RG_FD_OTHER:
+	if (kind == RG_FD_OTHER)
 		return rg_libc_bound(__read_chk)(fd, buf, len, buflen);
-	default:
-		return rg_read_chk_unseen(fd, buf, len, buflen);
-	}
+	return rg_read_chk_unseen(fd, buf, len, buflen);
 }
 
 RG_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
@@ -100,14 +98,13 @@ RG_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
 	struct rg_fd *e;
 
-	switch (rg_fd_known(fd, &e)) {
-	case RG_FD_SOCKET:
+	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
+	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_recv_socket(fd, buf, len, flags, e);
-	case RG_FD_OTHER:
+	if (kind == RG_FD_OTHER)
 		return rg_libc_bound(recv)(fd, buf, len, flags);
-	default:
-		return rg_recv_unseen(fd, buf, len, flags);
-	}
+	return rg_recv_unseen(fd, buf, len, flags);
 }
 
 static __attribute__((noinline)) ssize_t rg_recv_chk_socket(int fd, void *buf, size_t len, size_t buflen, int flags, struct rg_fd *e)
@@ -126,14 +123,13 @@ RG_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int f
 {
 	struct rg_fd *e;
 
-	switch (rg_fd_known(fd, &e)) {
-	case RG_FD_SOCKET:
+	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
+	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_recv_chk_socket(fd, buf, len, buflen, flags, e);
-	case RG_FD_OTHER:
+	if (kind == RG_FD_OTHER)
 		return rg_libc_bound(__recv_chk)(fd, buf, len, buflen, flags);
-	default:
-		return rg_recv_chk_unseen(fd, buf, len, buflen, flags);
-	}
+	return rg_recv_chk_unseen(fd, buf, len, buflen, flags);
 }
 
 RG_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,

@@ -71,14 +71,13 @@ RG_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
 	struct rg_fd *e;
 
-	switch (rg_fd_known(fd, &e)) {
-	case RG_FD_SOCKET:
+	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
+	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_write_socket(fd, buf, len, e);
-	case RG_FD_OTHER:
+	if (kind == RG_FD_OTHER)
 		return rg_libc_bound(write)(fd, buf, len);
-	default:
-		return rg_write_unseen(fd, buf, len);
-	}
+	return rg_write_unseen(fd, buf, len);
 }
 
 /* Nothing to write: vfs_writev() returns 0 before it reaches the socket,
@@ -133,14 +132,13 @@ RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct rg_fd *e;
 
-	switch (rg_fd_known(fd, &e)) {
-	case RG_FD_SOCKET:
+	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
+	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_writev_socket(e, fd, iov, iovcnt);
-	case RG_FD_OTHER:
+	if (kind == RG_FD_OTHER)
 		return rg_libc_bound(writev)(fd, iov, iovcnt);
-	default:
-		return rg_writev_unseen(fd, iov, iovcnt);
-	}
+	return rg_writev_unseen(fd, iov, iovcnt);
 }
 
 /* send() has the shape of the hot receive calls (recv.c). */
@@ -162,14 +160,13 @@ RG_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	struct rg_fd *e;
 
-	switch (rg_fd_known(fd, &e)) {
-	case RG_FD_SOCKET:
+	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
+	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_send_socket(fd, buf, len, flags, e);
-	case RG_FD_OTHER:
+	if (kind == RG_FD_OTHER)
 		return rg_libc_bound(send)(fd, buf, len, flags);
-	default:
-		return rg_send_unseen(fd, buf, len, flags);
-	}
+	return rg_send_unseen(fd, buf, len, flags);
 }
 
 RG_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
