@@ -227,14 +227,18 @@ static void rg_slot_resume(struct rg_own *o)
 }
 
 /* Closes a slot the caller holds BUSY, logs the outcome and frees it; one
- * still on the queue of new slots is freed by the thread as it passes. */
+ * still on the queue of new slots is freed by the thread as it passes.
+ * With RG_LOCK_DRAINER held (locked), the outcome is counted and its
+ * record is not written (rg_log_linger_unwritten). */
 static void rg_slot_finish_as(struct rg_slot *s, const char *outcome, bool locked, bool queued)
 {
 	struct rg_fd e;
 
-	rg_log_linger(rg_slot_entry(s, &e), &s->conn.peer, s->conn.fd, rg_slot_fd(s), outcome,
-		      s->drained,
-		      (rg_monotonic_ns() - s->start_ns) / 1000000);
+	if (locked)
+		rg_log_linger_unwritten(outcome);
+	else
+		rg_log_linger(rg_slot_entry(s, &e), &s->conn.peer, s->conn.fd, rg_slot_fd(s),
+			      outcome, s->drained, (rg_monotonic_ns() - s->start_ns) / 1000000);
 	if (locked)
 		rg_own_close_locked(&s->own);
 	else
@@ -861,31 +865,44 @@ static void rg_slot_queue(struct rg_slot *s)
 						      memory_order_seq_cst, memory_order_relaxed));
 }
 
+/* A reserved slot no thread can take (none could start: no descriptor
+ * left for its epoll set): the plain close, its record written.  In a
+ * signal handler that interrupted this thread in RG_LOCK_DRAINER (in_lock),
+ * the lock is the interrupted code's: held all the same, and no record. */
+static void rg_slot_capped(struct rg_slot *s, bool in_lock)
+{
+	struct rg_fd e;
+
+	if (in_lock) {
+		rg_log_linger_unwritten("cap");
+		rg_own_close_locked(&s->own);
+	} else {
+		rg_log_linger(rg_slot_entry(s, &e), &s->conn.peer, s->conn.fd, rg_slot_fd(s), "cap",
+			      0, 0);
+		rg_own_close(&s->own);
+	}
+	rg_slot_put(s, RG_SLOT_FREE);
+}
+
 void rg_drainer_commit(struct rg_slot *s)
 {
 	int saved = errno;
 	bool ours = rg_lock_enter_unmasked(RG_LOCK_DRAINER);
+	bool queued = ours && (rg_drainer_started || rg_drainer_start());
 
 	/* Counted before it is queued, so that the count never drops below
 	 * zero when the thread finishes it first; counted only once it can
 	 * be: an _exit() from a handler never waits for a socket the thread
 	 * cannot see. */
-	if (ours && (rg_drainer_started || rg_drainer_start())) {
+	if (queued) {
 		atomic_fetch_add_explicit(&rg_lingering, 1, memory_order_acq_rel);
 		rg_slot_queue(s);
 		rg_drainer_wake();
-	} else {
-		/* Without the lock only in a signal handler that interrupted
-		 * this thread while it held it: held all the same. */
-		struct rg_fd e;
-
-		rg_log_linger(rg_slot_entry(s, &e), &s->conn.peer, s->conn.fd, rg_slot_fd(s), "cap", 0,
-			      0);
-		rg_own_close_locked(&s->own);
-		rg_slot_put(s, RG_SLOT_FREE);
 	}
 	if (ours)
 		rg_lock_leave_unmasked(RG_LOCK_DRAINER);
+	if (!queued)
+		rg_slot_capped(s, !ours);
 	errno = saved;
 }
 

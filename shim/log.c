@@ -416,6 +416,12 @@ static _Atomic uint64_t *rg_linger_counter(const char *outcome)
 	}
 }
 
+void rg_log_linger_unwritten(const char *outcome)
+{
+	rg_count(rg_linger_counter(outcome));
+	rg_log_dropped();
+}
+
 /* One record per graceful close: eof is the normal outcome; timeout (the
  * peer kept the connection open), bytes (it sent more than the drain
  * takes), error and cap (no room to linger, so the plain close) are worth

@@ -21,6 +21,12 @@ void rg_log_linger(const struct rg_fd *conn, const union rg_ip_peer *peer, int p
 		   int sock_fd, const char *outcome, uint64_t drained, int64_t ms);
 void rg_log_plain_close(const struct rg_fd *conn, const union rg_ip_peer *peer, int prog_fd,
 			int sock_fd, const char *why);
+/* The same outcome counted, its record not written but counted as
+ * dropped (event=suppressed): for a caller holding RG_LOCK_DRAINER, after
+ * which no record may be written (lock.h: a record takes the rate
+ * limiter's and the sink's locks, which come before it, and the sink
+ * takes RG_LOCK_DRAINER itself to open its file again). */
+void rg_log_linger_unwritten(const char *outcome);
 void rg_log_summary(void);
 /* What a record about a listener says; -1 leaves a number out. */
 struct rg_listen_info {
