@@ -182,7 +182,7 @@ static void rg_release_leaves(const struct rg_release *r)
 	if (rg_bindings_left(&r->conn) || atomic_load(&life->inflight))
 		rg_share_taint(&r->conn);
 	if (rg_lingers(&r->conn))
-		rg_log_plain_close(&r->conn, &r->peer, r->fd, r->fd, rg_shared);
+		rg_log_plain_close(&r->conn, &r->peer, r->fd, -1, rg_shared);
 }
 
 void rg_release_begin(struct rg_release *r, int fd, const struct rg_fd *e,
@@ -241,7 +241,7 @@ void rg_release_end(struct rg_release *r, bool released)
 		if (!r->last)
 			rg_release_leaves(r);
 		else if (r->plain && *r->plain)
-			rg_log_plain_close(&r->conn, &r->peer, r->fd, r->fd, r->plain);
+			rg_log_plain_close(&r->conn, &r->peer, r->fd, -1, r->plain);
 	}
 	errno = saved;
 }

@@ -148,7 +148,7 @@ static void rg_line_local(struct rg_line *l, int fd)
 	struct rg_addr local;
 	socklen_t len = sizeof(local.u);
 
-	local.len = getsockname(fd, &local.u.sa, &len) == 0 ? len : 0;
+	local.len = fd >= 0 && getsockname(fd, &local.u.sa, &len) == 0 ? len : 0;
 	rg_line_addr(l, "local", &local);
 }
 
@@ -277,7 +277,9 @@ static void rg_line_peer(struct rg_line *l, const union rg_ip_peer *kept, int so
 
 /* The keys that say which connection a record is about.  sock_fd is a
  * descriptor for the socket itself (the program's, or the drainer's once
- * the program has let go of it). */
+ * the program has let go of it), or -1 when neither is left: the number
+ * the program released may name another file by then (a dup2() over it,
+ * another thread's open), and the kernel is not asked about it. */
 static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, const union rg_ip_peer *peer,
 			 int fd, int sock_fd)
 {

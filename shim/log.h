@@ -16,7 +16,8 @@ void rg_log_conn_error(const struct rg_fd *e, int fd, const char *op, int err);
 void rg_log_complaint(const char *what, const char *value, const char *why,
 		      const char *fallback);
 /* conn is the entry as it was, peer the IP peer kept for it (rg_fd_peer)
- * then: both copies, as the number may be another socket's by now. */
+ * then: both copies, as the number may be another socket's by now.
+ * sock_fd is a descriptor of the socket still open, or -1 (log.c). */
 void rg_log_linger(const struct rg_fd *conn, const union rg_ip_peer *peer, int prog_fd,
 		   int sock_fd, const char *outcome, uint64_t drained, int64_t ms);
 void rg_log_plain_close(const struct rg_fd *conn, const union rg_ip_peer *peer, int prog_fd,

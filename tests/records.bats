@@ -52,3 +52,26 @@ os.execv(sys.argv[1], sys.argv[1:])' "$RG" cat
 	assert_output --regexp ' prog=cat pid=[0-9]+ tx_bytes=0 rx_bytes=0 conn_id='
 	refute_output --partial "age_ms="
 }
+
+@test "dup2() over one number of a shared socket: the close record names no address of the socket now there" {
+	# a is shared (a copy stays), so dup2(b, a) closes a's number plainly
+	# (event=close outcome=shared, at debug level); afterwards that number
+	# is b, whose local address must not appear in a's record.
+	cat >"$BATS_TEST_TMPDIR/dup2.py" <<-'EOF'
+		import os, socket
+		l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(8)
+		a = socket.create_connection(l.getsockname())
+		b = socket.create_connection(l.getsockname())
+		keep = os.dup(a.fileno())
+		print("fd", a.fileno(), "b_local %s:%d" % b.getsockname())
+		os.dup2(b.fileno(), a.fileno())
+	EOF
+	RESETGUARD_LOG=$LOG RESETGUARD_LOG_LEVEL=debug run --separate-stderr timeout 30 "$RG" python3 "$BATS_TEST_TMPDIR/dup2.py"
+	assert_success
+	local fd=${lines[0]#fd } b_local=${lines[0]#* b_local }
+	fd=${fd%% *}
+	run grep -E "event=close outcome=shared fd=$fd " "$LOG"
+	assert_success
+	refute_output --partial "local=$b_local "
+	assert_output --partial "local=unknown "
+}
