@@ -80,8 +80,11 @@ answers() {
 	assert_equal "$(grep -c '^ok 178 HTTP/1.1 413 Payload Too Large$' "$WWW/answers.preloaded")" 30
 	assert_equal "$(grep -c '^resets=0$' "$WWW/answers.preloaded")" 5
 	diff -u "$WWW/answers.plain" "$WWW/answers.preloaded"
-	# The library was there, and had nothing to complain of.
-	run grep -v 'level=info event=\(start\|summary\) ' "$LOG"
+	# The library was there, and had nothing to complain of.  A packet the
+	# kernel dropped at the listener (a machine busy with other work: the
+	# client sends its SYN again) is reported, as it should be, and is not
+	# a complaint about the library.
+	run grep -v 'level=info event=\(start\|summary\) \|level=warn event=listen_overflow ' "$LOG"
 	refute_output
 	grep -q 'event=start prog=apache2' "$LOG"
 }
