@@ -226,23 +226,28 @@ static void rg_slot_resume(struct rg_own *o)
 	rg_slot_put(s, s->paused_from);
 }
 
-/* Closes a slot the caller holds BUSY, logs the outcome and frees it; one
- * still on the queue of new slots is freed by the thread as it passes.
- * With RG_LOCK_DRAINER held (locked), the outcome is counted and its
- * record is not written (rg_log_linger_unwritten). */
-static void rg_slot_finish_as(struct rg_slot *s, const char *outcome, bool locked, bool queued)
+/* Logs a slot's outcome and closes its socket.  With RG_LOCK_DRAINER held
+ * (locked), the outcome is counted and its record is not written
+ * (rg_log_linger_unwritten). */
+static void rg_slot_end(struct rg_slot *s, const char *outcome, bool locked)
 {
 	struct rg_fd e;
 
-	if (locked)
+	if (locked) {
 		rg_log_linger_unwritten(outcome);
-	else
+		rg_own_close_locked(&s->own);
+	} else {
 		rg_log_linger(rg_slot_entry(s, &e), &s->conn.peer, s->conn.fd, rg_slot_fd(s),
 			      outcome, s->drained, (rg_monotonic_ns() - s->start_ns) / 1000000);
-	if (locked)
-		rg_own_close_locked(&s->own);
-	else
 		rg_own_close(&s->own);
+	}
+}
+
+/* Closes a slot the caller holds BUSY, logs the outcome and frees it; one
+ * still on the queue of new slots is freed by the thread as it passes. */
+static void rg_slot_finish_as(struct rg_slot *s, const char *outcome, bool locked, bool queued)
+{
+	rg_slot_end(s, outcome, locked);
 	rg_slot_put(s, queued ? RG_SLOT_DROPPED : RG_SLOT_FREE);
 	if (atomic_fetch_sub_explicit(&rg_lingering, 1, memory_order_acq_rel) == 1)
 		rg_futex(&rg_lingering, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
@@ -865,25 +870,6 @@ static void rg_slot_queue(struct rg_slot *s)
 						      memory_order_seq_cst, memory_order_relaxed));
 }
 
-/* A reserved slot no thread can take (none could start: no descriptor
- * left for its epoll set): the plain close, its record written.  In a
- * signal handler that interrupted this thread in RG_LOCK_DRAINER (in_lock),
- * the lock is the interrupted code's: held all the same, and no record. */
-static void rg_slot_capped(struct rg_slot *s, bool in_lock)
-{
-	struct rg_fd e;
-
-	if (in_lock) {
-		rg_log_linger_unwritten("cap");
-		rg_own_close_locked(&s->own);
-	} else {
-		rg_log_linger(rg_slot_entry(s, &e), &s->conn.peer, s->conn.fd, rg_slot_fd(s), "cap",
-			      0, 0);
-		rg_own_close(&s->own);
-	}
-	rg_slot_put(s, RG_SLOT_FREE);
-}
-
 void rg_drainer_commit(struct rg_slot *s)
 {
 	int saved = errno;
@@ -901,8 +887,14 @@ void rg_drainer_commit(struct rg_slot *s)
 	}
 	if (ours)
 		rg_lock_leave_unmasked(RG_LOCK_DRAINER);
-	if (!queued)
-		rg_slot_capped(s, !ours);
+	if (!queued) {
+		/* No thread could start (no descriptor left for its epoll
+		 * set): the plain close.  In a signal handler that interrupted
+		 * this thread in the lock, the lock is the interrupted code's:
+		 * held all the same. */
+		rg_slot_end(s, "cap", !ours);
+		rg_slot_put(s, RG_SLOT_FREE);
+	}
 	errno = saved;
 }
 

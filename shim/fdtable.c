@@ -97,7 +97,8 @@ static bool rg_fd_in_table(const struct rg_fd *e)
 	return (unsigned)e->fd < RG_FD_MAX && rg_fd_peek(e->fd) == e;
 }
 
-/* Keeps sa as e's peer when it is an IP address, else forgets e's. */
+/* Keeps sa as e's peer when it is an IP address, else forgets e's: every
+ * new socket on the number calls it once. */
 static void rg_fd_keep_peer(struct rg_fd *e, const struct sockaddr *sa, socklen_t len)
 {
 	bool ip = sa && ((sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) ||
@@ -121,11 +122,15 @@ union rg_ip_peer rg_fd_peer(const struct rg_fd *e)
 	return p ? *p : (union rg_ip_peer){ .family = AF_UNSPEC };
 }
 
+static void rg_fd_put_peer(struct rg_fd *e, const union rg_ip_peer *p)
+{
+	rg_fd_keep_peer(e, (const struct sockaddr *)p, sizeof(*p));
+}
+
 void rg_fd_learn_peer(struct rg_fd *e, const union rg_ip_peer *p)
 {
 	if (rg_fd_peer(e).family == AF_UNSPEC && p->family != AF_UNSPEC)
-		rg_fd_keep_peer(e, (const struct sockaddr *)p,
-				p->family == AF_INET ? sizeof(p->in) : sizeof(p->in6));
+		rg_fd_put_peer(e, p);
 }
 
 /* What write() on a socket of this type does in the kernel
@@ -158,7 +163,6 @@ static void rg_fd_fill(struct rg_fd *e, int family, int type, enum rg_role role)
 	e->send_flags = (unsigned char)rg_fd_send_flags(type);
 	e->role = (unsigned char)role;
 	e->opened_ns = rg_monotonic_ns();
-	rg_fd_keep_peer(e, NULL, 0);
 	e->stream = NULL;
 	e->share = 0;
 	e->conn_id = atomic_fetch_add_explicit(&rg_conn_ids, 1, memory_order_relaxed) + 1;
@@ -216,9 +220,10 @@ static enum rg_fd_kind rg_fd_probe(int fd, struct rg_fd *e)
 
 	struct sockaddr_in6 peer = { .sin6_family = AF_UNSPEC };
 	len = sizeof(peer);
-	if ((family == AF_INET || family == AF_INET6) &&
-	    getpeername(fd, (struct sockaddr *)&peer, &len) == 0)
-		rg_fd_keep_peer(e, (struct sockaddr *)&peer, len);
+	if ((family != AF_INET && family != AF_INET6) ||
+	    getpeername(fd, (struct sockaddr *)&peer, &len) < 0)
+		peer.sin6_family = AF_UNSPEC;
+	rg_fd_keep_peer(e, (struct sockaddr *)&peer, len);
 	return RG_FD_SOCKET;
 }
 
@@ -327,6 +332,7 @@ static void rg_fd_copy_other(struct rg_fd *to, const struct rg_fd *from)
 
 void rg_fd_copy(int newfd, int oldfd)
 {
+	union rg_ip_peer peer;
 	struct rg_fd *from = rg_fd_peek(oldfd);
 	struct rg_fd *to = rg_fd_slot(newfd);
 	enum rg_fd_kind kind = from ? rg_fd_kind_of(from) : RG_FD_UNSEEN;
@@ -356,8 +362,8 @@ void rg_fd_copy(int newfd, int oldfd)
 	to->type = from->type;
 	to->send_flags = from->send_flags;
 	to->opened_ns = from->opened_ns;
-	union rg_ip_peer peer = rg_fd_peer(from);
-	rg_fd_keep_peer(to, (const struct sockaddr *)&peer, sizeof(peer));
+	peer = rg_fd_peer(from);
+	rg_fd_put_peer(to, &peer);
 	to->stream = NULL;
 	to->share = from->share;
 	to->conn_id = from->conn_id;

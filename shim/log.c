@@ -317,7 +317,6 @@ static void rg_error_fields(struct rg_line *l, const void *ctx)
 {
 	const struct rg_error_ctx *c = ctx;
 	const struct rg_fd *e = c->e;
-
 	union rg_ip_peer peer = rg_fd_peer(e);
 
 	rg_line_errno(l, c->err);

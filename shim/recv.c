@@ -38,8 +38,8 @@ static __attribute__((noinline, cold)) ssize_t rg_read_unseen(int fd, void *buf,
 RG_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
 	struct rg_fd *e;
-
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
 
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_read_socket(fd, buf, len, e);
@@ -63,8 +63,8 @@ static __attribute__((noinline, cold)) ssize_t rg_read_chk_unseen(int fd, void *
 RG_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
 	struct rg_fd *e;
-
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
 
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_read_chk_socket(fd, buf, len, buflen, e);
@@ -97,8 +97,8 @@ static __attribute__((noinline, cold)) ssize_t rg_recv_unseen(int fd, void *buf,
 RG_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
 	struct rg_fd *e;
-
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
 
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_recv_socket(fd, buf, len, flags, e);
@@ -122,8 +122,8 @@ static __attribute__((noinline, cold)) ssize_t rg_recv_chk_unseen(int fd, void *
 RG_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
 	struct rg_fd *e;
-
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
 
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_recv_chk_socket(fd, buf, len, buflen, flags, e);

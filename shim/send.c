@@ -70,8 +70,8 @@ static __attribute__((noinline, cold)) ssize_t rg_write_unseen(int fd, const voi
 RG_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
 	struct rg_fd *e;
-
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
 
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_write_socket(fd, buf, len, e);
@@ -131,8 +131,8 @@ static __attribute__((noinline, cold)) ssize_t rg_writev_unseen(int fd, const st
 RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct rg_fd *e;
-
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
 
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_writev_socket(e, fd, iov, iovcnt);
@@ -159,8 +159,8 @@ static __attribute__((noinline, cold)) ssize_t rg_send_unseen(int fd, const void
 RG_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	struct rg_fd *e;
-
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
 
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_send_socket(fd, buf, len, flags, e);
