@@ -21,10 +21,10 @@ int64_t rg_monotonic_ns(void)
 }
 
 /* The target's entry is in no table: its peer is the one it passes. */
-union rg_ip_peer rg_fd_peer(const struct rg_fd *e)
+struct rg_ip_peer rg_fd_peer(const struct rg_fd *e)
 {
 	(void)e;
-	return (union rg_ip_peer){ .family = AF_UNSPEC };
+	return (struct rg_ip_peer){ .family = AF_UNSPEC };
 }
 
 bool rg_sink_is_journal(void)

@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	static char prog[4096], op[4096], log_path[4096], metrics[4096];
 	static struct rg_fd e;
-	static union rg_ip_peer peer;
+	static struct rg_ip_peer peer;
 	static const sa_family_t families[] = { AF_UNSPEC, AF_INET, AF_INET6 };
 	static const int errs[] = { ECONNRESET, EPIPE, ETIMEDOUT, ECONNREFUSED };
 	char *saved_prog = program_invocation_short_name;

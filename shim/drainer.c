@@ -85,50 +85,62 @@ enum rg_slot_state {
 	RG_SLOT_DROPPED, /* closed while NEW: free once the thread has passed it in the queue */
 };
 
-/* What the drainer keeps of the program's entry for the socket: what its
- * records say of the connection (log.c's rg_line_conn and the linger
- * fields read no more of struct rg_fd) and its family.  Ten thousand
- * sockets linger in a few hundred kilobytes. */
-struct rg_slot_conn {
-	int fd; /* the program's number */
+/* A lingering socket.  Ten thousand of them linger in under a megabyte:
+ * the slot keeps what the records say of the connection (log.c's
+ * rg_line_conn and the linger fields read no more of struct rg_fd), in
+ * the fewest bytes that hold it, and what it rarely needs (a holder
+ * outside the family) apart, in rg_slot_aside.  The times are those of
+ * the drainer's deadlines, which a slot never outlives by more than
+ * RESETGUARD_LINGER_TIME (an int of milliseconds), so activity is kept as
+ * milliseconds after the start. */
+struct rg_slot {
+	_Atomic unsigned char state;
+	unsigned char paused_from; /* the state a mover's pause found, to go back to */
 	unsigned char family;
-	unsigned char role;
+	unsigned char role : 2;	  /* enum rg_role */
+	unsigned char life : 1;	  /* the entry's lives[] the program's calls in flight count in */
+	unsigned char awaits : 1; /* rg_slot_aside names a holder who must let go first */
+	struct rg_own own;
+	int next_new;	    /* the next NEW slot on the queue, or -1 */
+	int fd;		    /* the program's number */
+	uint32_t active_ms; /* the last data the drainer saw arrive, after start_ns */
+	struct rg_ip_peer peer;
+	int64_t start_ns;
+	uint64_t drained;
 	int64_t opened_ns;
 	uint64_t conn_id;
-	union rg_ip_peer peer;
+};
+_Static_assert(sizeof(struct rg_slot) <= 80, "a lingering socket outgrew its budget (docs/cost.md)");
+_Static_assert(RG_ROLE_PAIR < 4, "a slot keeps the role in two bits");
+
+/* A holder outside the family that the slot of the same index waits for:
+ * in a map of its own whose pages are touched only by slots that do. */
+struct rg_slot_aside {
+	struct rg_outside_holder outside;
+	int64_t look_ns; /* when to look at it again */
 };
 
-struct rg_slot {
-	_Atomic int state;
-	int paused_from; /* the state a mover's pause found, to go back to */
-	struct rg_own own;
-	int next_new; /* the next NEW slot on the queue, or -1 */
-	int64_t start_ns, last_ns;
-	uint64_t drained;
-	struct rg_fd_life *life; /* the program's calls that may still be in flight on it */
-	struct rg_slot_conn conn; /* what was known of the connection */
-	struct rg_outside_holder outside; /* who must let go first; pid 0: nobody */
-	int64_t look_ns;		  /* when to look at outside again */
-};
-
-static void rg_slot_conn_keep(struct rg_slot_conn *c, const struct rg_fd *e,
-			      const union rg_ip_peer *peer)
+/* e may be a copy of the program's entry: its life points into the
+ * entry itself. */
+static void rg_slot_keep_conn(struct rg_slot *s, const struct rg_fd *e, const struct rg_ip_peer *peer)
 {
-	c->fd = e->fd;
-	c->family = e->family;
-	c->role = e->role;
-	c->opened_ns = e->opened_ns;
-	c->conn_id = e->conn_id;
-	c->peer = *peer;
+	const struct rg_fd_life *life = atomic_load_explicit(&e->life, memory_order_relaxed);
+
+	s->fd = e->fd;
+	s->family = e->family;
+	s->role = e->role & 3u;
+	s->life = life == &rg_fd_of_life(life)->lives[1];
+	s->opened_ns = e->opened_ns;
+	s->conn_id = e->conn_id;
+	s->peer = *peer;
 }
 
 /* An entry for the records, made back from what the slot kept: on the
  * drainer's stack, only when a record is written. */
 static const struct rg_fd *rg_slot_entry(const struct rg_slot *s, struct rg_fd *e)
 {
-	*e = (struct rg_fd){ .fd = s->conn.fd, .family = s->conn.family, .role = s->conn.role,
-			     .opened_ns = s->conn.opened_ns, .conn_id = s->conn.conn_id,
-			     .pair_fd = -1 };
+	*e = (struct rg_fd){ .fd = s->fd, .family = s->family, .role = s->role,
+			     .opened_ns = s->opened_ns, .conn_id = s->conn_id, .pair_fd = -1 };
 	return e;
 }
 
@@ -139,19 +151,20 @@ static bool rg_thread_pause(struct rg_own *o);
 static void rg_thread_resume(struct rg_own *o);
 static enum rg_give rg_thread_give_up(struct rg_own *o);
 
-static const struct rg_own_holder rg_slot_holder = { rg_slot_pause, rg_slot_resume,
+const struct rg_own_holder rg_slot_holder = { rg_slot_pause, rg_slot_resume,
 						     rg_slot_give_up };
-static const struct rg_own_holder rg_thread_holder = { rg_thread_pause, rg_thread_resume,
+const struct rg_own_holder rg_drainer_holder = { rg_thread_pause, rg_thread_resume,
 						       rg_thread_give_up };
 
 /* Changed under the lock only. */
 static bool rg_drainer_started;
-static struct rg_own rg_epoll = { -1, &rg_thread_holder };
-static struct rg_own rg_wake = { -1, &rg_thread_holder };
+static struct rg_own rg_epoll = { -1, RG_HELD_BY_DRAINER };
+static struct rg_own rg_wake = { -1, RG_HELD_BY_DRAINER };
 /* /proc/self/fd, open while the thread runs, which looks for rings there
  * (rings.h) without making a descriptor each time. */
-static struct rg_own rg_procdir = { -1, &rg_thread_holder };
+static struct rg_own rg_procdir = { -1, RG_HELD_BY_DRAINER };
 static struct rg_slot *rg_slots;
+static struct rg_slot_aside *rg_slot_asides;
 static unsigned int rg_slot_cap, rg_slot_high, rg_slot_hint;
 /* Slots handed over and not yet begun: pushed under the lock, taken all at
  * once by the thread without it, so no entry is ever popped twice. */
@@ -198,7 +211,7 @@ int rg_slot_fd(const struct rg_slot *s)
  * for the caller; from tells which it was in. */
 static bool rg_slot_claim(struct rg_slot *s, unsigned int mask, int *from)
 {
-	int state = atomic_load_explicit(&s->state, memory_order_acquire);
+	unsigned char state = atomic_load_explicit(&s->state, memory_order_acquire);
 
 	*from = state;
 	return (mask & (1u << state)) &&
@@ -206,24 +219,27 @@ static bool rg_slot_claim(struct rg_slot *s, unsigned int mask, int *from)
 						       memory_order_acquire, memory_order_relaxed);
 }
 
-static void rg_slot_put(struct rg_slot *s, int state)
+static void rg_slot_put(struct rg_slot *s, enum rg_slot_state state)
 {
-	atomic_store_explicit(&s->state, state, memory_order_release);
+	atomic_store_explicit(&s->state, (unsigned char)state, memory_order_release);
 }
 
 static bool rg_slot_pause(struct rg_own *o)
 {
 	struct rg_slot *s = rg_slot_of(o);
+	int from;
 
-	return rg_slot_claim(s, 1u << RG_SLOT_NEW | 1u << RG_SLOT_WAITING | 1u << RG_SLOT_ACTIVE,
-			     &s->paused_from);
+	if (!rg_slot_claim(s, 1u << RG_SLOT_NEW | 1u << RG_SLOT_WAITING | 1u << RG_SLOT_ACTIVE, &from))
+		return false;
+	s->paused_from = (unsigned char)from;
+	return true;
 }
 
 static void rg_slot_resume(struct rg_own *o)
 {
 	struct rg_slot *s = rg_slot_of(o);
 
-	rg_slot_put(s, s->paused_from);
+	rg_slot_put(s, (enum rg_slot_state)s->paused_from);
 }
 
 /* Logs a slot's outcome and closes its socket.  With RG_LOCK_DRAINER held
@@ -237,7 +253,7 @@ static void rg_slot_end(struct rg_slot *s, const char *outcome, bool locked)
 		rg_log_linger_unwritten(outcome);
 		rg_own_close_locked(&s->own);
 	} else {
-		rg_log_linger(rg_slot_entry(s, &e), &s->conn.peer, s->conn.fd, rg_slot_fd(s),
+		rg_log_linger(rg_slot_entry(s, &e), &s->peer, s->fd, rg_slot_fd(s),
 			      outcome, s->drained, (rg_monotonic_ns() - s->start_ns) / 1000000);
 		rg_own_close(&s->own);
 	}
@@ -264,11 +280,20 @@ static void rg_slot_drop(struct rg_slot *s, const char *why)
 {
 	struct rg_fd e;
 
-	rg_log_plain_close(rg_slot_entry(s, &e), &s->conn.peer, s->conn.fd, rg_slot_fd(s), why);
+	rg_log_plain_close(rg_slot_entry(s, &e), &s->peer, s->fd, rg_slot_fd(s), why);
 	rg_own_close(&s->own);
 	rg_slot_put(s, RG_SLOT_FREE);
 	if (atomic_fetch_sub_explicit(&rg_lingering, 1, memory_order_acq_rel) == 1)
 		rg_futex(&rg_lingering, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+}
+
+/* The peer was active at now: the idle time counts again from there,
+ * rounded up to the millisecond, so that it is never cut short. */
+static void rg_slot_active(struct rg_slot *s, int64_t now)
+{
+	int64_t after = (now - s->start_ns + rg_ms_ns(1) - 1) / rg_ms_ns(1);
+
+	__atomic_store_n(&s->active_ms, (uint32_t)after, __ATOMIC_RELAXED);
 }
 
 /* TCP discards in the kernel: recv() with MSG_TRUNC and no buffer drops
@@ -280,7 +305,7 @@ static _Atomic bool rg_no_discard;
 
 static bool rg_slot_discards(const struct rg_slot *s)
 {
-	return (s->conn.family == AF_INET || s->conn.family == AF_INET6) &&
+	return (s->family == AF_INET || s->family == AF_INET6) &&
 	       !atomic_load_explicit(&rg_no_discard, memory_order_relaxed);
 }
 
@@ -318,7 +343,7 @@ static bool rg_slot_discard(struct rg_slot *s, bool fresh)
 		if (n > 0) {
 			s->drained += (uint64_t)n;
 			if (fresh)
-				s->last_ns = rg_monotonic_ns();
+				rg_slot_active(s, rg_monotonic_ns());
 			if (rg_config.linger_bytes && s->drained >= rg_config.linger_bytes) {
 				rg_slot_finish(s, "bytes"); /* the peer gets what it gets */
 				return false;
@@ -349,12 +374,13 @@ static void rg_slot_drain(struct rg_slot *s)
  * watched; the total one from the close.  The times are read atomically
  * for the pass that does not claim the slot (rg_drainer_scan): a mover may
  * free it meanwhile and a close() fill it anew, and the deadline read is
- * then only a wake-up too early. */
+ * then a wake-up at a wrong time for a slot that the thread's next turn
+ * begins, with its deadline, anyway. */
 static int64_t rg_slot_deadline(const struct rg_slot *s)
 {
-	int64_t last = __atomic_load_n(&s->last_ns, __ATOMIC_RELAXED);
 	int64_t start = __atomic_load_n(&s->start_ns, __ATOMIC_RELAXED);
-	int64_t idle = last + rg_ms_ns(rg_config.linger_timeout_ms);
+	uint32_t active = __atomic_load_n(&s->active_ms, __ATOMIC_RELAXED);
+	int64_t idle = start + (int64_t)active * rg_ms_ns(1) + rg_ms_ns(rg_config.linger_timeout_ms);
 	int64_t total = start + rg_ms_ns(rg_config.linger_time_ms);
 
 	return idle < total ? idle : total;
@@ -394,9 +420,16 @@ static bool rg_heir_time_left(void)
 	return rg_monotonic_ns() < rg_heir_until;
 }
 
+/* The life of the program's entry that its calls on the socket count in:
+ * the entry lingering needs (rg_release_begin), whose chunk stays. */
+static struct rg_fd_life *rg_slot_life(const struct rg_slot *s)
+{
+	return &rg_fd_peek(s->fd)->lives[s->life];
+}
+
 static bool rg_slot_in_flight(const struct rg_slot *s)
 {
-	return !rg_drainer_is_heir && atomic_load_explicit(&s->life->inflight, memory_order_acquire) != 0;
+	return !rg_drainer_is_heir && atomic_load_explicit(&rg_slot_life(s)->inflight, memory_order_acquire) != 0;
 }
 
 /* What one look at the slots found. */
@@ -424,15 +457,17 @@ enum rg_await {
  * unknown (an owner for O_ASYNC signals), and all there is is undone. */
 static enum rg_await rg_slot_await(struct rg_slot *s, int64_t now)
 {
-	if (!s->outside.pid)
+	struct rg_slot_aside *a = &rg_slot_asides[s - rg_slots];
+
+	if (!s->awaits)
 		return RG_AWAIT_NONE;
-	if (now < s->look_ns)
+	if (now < a->look_ns)
 		return RG_AWAIT_HELD;
-	if (!rg_share_outside_gone(&s->outside)) {
-		s->look_ns = now + (now - s->start_ns < RG_SCAN_GRAIN_NS ? RG_TICK_NS : RG_SCAN_GRAIN_NS);
+	if (!rg_share_outside_gone(&a->outside)) {
+		a->look_ns = now + (now - s->start_ns < RG_SCAN_GRAIN_NS ? RG_TICK_NS : RG_SCAN_GRAIN_NS);
 		return RG_AWAIT_HELD;
 	}
-	s->outside.pid = 0;
+	s->awaits = false;
 	return rg_bindings_undo_unknown(rg_slot_fd(s)) ? RG_AWAIT_NONE : RG_AWAIT_BOUND;
 }
 
@@ -455,7 +490,7 @@ static void rg_slot_start(struct rg_slot *s, struct rg_pass *p, int64_t now, boo
 		rg_slot_drop(s, "bound");
 	} else if (await == RG_AWAIT_NONE && !rg_slot_in_flight(s)) {
 		if (waited)
-			s->last_ns = now;
+			rg_slot_active(s, now);
 		rg_pass_deadline(p, rg_slot_begin(s));
 	} else if (now < s->start_ns + rg_ms_ns(rg_config.linger_time_ms)) {
 		p->waiting++;
@@ -690,7 +725,7 @@ static void rg_drainer_loop(unsigned int gen)
 			 * made later cannot reach a socket the program closed. */
 			if (atomic_load_explicit(&rg_new_head, memory_order_relaxed) >= 0 || pass.waiting)
 				rg_rings_scan(false, atomic_load(&rg_procdir.fd));
-			rg_own_compact(&rg_thread_holder);
+			rg_own_compact(RG_HELD_BY_DRAINER);
 		}
 		/* Seen by a commit that queues after the take below: it makes
 		 * the exchange further down fail instead of waking us. */
@@ -778,8 +813,17 @@ static bool rg_slots_map(void)
 	rg_slot_cap = rg_slot_limit();
 	void *map = mmap(NULL, rg_slot_cap * sizeof(struct rg_slot), PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (map == MAP_FAILED)
+	void *aside = mmap(NULL, rg_slot_cap * sizeof(struct rg_slot_aside), PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (map == MAP_FAILED || aside == MAP_FAILED) {
+		if (map != MAP_FAILED)
+			munmap(map, rg_slot_cap * sizeof(struct rg_slot));
+		if (aside != MAP_FAILED)
+			munmap(aside, rg_slot_cap * sizeof(struct rg_slot_aside));
 		return false;
+	}
+	rg_slot_asides = aside;
 	rg_slots = map;
 	return true;
 }
@@ -790,12 +834,12 @@ static struct rg_slot *rg_slot_alloc(void)
 {
 	for (unsigned int n = 0; n < rg_slot_cap; n++) {
 		unsigned int i = (rg_slot_hint + n) % rg_slot_cap;
-		int free_state = RG_SLOT_FREE;
+		unsigned char free_state = RG_SLOT_FREE;
 
 		if (atomic_compare_exchange_strong_explicit(&rg_slots[i].state, &free_state,
 							    RG_SLOT_BUSY, memory_order_acquire,
 							    memory_order_relaxed)) {
-			rg_slots[i].own.holder = &rg_slot_holder;
+			rg_slots[i].own.holder = RG_HELD_BY_SLOT;
 			if (i >= rg_slot_high)
 				__atomic_store_n(&rg_slot_high, i + 1, __ATOMIC_RELEASE);
 			rg_slot_hint = i + 1;
@@ -808,22 +852,21 @@ static struct rg_slot *rg_slot_alloc(void)
 /* Fills a claimed slot with the program's socket, on a descriptor of the
  * drainer's own. */
 static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn,
-			 const union rg_ip_peer *peer, const struct rg_outside_holder *outside)
+			 const struct rg_ip_peer *peer, const struct rg_outside_holder *outside)
 {
 	if (!rg_own_dup(&s->own, fd))
 		return false;
-	rg_slot_conn_keep(&s->conn, conn, peer);
-	s->outside = *outside;
-	s->look_ns = 0;
-	s->life = atomic_load_explicit(&conn->life, memory_order_relaxed);
+	rg_slot_keep_conn(s, conn, peer);
+	s->awaits = outside->pid != 0;
+	if (s->awaits)
+		rg_slot_asides[s - rg_slots] = (struct rg_slot_aside){ .outside = *outside };
 	s->drained = 0;
-	int64_t now = rg_monotonic_ns();
-	__atomic_store_n(&s->start_ns, now, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->last_ns, now, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->start_ns, rg_monotonic_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&s->active_ms, 0, __ATOMIC_RELAXED);
 	return true;
 }
 
-struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn, const union rg_ip_peer *peer,
+struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn, const struct rg_ip_peer *peer,
 				   const struct rg_outside_holder *outside)
 {
 	struct rg_slot *s = NULL;

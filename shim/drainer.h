@@ -19,7 +19,7 @@ struct rg_slot;
  * is no room (RESETGUARD_LINGER_MAX, no descriptor left): the plain close.
  * When outside names a holder, the drainer leaves the socket alone until
  * that lets go. */
-struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn, const union rg_ip_peer *peer,
+struct rg_slot *rg_drainer_reserve(int fd, const struct rg_fd *conn, const struct rg_ip_peer *peer,
 				   const struct rg_outside_holder *outside);
 /* The program's descriptor is gone: the drainer takes the socket over. */
 void rg_drainer_commit(struct rg_slot *s);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "fdtable.h"
+#include "format.h"
 #include "lifecycle.h"
 #include "ownfd.h"
 #include "real.h"
@@ -14,7 +15,7 @@
 
 union rg_fd_cell *_Atomic rg_fd_dir[RG_FD_DIR];
 /* The IP peers (rg_fd_peer), by number as the entries are. */
-static union rg_ip_peer *_Atomic rg_peer_dir[RG_FD_DIR];
+static struct rg_ip_peer *_Atomic rg_peer_dir[RG_FD_DIR];
 static _Atomic uint64_t rg_conn_ids;
 _Atomic int rg_fd_program_high = -1;
 
@@ -68,14 +69,14 @@ static struct rg_fd *rg_fd_slot(int fd)
 /* Where the peer of the socket on fd is kept: its chunk is mapped on the
  * first peer kept there (with make), as the entries' chunks are.  NULL
  * when there is none and make is false, or no memory. */
-static union rg_ip_peer *rg_peer_cell(int fd, bool make)
+static struct rg_ip_peer *rg_peer_cell(int fd, bool make)
 {
-	union rg_ip_peer *_Atomic *dir = &rg_peer_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT];
-	union rg_ip_peer *chunk = atomic_load_explicit(dir, memory_order_acquire);
+	struct rg_ip_peer *_Atomic *dir = &rg_peer_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT];
+	struct rg_ip_peer *chunk = atomic_load_explicit(dir, memory_order_acquire);
 
 	if (!chunk && make) {
 		size_t size = RG_FD_CHUNK * sizeof(*chunk);
-		union rg_ip_peer *expected = NULL;
+		struct rg_ip_peer *expected = NULL;
 
 		chunk = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (chunk == MAP_FAILED)
@@ -97,37 +98,33 @@ static bool rg_fd_in_table(const struct rg_fd *e)
 	return (unsigned)e->fd < RG_FD_MAX && rg_fd_peek(e->fd) == e;
 }
 
-/* Keeps sa as e's peer when it is an IP address, else forgets e's: every
- * new socket on the number calls it once. */
+/* Keeps p as e's peer (AF_UNSPEC: forgets e's): every new socket on the
+ * number calls it once. */
+static void rg_fd_put_peer(struct rg_fd *e, const struct rg_ip_peer *p)
+{
+	struct rg_ip_peer *cell = rg_fd_in_table(e) ? rg_peer_cell(e->fd, p->family != AF_UNSPEC)
+						   : NULL;
+
+	if (cell)
+		*cell = *p;
+}
+
 static void rg_fd_keep_peer(struct rg_fd *e, const struct sockaddr *sa, socklen_t len)
 {
-	bool ip = sa && ((sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) ||
-			 (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)));
-	union rg_ip_peer *p = rg_fd_in_table(e) ? rg_peer_cell(e->fd, ip) : NULL;
+	struct rg_ip_peer p;
 
-	if (!p)
-		return;
-	if (!ip)
-		p->family = AF_UNSPEC;
-	else if (sa->sa_family == AF_INET)
-		memcpy(&p->in, sa, sizeof(p->in));
-	else
-		memcpy(&p->in6, sa, sizeof(p->in6));
+	rg_ip_peer_of(sa, len, &p);
+	rg_fd_put_peer(e, &p);
 }
 
-union rg_ip_peer rg_fd_peer(const struct rg_fd *e)
+struct rg_ip_peer rg_fd_peer(const struct rg_fd *e)
 {
-	union rg_ip_peer *p = rg_fd_in_table(e) ? rg_peer_cell(e->fd, false) : NULL;
+	struct rg_ip_peer *p = rg_fd_in_table(e) ? rg_peer_cell(e->fd, false) : NULL;
 
-	return p ? *p : (union rg_ip_peer){ .family = AF_UNSPEC };
+	return p ? *p : (struct rg_ip_peer){ .family = AF_UNSPEC };
 }
 
-static void rg_fd_put_peer(struct rg_fd *e, const union rg_ip_peer *p)
-{
-	rg_fd_keep_peer(e, (const struct sockaddr *)p, sizeof(*p));
-}
-
-void rg_fd_learn_peer(struct rg_fd *e, const union rg_ip_peer *p)
+void rg_fd_learn_peer(struct rg_fd *e, const struct rg_ip_peer *p)
 {
 	if (rg_fd_peer(e).family == AF_UNSPEC && p->family != AF_UNSPEC)
 		rg_fd_put_peer(e, p);
@@ -332,7 +329,7 @@ static void rg_fd_copy_other(struct rg_fd *to, const struct rg_fd *from)
 
 void rg_fd_copy(int newfd, int oldfd)
 {
-	union rg_ip_peer peer;
+	struct rg_ip_peer peer;
 	struct rg_fd *from = rg_fd_peek(oldfd);
 	struct rg_fd *to = rg_fd_slot(newfd);
 	enum rg_fd_kind kind = from ? rg_fd_kind_of(from) : RG_FD_UNSEEN;

@@ -50,11 +50,14 @@ struct rg_addr {
  * getpeername() answered when the socket was first met: after a reset the
  * kernel no longer does.  A Unix socket's peer stays known to the kernel
  * until the socket's own close, so it is asked for when a record needs it
- * and kept nowhere. */
-union rg_ip_peer {
-	sa_family_t family; /* AF_UNSPEC: none kept */
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
+ * and kept nowhere.  What a record prints of a sockaddr_in or _in6 (no
+ * flow label), in 24 bytes: a table of them runs beside the entries and a
+ * lingering socket's slot keeps one. */
+struct rg_ip_peer {
+	unsigned char addr[16]; /* an IPv4 address in the first four */
+	uint32_t scope_id;
+	in_port_t port;	      /* network order */
+	unsigned char family; /* AF_INET, AF_INET6; AF_UNSPEC: none kept */
 };
 
 /* A registration the program made in an epoll set (epoll_ctl ADD) under
@@ -202,10 +205,10 @@ void rg_fd_set_peer(int fd, enum rg_role role, const struct sockaddr *peer, sock
  * peers are kept apart from the entries, in chunks of their own mapped
  * when a chunk's first one is kept: a Unix socket, a file, resetguard's
  * own descriptor pay nothing for them. */
-union rg_ip_peer rg_fd_peer(const struct rg_fd *e);
+struct rg_ip_peer rg_fd_peer(const struct rg_fd *e);
 /* Keeps p as e's peer unless e already has one (a peer its family
  * learnt before a reset, share.c). */
-void rg_fd_learn_peer(struct rg_fd *e, const union rg_ip_peer *p);
+void rg_fd_learn_peer(struct rg_fd *e, const struct rg_ip_peer *p);
 void rg_fd_copy(int newfd, int oldfd);
 void rg_fd_forget(int fd);
 /* A descriptor the program just made: classified afresh on first use, so

@@ -422,19 +422,44 @@ static char *rg_fmt_unix(char *p, const struct rg_addr *a)
 	return p + n;
 }
 
-void rg_ip_peer_addr(const union rg_ip_peer *p, struct rg_addr *a)
+void rg_ip_peer_of(const struct sockaddr *sa, socklen_t len, struct rg_ip_peer *p)
 {
+	*p = (struct rg_ip_peer){ .family = AF_UNSPEC };
+	if (sa && sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		memcpy(p->addr, &in->sin_addr, sizeof(in->sin_addr));
+		p->port = in->sin_port;
+		p->family = AF_INET;
+	} else if (sa && sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		memcpy(p->addr, &in6->sin6_addr, sizeof(in6->sin6_addr));
+		p->scope_id = in6->sin6_scope_id;
+		p->port = in6->sin6_port;
+		p->family = AF_INET6;
+	}
+}
+
+void rg_ip_peer_addr(const struct rg_ip_peer *p, struct rg_addr *a)
+{
+	memset(a, 0, sizeof(*a));
 	switch (p->family) {
 	case AF_INET:
-		a->len = sizeof(p->in);
-		a->u.in = p->in;
+		a->len = sizeof(a->u.in);
+		a->u.in.sin_family = AF_INET;
+		a->u.in.sin_port = p->port;
+		memcpy(&a->u.in.sin_addr, p->addr, sizeof(a->u.in.sin_addr));
 		break;
 	case AF_INET6:
-		a->len = sizeof(p->in6);
-		a->u.in6 = p->in6;
+		a->len = sizeof(a->u.in6);
+		a->u.in6.sin6_family = AF_INET6;
+		a->u.in6.sin6_port = p->port;
+		a->u.in6.sin6_scope_id = p->scope_id;
+		memcpy(&a->u.in6.sin6_addr, p->addr, sizeof(a->u.in6.sin6_addr));
 		break;
 	default:
-		a->len = 0;
+		break;
 	}
 }
 

@@ -46,8 +46,11 @@ void rg_line_time(struct rg_line *l, const char *key);
 #define RG_SYSLOG_TIME_LEN 15
 void rg_format_syslog_time(char out[RG_SYSLOG_TIME_LEN + 1], int64_t offset_s);
 void rg_line_addr(struct rg_line *l, const char *key, const struct rg_addr *a);
-/* The address of a kept IP peer (fdtable.h); length 0 for none. */
-void rg_ip_peer_addr(const union rg_ip_peer *p, struct rg_addr *a);
+/* The kept form of a peer's address (fdtable.h): AF_UNSPEC unless sa is
+ * an IPv4 or IPv6 address. */
+void rg_ip_peer_of(const struct sockaddr *sa, socklen_t len, struct rg_ip_peer *p);
+/* The address of a kept IP peer; length 0 for none. */
+void rg_ip_peer_addr(const struct rg_ip_peer *p, struct rg_addr *a);
 /* errno=ECONNRESET; for journald ERRNO_NAME=ECONNRESET (its ERRNO field is
  * the number, set by the sink). */
 void rg_line_errno(struct rg_line *l, int err);

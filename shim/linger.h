@@ -14,7 +14,7 @@ struct rg_slot;
  * that really releases the number, and rg_release_end() after it. */
 struct rg_release {
 	struct rg_fd conn;
-	union rg_ip_peer peer; /* conn's, kept apart from the entry (fdtable.h) */
+	struct rg_ip_peer peer; /* conn's, kept apart from the entry (fdtable.h) */
 	const char *plain;    /* why the close is plain, worth a debug record; or NULL */
 	struct rg_slot *slot; /* the drainer's copy, when it lingers */
 	struct rg_outside_holder outside; /* whom the drainer waits for first */

@@ -264,7 +264,7 @@ static void rg_line_tcp(struct rg_line *l, int fd, const struct rg_fd *e, bool c
 
 /* The peer kept for an IP socket (fdtable.h), else whatever the kernel
  * still says: a Unix socket's peer, an IP peer resetguard never learnt. */
-static void rg_line_peer(struct rg_line *l, const union rg_ip_peer *kept, int sock_fd)
+static void rg_line_peer(struct rg_line *l, const struct rg_ip_peer *kept, int sock_fd)
 {
 	struct rg_addr peer;
 	socklen_t len = sizeof(peer.u);
@@ -280,7 +280,7 @@ static void rg_line_peer(struct rg_line *l, const union rg_ip_peer *kept, int so
  * the program has let go of it), or -1 when neither is left: the number
  * the program released may name another file by then (a dup2() over it,
  * another thread's open), and the kernel is not asked about it. */
-static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, const union rg_ip_peer *peer,
+static void rg_line_conn(struct rg_line *l, const struct rg_fd *e, const struct rg_ip_peer *peer,
 			 int fd, int sock_fd)
 {
 	rg_line_u64(l, "fd", (uint64_t)fd);
@@ -317,7 +317,7 @@ static void rg_error_fields(struct rg_line *l, const void *ctx)
 {
 	const struct rg_error_ctx *c = ctx;
 	const struct rg_fd *e = c->e;
-	union rg_ip_peer peer = rg_fd_peer(e);
+	struct rg_ip_peer peer = rg_fd_peer(e);
 
 	rg_line_errno(l, c->err);
 	rg_line_cstr(l, "op", c->op);
@@ -385,7 +385,7 @@ long rg_io_send_failed(const struct rg_fd_life *l, const char *op, int flags)
 
 struct rg_linger_ctx {
 	const struct rg_fd *conn;
-	const union rg_ip_peer *peer;
+	const struct rg_ip_peer *peer;
 	int prog_fd, sock_fd;
 	const char *outcome;
 	uint64_t drained;
@@ -427,7 +427,7 @@ void rg_log_linger_unwritten(const char *outcome)
  * peer kept the connection open), bytes (it sent more than the drain
  * takes), error and cap (no room to linger, so the plain close) are worth
  * a warning. */
-void rg_log_linger(const struct rg_fd *conn, const union rg_ip_peer *peer, int prog_fd,
+void rg_log_linger(const struct rg_fd *conn, const struct rg_ip_peer *peer, int prog_fd,
 		   int sock_fd, const char *outcome, uint64_t drained, int64_t ms)
 {
 	struct rg_linger_ctx ctx = { conn, peer, prog_fd, sock_fd, outcome, drained, ms };
@@ -451,7 +451,7 @@ static void rg_plain_fields(struct rg_line *l, const void *ctx)
  * lingering was not safe: why is shared (another descriptor still refers
  * to it), bound (the program bound it to something its close would undo
  * and resetguard cannot) or ring (an io_uring may still use it). */
-void rg_log_plain_close(const struct rg_fd *conn, const union rg_ip_peer *peer, int prog_fd,
+void rg_log_plain_close(const struct rg_fd *conn, const struct rg_ip_peer *peer, int prog_fd,
 			int sock_fd, const char *why)
 {
 	struct rg_linger_ctx ctx = { conn, peer, prog_fd, sock_fd, why, 0, 0 };

@@ -18,9 +18,9 @@ void rg_log_complaint(const char *what, const char *value, const char *why,
 /* conn is the entry as it was, peer the IP peer kept for it (rg_fd_peer)
  * then: both copies, as the number may be another socket's by now.
  * sock_fd is a descriptor of the socket still open, or -1 (log.c). */
-void rg_log_linger(const struct rg_fd *conn, const union rg_ip_peer *peer, int prog_fd,
+void rg_log_linger(const struct rg_fd *conn, const struct rg_ip_peer *peer, int prog_fd,
 		   int sock_fd, const char *outcome, uint64_t drained, int64_t ms);
-void rg_log_plain_close(const struct rg_fd *conn, const union rg_ip_peer *peer, int prog_fd,
+void rg_log_plain_close(const struct rg_fd *conn, const struct rg_ip_peer *peer, int prog_fd,
 			int sock_fd, const char *why);
 /* The same outcome counted, its record not written but counted as
  * dropped (event=suppressed): for a caller holding RG_LOCK_DRAINER, after

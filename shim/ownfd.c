@@ -45,6 +45,17 @@ static _Atomic bool rg_own_holed;
 
 rg_own_ref *_Atomic rg_own_dir[RG_FD_MAX >> RG_OWN_CHUNK_SHIFT];
 
+static const struct rg_own_holder *const rg_own_holders[] = {
+	[RG_HELD_BY_SLOT] = &rg_slot_holder,   [RG_HELD_BY_DRAINER] = &rg_drainer_holder,
+	[RG_HELD_BY_SHARE] = &rg_share_holder, [RG_HELD_BY_SINK] = &rg_sink_holder,
+	[RG_HELD_BY_STATE] = &rg_state_holder,
+};
+
+static const struct rg_own_holder *rg_holder_of(const struct rg_own *o)
+{
+	return rg_own_holders[o->holder];
+}
+
 /* Where n's holder is written, its chunk mapped if need be (mmap, not
  * malloc: a signal handler may be closing); NULL without memory. */
 static rg_own_ref *rg_own_ref_of(int n)
@@ -276,10 +287,10 @@ static bool rg_own_try_evict(int n, bool *moved)
 	*moved = false;
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
 	if ((o = rg_own_at(n))) {
-		done = o->holder->pause(o);
+		done = rg_holder_of(o)->pause(o);
 		if (done) {
 			rg_own_move(o, n);
-			o->holder->resume(o);
+			rg_holder_of(o)->resume(o);
 			*moved = true;
 		}
 	}
@@ -316,7 +327,7 @@ static int rg_own_try_step_aside(int n, int high, int prog, bool *busy)
 	*busy = false;
 	rg_lock_take(RG_LOCK_DRAINER, &saved);
 	if ((o = rg_own_at(n))) {
-		*busy = !o->holder->pause(o);
+		*busy = !rg_holder_of(o)->pause(o);
 		if (!*busy) {
 			rg_own_mark(high, o);
 			atomic_store_explicit(&o->fd, high, memory_order_release);
@@ -327,7 +338,7 @@ static int rg_own_try_step_aside(int n, int high, int prog, bool *busy)
 				rg_libc(close)(n);
 			rg_own_unmark(n);
 			took = handed || prog < 0 ? n : -1;
-			o->holder->resume(o);
+			rg_holder_of(o)->resume(o);
 		}
 	}
 	rg_lock_give(RG_LOCK_DRAINER, &saved);
@@ -479,7 +490,7 @@ int rg_own_make_way(int fd, int floor, bool renumber)
 /* Moves the lowest own descriptor into the lowest hole above it, with the
  * lock held; false when there is none below the top, or its holder is
  * busy (*busy).  The caller's own (mine) need no pause. */
-static bool rg_own_fill_hole(const struct rg_own_holder *mine, bool *busy)
+static bool rg_own_fill_hole(enum rg_own_holder_id mine, bool *busy)
 {
 	int n = atomic_load_explicit(&rg_own_lowest, memory_order_relaxed), high;
 	struct rg_own *o;
@@ -488,7 +499,7 @@ static bool rg_own_fill_hole(const struct rg_own_holder *mine, bool *busy)
 		return false;
 	bool self = o->holder == mine; /* the caller's own: not in use now */
 
-	if (!self && !o->holder->pause(o)) {
+	if (!self && !rg_holder_of(o)->pause(o)) {
 		*busy = true;
 		return false;
 	}
@@ -504,13 +515,13 @@ static bool rg_own_fill_hole(const struct rg_own_holder *mine, bool *busy)
 		rg_own_unmark(n);
 	}
 	if (!self)
-		o->holder->resume(o);
+		rg_holder_of(o)->resume(o);
 	return high >= 0;
 }
 
 /* Without waiting for the lock: the drainer thread must stay free to
  * pause for a mover that holds it. */
-void rg_own_compact(const struct rg_own_holder *mine)
+void rg_own_compact(enum rg_own_holder_id mine)
 {
 	int saved_errno = errno;
 	sigset_t saved;
@@ -593,7 +604,7 @@ static bool rg_own_give_up_at(int n)
 
 		if (rg_own_next(n, &o) != n)
 			return false;
-		switch (o->holder->give_up(o)) {
+		switch (rg_holder_of(o)->give_up(o)) {
 		case RG_GAVE:
 			return true;
 		case RG_CANNOT:
@@ -625,7 +636,7 @@ bool rg_own_give_up_from(int floor)
 		busy = false;
 		kept = -1;
 		for (int n = floor; !gave && (n = rg_own_next(n, &o)) >= 0; n++) {
-			enum rg_give g = o->holder->give_up(o);
+			enum rg_give g = rg_holder_of(o)->give_up(o);
 
 			gave = g == RG_GAVE;
 			busy |= g == RG_BUSY;

@@ -55,9 +55,22 @@ struct rg_own_holder {
 	enum rg_give (*give_up)(struct rg_own *o);
 };
 
+/* Who holds an own descriptor: a byte in struct rg_own rather than a
+ * pointer, since every lingering socket's slot holds one (the budget in
+ * docs/cost.md).  ownfd.c maps each to its struct rg_own_holder. */
+enum rg_own_holder_id {
+	RG_HELD_BY_SLOT,    /* a lingering socket (drainer.c) */
+	RG_HELD_BY_DRAINER, /* the drainer thread's epoll set, eventfd, /proc/self/fd */
+	RG_HELD_BY_SHARE,   /* the holder counts' memfd (share.c) */
+	RG_HELD_BY_SINK,    /* the log and the copy of stderr (sink.c) */
+	RG_HELD_BY_STATE,   /* the state page's file (state.c) */
+};
+extern RG_HIDDEN const struct rg_own_holder rg_slot_holder, rg_drainer_holder, rg_share_holder,
+	rg_sink_holder, rg_state_holder;
+
 struct rg_own {
-	_Atomic int fd; /* -1: none */
-	const struct rg_own_holder *holder;
+	_Atomic int fd;	      /* -1: none */
+	unsigned char holder; /* enum rg_own_holder_id */
 };
 
 void rg_own_reserve(void);
@@ -95,9 +108,9 @@ void rg_own_clear_next(void);
 /* Moves own descriptors up into numbers freed above the lowest, so that
  * the program meets them only after every number below (without
  * resetguard, those would be its next ones).  Called by the drainer
- * thread between turns, which passes its own holder: its descriptors move
+ * thread between turns, which names itself: its descriptors move
  * without a pause.  One atomic exchange when nothing was freed. */
-void rg_own_compact(const struct rg_own_holder *mine);
+void rg_own_compact(enum rg_own_holder_id mine);
 /* The program changed its RLIMIT_NOFILE. */
 void rg_own_limit_changed(void);
 /* The own descriptor at n was closed behind resetguard's back (the

@@ -67,7 +67,7 @@ struct rg_share_handoff {
 	int32_t fd;
 	uint32_t id;
 	uint64_t ino;
-	union rg_ip_peer peer; /* as the family member knew it: after a reset, the
+	struct rg_ip_peer peer; /* as the family member knew it: after a reset, the
 				* new program's getpeername() no longer answers */
 };
 
@@ -77,7 +77,7 @@ struct rg_share_handoff {
 #define RG_SHARE_PEERS 256u
 struct rg_share_peer {
 	_Atomic uint64_t ino; /* 0: being written */
-	union rg_ip_peer peer;
+	struct rg_ip_peer peer;
 };
 
 /* The metrics of the family, by name (metrics.c): every program the
@@ -103,11 +103,11 @@ static struct rg_share_map *_Atomic rg_share_mapped;
 static bool rg_share_pause(struct rg_own *o);
 static void rg_share_resume(struct rg_own *o);
 static enum rg_give rg_share_give_up(struct rg_own *o);
-static const struct rg_own_holder rg_share_holder = { rg_share_pause, rg_share_resume,
+const struct rg_own_holder rg_share_holder = { rg_share_pause, rg_share_resume,
 						      rg_share_give_up };
 /* The map's memfd, kept so that it can be handed to a program this
  * family execs (rg_share_exec); -1 when the map is anonymous. */
-static struct rg_own rg_share_own = { -1, &rg_share_holder };
+static struct rg_own rg_share_own = { -1, RG_HELD_BY_SHARE };
 static const char rg_share_memfd[] = "/memfd:resetguard-holders (deleted)";
 /* What LD_PRELOAD names when the program an exec starts loads this
  * library too: its file name. */
@@ -695,7 +695,7 @@ static void rg_share_find_ancestors(const struct rg_share_inherit *in)
 }
 
 static void rg_share_peer_put(struct rg_share_map *map, unsigned long ino,
-			      const union rg_ip_peer *peer)
+			      const struct rg_ip_peer *peer)
 {
 	uint32_t i = atomic_fetch_add_explicit(&map->peer_cursor, 1, memory_order_relaxed) %
 		     RG_SHARE_PEERS;
@@ -708,10 +708,10 @@ static void rg_share_peer_put(struct rg_share_map *map, unsigned long ino,
 
 /* The peer learnt for ino, checked again after the copy: a writer may
  * have reused the entry meanwhile. */
-static union rg_ip_peer rg_share_peer_get(struct rg_share_map *map, unsigned long ino)
+static struct rg_ip_peer rg_share_peer_get(struct rg_share_map *map, unsigned long ino)
 {
 	for (unsigned int i = 0; i < RG_SHARE_PEERS; i++) {
-		union rg_ip_peer copy;
+		struct rg_ip_peer copy;
 
 		if (atomic_load_explicit(&map->peers[i].ino, memory_order_acquire) != ino)
 			continue;
@@ -720,7 +720,7 @@ static union rg_ip_peer rg_share_peer_get(struct rg_share_map *map, unsigned lon
 		if (atomic_load_explicit(&map->peers[i].ino, memory_order_relaxed) == ino)
 			return copy;
 	}
-	return (union rg_ip_peer){ .family = AF_UNSPEC };
+	return (struct rg_ip_peer){ .family = AF_UNSPEC };
 }
 
 /* The peer of an inherited socket, learnt at load, is kept for the
@@ -728,7 +728,7 @@ static union rg_ip_peer rg_share_peer_get(struct rg_share_map *map, unsigned lon
 static void rg_share_peer_book(struct rg_share_map *map, int fd, unsigned long ino)
 {
 	struct rg_fd *e = rg_fd_peek(fd);
-	union rg_ip_peer peer = rg_fd_peer(e);
+	struct rg_ip_peer peer = rg_fd_peer(e);
 
 	if (peer.family != AF_UNSPEC) {
 		rg_share_peer_put(map, ino, &peer);

@@ -56,11 +56,11 @@ static __thread sigset_t rg_sink_saved_mask; /* while this thread holds it */
 static bool rg_sink_pause(struct rg_own *o);
 static void rg_sink_resume(struct rg_own *o);
 static enum rg_give rg_sink_give_up_own(struct rg_own *o);
-static const struct rg_own_holder rg_sink_holder = { rg_sink_pause, rg_sink_resume,
+const struct rg_own_holder rg_sink_holder = { rg_sink_pause, rg_sink_resume,
 						     rg_sink_give_up_own };
 /* The file or datagram socket; -1 also after it was given up for a program
  * short of descriptors, then opened again for the next record. */
-static struct rg_own rg_sink_own = { -1, &rg_sink_holder };
+static struct rg_own rg_sink_own = { -1, RG_HELD_BY_SINK };
 static dev_t rg_sink_dev;		     /* what a file sink must still be */
 static ino_t rg_sink_ino;
 static int64_t rg_sink_checked_ns;	     /* when the file's path was last looked at */
@@ -72,7 +72,7 @@ static char rg_hostname[64];
 static bool rg_err_usable, rg_err_regular;
 static dev_t rg_err_dev;
 static ino_t rg_err_ino;
-static struct rg_own rg_err_own = { -1, &rg_sink_holder };
+static struct rg_own rg_err_own = { -1, RG_HELD_BY_SINK };
 static bool rg_sink_opened; /* the program may run: no descriptor of a moment */
 static long rg_zone_offset; /* seconds east of UTC, for the local syslog form */
 

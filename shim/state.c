@@ -45,9 +45,9 @@ static enum rg_give rg_state_give_up(struct rg_own *o)
 	return RG_GAVE;
 }
 
-static const struct rg_own_holder rg_state_holder = { rg_state_pause, rg_state_resume,
+const struct rg_own_holder rg_state_holder = { rg_state_pause, rg_state_resume,
 						      rg_state_give_up };
-static struct rg_own rg_state_own = { -1, &rg_state_holder };
+static struct rg_own rg_state_own = { -1, RG_HELD_BY_STATE };
 /* Whether rg_state is a shared mapping (a forked child must leave it). */
 static bool rg_state_mapped;
 
