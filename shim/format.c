@@ -144,11 +144,10 @@ static bool rg_needs_quotes(const char *val, size_t len)
 static bool rg_put_value_as(struct rg_line *l, size_t *pos, const char *val, size_t len,
 			    bool number)
 {
-	bool quote = l->format == RG_FMT_JSON ? !number
-		     : l->format == RG_FMT_LOGFMT ? rg_needs_quotes(val, len)
-						  : false;
+	bool special = rg_needs_quotes(val, len);
+	bool quote = l->format == RG_FMT_JSON ? !number : l->format == RG_FMT_LOGFMT && special;
 
-	if (!quote && !rg_needs_quotes(val, len))
+	if (!quote && !special)
 		return rg_put(l, pos, val, len);
 	return (!quote || rg_put(l, pos, "\"", 1)) && rg_put_escaped(l, pos, val, len) &&
 	       (!quote || rg_put(l, pos, "\"", 1));

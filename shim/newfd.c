@@ -69,26 +69,35 @@ static int rg_new_pair(int ret, int fds[2])
  * an EMFILE, wait in memory across the call: kept in callee-saved
  * registers, they would cost the common path a dozen instructions more. */
 struct rg_open_args {
-	int dirfd;
-	int flags;
 	const char *path;
+	int flags;
 	mode_t mode;
 };
 
+struct rg_openat_args {
+	const char *path;
+	int flags;
+	mode_t mode;
+	int dirfd;
+};
+
 /* The retry of a failed open: RG_RETRY_EMFILE's loop, out of line. */
-#define RG_OPEN_AGAIN(name, call)                                                          \
-	static __attribute__((noinline, cold)) int name(const struct rg_open_args *a)      \
+#define RG_OPEN_AGAIN(name, args, call)                                                    \
+	static __attribute__((noinline, cold)) int name(const struct args *a)              \
 	{                                                                                  \
 		int fd = -1;                                                               \
 		while (errno == EMFILE && rg_own_give_up_from(0) && (fd = (call)) < 0)     \
 			;                                                                  \
 		return fd < 0 ? fd : rg_fd_created(fd);                                    \
 	}
-RG_OPEN_AGAIN(rg_open_again, rg_libc(open)(a->path, a->flags, a->mode))
-RG_OPEN_AGAIN(rg_open64_again, rg_libc(open64)(a->path, a->flags, a->mode))
-RG_OPEN_AGAIN(rg_openat_again, rg_libc(openat)(a->dirfd, a->path, a->flags, a->mode))
-RG_OPEN_AGAIN(rg_openat64_again, rg_libc(openat64)(a->dirfd, a->path, a->flags, a->mode))
+RG_OPEN_AGAIN(rg_open_again, rg_open_args, rg_libc(open)(a->path, a->flags, a->mode))
+RG_OPEN_AGAIN(rg_open64_again, rg_open_args, rg_libc(open64)(a->path, a->flags, a->mode))
+RG_OPEN_AGAIN(rg_openat_again, rg_openat_args,
+	      rg_libc(openat)(a->dirfd, a->path, a->flags, a->mode))
+RG_OPEN_AGAIN(rg_openat64_again, rg_openat_args,
+	      rg_libc(openat64)(a->dirfd, a->path, a->flags, a->mode))
 
+/* The mode is passed from a register, not read back from a. */
 #define RG_OPEN(again, call)                                               \
 	({                                                                 \
 		__asm__ volatile("" : : "m"(a)); /* in memory before the call */ \
@@ -98,34 +107,42 @@ RG_OPEN_AGAIN(rg_openat64_again, rg_libc(openat64)(a->dirfd, a->path, a->flags, 
 
 RG_EXPORT int open(const char *path, int flags, ...)
 {
-	struct rg_open_args a = { AT_FDCWD, flags, path, 0 };
+	mode_t mode = 0;
 
-	RG_OPEN_MODE(flags, a.mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
-	return RG_OPEN(rg_open_again, rg_libc(open)(path, flags, a.mode));
+	RG_OPEN_MODE(flags, mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	struct rg_open_args a = { path, flags, mode };
+
+	return RG_OPEN(rg_open_again, rg_libc(open)(path, flags, mode));
 }
 
 RG_EXPORT int open64(const char *path, int flags, ...)
 {
-	struct rg_open_args a = { AT_FDCWD, flags, path, 0 };
+	mode_t mode = 0;
 
-	RG_OPEN_MODE(flags, a.mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
-	return RG_OPEN(rg_open64_again, rg_libc(open64)(path, flags, a.mode));
+	RG_OPEN_MODE(flags, mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	struct rg_open_args a = { path, flags, mode };
+
+	return RG_OPEN(rg_open64_again, rg_libc(open64)(path, flags, mode));
 }
 
 RG_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
-	struct rg_open_args a = { dirfd, flags, path, 0 };
+	mode_t mode = 0;
 
-	RG_OPEN_MODE(flags, a.mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
-	return RG_OPEN(rg_openat_again, rg_libc(openat)(dirfd, path, flags, a.mode));
+	RG_OPEN_MODE(flags, mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	struct rg_openat_args a = { path, flags, mode, dirfd };
+
+	return RG_OPEN(rg_openat_again, rg_libc(openat)(dirfd, path, flags, mode));
 }
 
 RG_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
-	struct rg_open_args a = { dirfd, flags, path, 0 };
+	mode_t mode = 0;
 
-	RG_OPEN_MODE(flags, a.mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
-	return RG_OPEN(rg_openat64_again, rg_libc(openat64)(dirfd, path, flags, a.mode));
+	RG_OPEN_MODE(flags, mode); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+	struct rg_openat_args a = { path, flags, mode, dirfd };
+
+	return RG_OPEN(rg_openat64_again, rg_libc(openat64)(dirfd, path, flags, mode));
 }
 
 RG_EXPORT int __open_2(const char *path, int flags)

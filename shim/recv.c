@@ -40,7 +40,6 @@ RG_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	struct rg_fd *e;
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
 
-
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_read_socket(fd, buf, len, e);
 	if (kind == RG_FD_OTHER)
@@ -64,7 +63,6 @@ RG_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
 	struct rg_fd *e;
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
-
 
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_read_chk_socket(fd, buf, len, buflen, e);
@@ -99,7 +97,6 @@ RG_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 	struct rg_fd *e;
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
 
-
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_recv_socket(fd, buf, len, flags, e);
 	if (kind == RG_FD_OTHER)
@@ -123,7 +120,6 @@ RG_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int f
 {
 	struct rg_fd *e;
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
-
 
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_recv_chk_socket(fd, buf, len, buflen, flags, e);

@@ -38,19 +38,15 @@ static __attribute__((noinline, cold)) ssize_t rg_write_failed(struct rg_fd_life
 	return rg_libc(write)(fd, a->buf, a->len);
 }
 
-/* write() on a socket is send() with the flags sock_write_iter() would
- * use (send_flags), plus MSG_NOSIGNAL while SIGPIPE would kill.  Out of
- * line, like rg_write_unseen(): each of write()'s three outcomes is then a
- * tail call, and the pass-through needs no stack frame. */
-static __attribute__((noinline)) ssize_t rg_write_socket(int fd, const void *buf, size_t len,
-							 struct rg_fd *e)
+/* write() on a socket while SIGPIPE would kill: send() with the flags
+ * sock_write_iter() would use (send_flags) and MSG_NOSIGNAL. */
+static __attribute__((noinline)) ssize_t rg_write_send(int fd, const void *buf, size_t len,
+						       struct rg_fd *e)
 {
 	struct rg_write_args a = { buf, len };
 	struct rg_fd_life *l = rg_io_begin(e);
 
 	__asm__ volatile("" : : "m"(a)); /* in memory before the call */
-	/* Always send(): choosing write() when SIGPIPE cannot kill would save
-	 * libc's 7 instructions there but cost the test on every call. */
 	ssize_t ret = rg_libc_bound(send)(fd, buf, len, rg_sigpipe_flags(e->send_flags));
 
 	rg_io_end(l);
@@ -60,24 +56,13 @@ static __attribute__((noinline)) ssize_t rg_write_socket(int fd, const void *buf
 	return ret;
 }
 
-static __attribute__((noinline, cold)) ssize_t rg_write_unseen(int fd, const void *buf, size_t len)
+/* While SIGPIPE cannot kill (a program that ignores it, as redis does),
+ * the program's own write(), counted: libc's write() costs less than its
+ * send(), and needs no heal. */
+static __attribute__((noinline)) ssize_t rg_write_plain(int fd, const void *buf, size_t len,
+							struct rg_fd *e)
 {
-	struct rg_fd *e = rg_fd_classify(fd);
-
-	return e ? rg_write_socket(fd, buf, len, e) : rg_libc(write)(fd, buf, len);
-}
-
-RG_EXPORT ssize_t write(int fd, const void *buf, size_t len)
-{
-	struct rg_fd *e;
-	enum rg_fd_kind kind = rg_fd_known(fd, &e);
-
-
-	if (RG_LIKELY(kind == RG_FD_SOCKET))
-		return rg_write_socket(fd, buf, len, e);
-	if (kind == RG_FD_OTHER)
-		return rg_libc_bound(write)(fd, buf, len);
-	return rg_write_unseen(fd, buf, len);
+	return RG_SEND(e, "write", 0, rg_libc_bound(write)(fd, buf, len));
 }
 
 /* Nothing to write: vfs_writev() returns 0 before it reaches the socket,
@@ -91,10 +76,23 @@ static bool rg_iov_empty(const struct iovec *iov, int iovcnt)
 	return true;
 }
 
-/* writev() as sendmsg() with MSG_NOSIGNAL, while SIGPIPE would kill. */
-static __attribute__((noinline)) ssize_t rg_writev_nosignal(struct rg_fd *e, int fd,
-							    const struct iovec *iov, int iovcnt)
+/* The program's own writev(), counted: for a program that ignores SIGPIPE
+ * (nginx), and for what sendmsg() would answer differently. */
+static __attribute__((noinline)) ssize_t rg_writev_plain(int fd, const struct iovec *iov, int iovcnt,
+							 struct rg_fd *e)
 {
+	return RG_SEND(e, "writev", 0, rg_libc_bound(writev)(fd, iov, iovcnt));
+}
+
+/* writev() as sendmsg() with MSG_NOSIGNAL, while SIGPIPE would kill.  Out
+ * of range, writev() fails with EINVAL where sendmsg() would say
+ * EMSGSIZE: the real call gives the real answer. */
+static __attribute__((noinline)) ssize_t rg_writev_nosignal(int fd, const struct iovec *iov,
+							    int iovcnt, struct rg_fd *e)
+{
+	if (iovcnt <= 0 || iovcnt > IOV_MAX || (!iov[0].iov_len && rg_iov_empty(iov, iovcnt)))
+		return rg_writev_plain(fd, iov, iovcnt, e);
+
 	struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 	struct rg_fd_life *l = rg_io_begin(e);
 	ssize_t ret = rg_libc_bound(sendmsg)(fd, &msg, rg_sigpipe_flags(e->send_flags));
@@ -107,17 +105,41 @@ static __attribute__((noinline)) ssize_t rg_writev_nosignal(struct rg_fd *e, int
 	return rg_io_sent(l, "writev", ret, 0);
 }
 
-/* Out of line, as write()'s: each outcome of writev() is a tail call.  A
- * program that ignores SIGPIPE (nginx) gets its own writev(), counted. */
-static __attribute__((noinline)) ssize_t rg_writev_socket(struct rg_fd *e, int fd,
-							  const struct iovec *iov, int iovcnt)
+/* Which write() and writev() on a socket are, chosen where SIGPIPE's
+ * disposition changes (rg_write_follow_sigpipe) and not on every call:
+ * the wrappers' tail calls go through these pointers at no cost of their
+ * own. */
+typedef ssize_t rg_write_fn(int fd, const void *buf, size_t len, struct rg_fd *e);
+typedef ssize_t rg_writev_fn(int fd, const struct iovec *iov, int iovcnt, struct rg_fd *e);
+static rg_write_fn *_Atomic rg_write_socket = rg_write_plain;
+static rg_writev_fn *_Atomic rg_writev_socket = rg_writev_plain;
+
+void rg_write_follow_sigpipe(bool kills)
 {
-	/* Out of range, writev() fails with EINVAL where sendmsg() would say
-	 * EMSGSIZE: let the real call give the real answer. */
-	if (!rg_sigpipe_suppress() || iovcnt <= 0 || iovcnt > IOV_MAX ||
-	    (!iov[0].iov_len && rg_iov_empty(iov, iovcnt)))
-		return RG_SEND(e, "writev", 0, rg_libc_bound(writev)(fd, iov, iovcnt));
-	return rg_writev_nosignal(e, fd, iov, iovcnt);
+	atomic_store_explicit(&rg_write_socket, kills ? rg_write_send : rg_write_plain,
+			      memory_order_relaxed);
+	atomic_store_explicit(&rg_writev_socket, kills ? rg_writev_nosignal : rg_writev_plain,
+			      memory_order_relaxed);
+}
+
+static __attribute__((noinline, cold)) ssize_t rg_write_unseen(int fd, const void *buf, size_t len)
+{
+	struct rg_fd *e = rg_fd_classify(fd);
+
+	return e ? atomic_load_explicit(&rg_write_socket, memory_order_relaxed)(fd, buf, len, e)
+		 : rg_libc(write)(fd, buf, len);
+}
+
+RG_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	struct rg_fd *e;
+	enum rg_fd_kind kind = rg_fd_known(fd, &e);
+
+	if (RG_LIKELY(kind == RG_FD_SOCKET))
+		return atomic_load_explicit(&rg_write_socket, memory_order_relaxed)(fd, buf, len, e);
+	if (kind == RG_FD_OTHER)
+		return rg_libc_bound(write)(fd, buf, len);
+	return rg_write_unseen(fd, buf, len);
 }
 
 static __attribute__((noinline, cold)) ssize_t rg_writev_unseen(int fd, const struct iovec *iov,
@@ -125,7 +147,8 @@ static __attribute__((noinline, cold)) ssize_t rg_writev_unseen(int fd, const st
 {
 	struct rg_fd *e = rg_fd_classify(fd);
 
-	return e ? rg_writev_socket(e, fd, iov, iovcnt) : rg_libc(writev)(fd, iov, iovcnt);
+	return e ? atomic_load_explicit(&rg_writev_socket, memory_order_relaxed)(fd, iov, iovcnt, e)
+		 : rg_libc(writev)(fd, iov, iovcnt);
 }
 
 RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
@@ -133,9 +156,8 @@ RG_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	struct rg_fd *e;
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
 
-
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
-		return rg_writev_socket(e, fd, iov, iovcnt);
+		return atomic_load_explicit(&rg_writev_socket, memory_order_relaxed)(fd, iov, iovcnt, e);
 	if (kind == RG_FD_OTHER)
 		return rg_libc_bound(writev)(fd, iov, iovcnt);
 	return rg_writev_unseen(fd, iov, iovcnt);
@@ -160,7 +182,6 @@ RG_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	struct rg_fd *e;
 	enum rg_fd_kind kind = rg_fd_known(fd, &e);
-
 
 	if (RG_LIKELY(kind == RG_FD_SOCKET))
 		return rg_send_socket(fd, buf, len, flags, e);

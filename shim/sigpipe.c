@@ -76,6 +76,7 @@ static void rg_sigpipe_note(sighandler_t handler)
 
 	atomic_store_explicit(&rg_sigpipe_handled, ours && handler != SIG_DFL, memory_order_relaxed);
 	atomic_store_explicit(&rg_sigpipe_nosignal, ours ? MSG_NOSIGNAL : 0, memory_order_relaxed);
+	rg_write_follow_sigpipe(ours);
 }
 
 /* As the kernel sends it for a write to a broken pipe or socket: to the

@@ -19,6 +19,9 @@
  * of a send. */
 extern RG_HIDDEN _Atomic int rg_sigpipe_nosignal;
 
+/* send.c: write() on a socket follows rg_sigpipe_nosignal. */
+void rg_write_follow_sigpipe(bool kills);
+
 static inline int rg_sigpipe_flags(int flags)
 {
 	return flags | atomic_load_explicit(&rg_sigpipe_nosignal, memory_order_relaxed);
