@@ -179,6 +179,43 @@ except OSError as e:
 	assert_output --regexp "op=send fd=[0-9]+ peer=$SERVER_ADDR "
 }
 
+# While SIGPIPE cannot kill, a socket's write() is the program's own; once
+# the program makes SIGPIPE the default again it is protected again. The
+# choice follows sigaction()/signal(), not a test on every call.
+@test "write() and writev() on a socket follow the program's SIGPIPE: ignored, then the default" {
+	require python3
+	start_reset_server --count 2 --reply "413 too large"
+	local client="import os, signal, socket
+s = socket.create_connection(('$SERVER_HOST', $SERVER_PORT))
+def until_error(label, write):
+    try:
+        while True:
+            write()
+    except OSError as e:
+        print(label, type(e).__name__, flush=True)
+until_error('ignored', lambda: os.write(s.fileno(), b'x' * 65536))
+until_error('ignored', lambda: os.writev(s.fileno(), [b'x' * 65536]))
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+until_error('default', lambda: os.writev(s.fileno(), [b'x' * 65536]))
+until_error('default', lambda: os.write(s.fileno(), b'x' * 65536))"
+	# python3 starts with SIGPIPE ignored: the first writes fail, the
+	# first one after SIG_DFL kills it.
+	run python3 -c "$client"
+	assert_equal "$status" 141
+	assert_line --index 1 "ignored BrokenPipeError"
+	refute_output --partial default
+	RESETGUARD_LOG=$LOG run "$RG" python3 -c "$client"
+	assert_success
+	assert_line --index 1 "ignored BrokenPipeError"
+	assert_line --index 2 "default BrokenPipeError"
+	assert_line --index 3 "default BrokenPipeError"
+	# one record each: the first write met the reset or the pipe
+	run grep -c "event=pipe errno=EPIPE op=writev " "$LOG"
+	assert_output 2
+	run grep -c " op=write " "$LOG"
+	assert_output 2
+}
+
 # writev() of nothing never reaches the socket (vfs_writev returns 0),
 # while write() of nothing sends an empty datagram; the shim, which turns
 # socket writes into sends, must keep both.
