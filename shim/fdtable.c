@@ -385,9 +385,11 @@ int rg_fd_created_from(int fd, int floor, bool renumber)
 	if (rg_own_at(fd))
 		rg_own_lost(fd);
 	fd = rg_own_make_way(fd, floor, renumber);
-	while (fd > high && !atomic_compare_exchange_weak_explicit(&rg_fd_program_high, &high, fd,
-								   memory_order_relaxed,
-								   memory_order_relaxed))
+	int reach = fd < (int)RG_FD_MAX ? fd : (int)RG_FD_MAX - 1;
+
+	while (reach > high && !atomic_compare_exchange_weak_explicit(&rg_fd_program_high, &high,
+								      reach, memory_order_relaxed,
+								      memory_order_relaxed))
 		;
 	rg_fd_forget(fd);
 	return fd;

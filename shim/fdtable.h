@@ -227,7 +227,8 @@ int rg_fd_created_in_turn(int fd, bool *moved);
  * whose number cannot change (a FILE's, a DIR's). */
 int rg_fd_created_from(int fd, int floor, bool renumber);
 /* The highest number the program was seen to get from a call that makes a
- * descriptor: where its descriptors reach. */
+ * descriptor: where its descriptors reach, in the table (RG_FD_MAX - 1 at
+ * most: the untracked numbers above are nobody's business here). */
 extern RG_HIDDEN _Atomic int rg_fd_program_high;
 /* ownfd.c's lowest own descriptor, INT_MAX when there is none. */
 extern RG_HIDDEN _Atomic int rg_own_lowest;
@@ -241,12 +242,15 @@ extern RG_HIDDEN _Atomic int rg_own_lowest;
  * near) goes the whole way. */
 static inline int rg_fd_created(int fd)
 {
-	struct rg_fd *e;
+	union rg_fd_cell *chunk;
 
+	/* Below the high-water mark, fd is within the table. */
 	if (RG_LIKELY(fd >= 0 &&
 		      fd <= atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed) &&
 		      fd < atomic_load_explicit(&rg_own_lowest, memory_order_acquire) &&
-		      (!(e = rg_fd_peek(fd)) || rg_fd_kind_of(e) == RG_FD_UNSEEN)))
+		      (!(chunk = atomic_load_explicit(&rg_fd_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT],
+						      memory_order_acquire)) ||
+		       rg_fd_kind_of(&chunk[(unsigned)fd & (RG_FD_CHUNK - 1)].fd) == RG_FD_UNSEEN)))
 		return fd;
 	return rg_fd_created_slow(fd);
 }
