@@ -13,14 +13,17 @@
  * before the next connection, for a server that answers one at a time
  * (tests/progs/lingerserver) and would otherwise overflow its backlog.
  * -p PID samples that server while it runs, and holds every connection
- * until it has exited: its VmRSS (before the first connection, and the
- * peak), its CPU time (all threads), the CPU time of its threads named
- * "resetguard" (the drainer), and its peak descriptor count.
+ * until it has exited: its VmRSS and the anonymous and shared part of it,
+ * RssAnon + RssShmem, without the program's and libraries' code (each
+ * before the first connection, and its peak), its CPU time (all threads),
+ * the CPU time of its threads named "resetguard" (the drainer), and its
+ * peak descriptor count.
  *
  * usage: holdconns -P PORT -n COUNT -b BYTES [-m hold|read|late] [-a] [-p PID]
  * Prints "connected=N resets=R" (R: connections whose send or read failed
  * with ECONNRESET or EPIPE) and, with -p, "rss_start_kb= rss_peak_kb=
- * cpu_ms= drainer_cpu_ms= drainer_threads= fds_peak= held_ms=". */
+ * mem_start_kb= mem_peak_kb= cpu_ms= drainer_cpu_ms= drainer_threads=
+ * fds_peak= held_ms=". */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <err.h>
@@ -39,7 +42,8 @@
 #define MAX_THREADS 64
 
 static int server_pid;
-static long rss_start = -1, rss_peak, cpu_ticks, fds_peak, last_fd_count_ms;
+static long rss_start = -1, rss_peak, mem_start = -1, mem_peak, cpu_ticks, fds_peak,
+	last_fd_count_ms;
 static struct { int tid; long ticks; } drainers[MAX_THREADS];
 static int n_drainers;
 
@@ -90,6 +94,14 @@ static long stat_ticks(const char *stat, char *state)
 	return (long)(utime + stime);
 }
 
+/* A "Key:   N kB" line of /proc/PID/status, in kB; 0 when absent. */
+static long status_kb(const char *status, const char *key)
+{
+	const char *p = strstr(status, key);
+
+	return p ? atol(p + strlen(key)) : 0;
+}
+
 /* One sample of the server; returns 0 once it has exited (or is a zombie). */
 static int sample(void)
 {
@@ -109,13 +121,17 @@ static int sample(void)
 
 	snprintf(path, sizeof(path), "/proc/%d/status", server_pid);
 	if (read_file(path, buf, sizeof(buf)) == 0) {
-		char *p = strstr(buf, "VmRSS:");
-		long kb = p ? atol(p + 6) : 0;
+		long kb = status_kb(buf, "VmRSS:");
+		long mem = status_kb(buf, "RssAnon:") + status_kb(buf, "RssShmem:");
 
 		if (rss_start < 0)
 			rss_start = kb;
 		if (kb > rss_peak)
 			rss_peak = kb;
+		if (mem_start < 0)
+			mem_start = mem;
+		if (mem > mem_peak)
+			mem_peak = mem;
 	}
 
 	/* The drainer: every thread named "resetguard", at its latest. */
@@ -250,9 +266,9 @@ int main(int argc, char **argv)
 	long hz = sysconf(_SC_CLK_TCK), drainer_ticks = 0;
 	for (int i = 0; i < n_drainers; i++)
 		drainer_ticks += drainers[i].ticks;
-	printf("rss_start_kb=%ld rss_peak_kb=%ld cpu_ms=%ld drainer_cpu_ms=%ld drainer_threads=%d "
-	       "fds_peak=%ld held_ms=%ld\n",
-	       rss_start, rss_peak, cpu_ticks * 1000 / hz, drainer_ticks * 1000 / hz, n_drainers,
-	       fds_peak, held);
+	printf("rss_start_kb=%ld rss_peak_kb=%ld mem_start_kb=%ld mem_peak_kb=%ld cpu_ms=%ld "
+	       "drainer_cpu_ms=%ld drainer_threads=%d fds_peak=%ld held_ms=%ld\n",
+	       rss_start, rss_peak, mem_start, mem_peak, cpu_ticks * 1000 / hz,
+	       drainer_ticks * 1000 / hz, n_drainers, fds_peak, held);
 	return 0;
 }

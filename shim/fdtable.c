@@ -14,8 +14,14 @@
 #include "share.h"
 
 union rg_fd_cell *_Atomic rg_fd_dir[RG_FD_DIR];
-/* The IP peers (rg_fd_peer), by number as the entries are. */
-static struct rg_ip_peer *_Atomic rg_peer_dir[RG_FD_DIR];
+/* The IP peers (rg_fd_peer), by number as the entries are, in chunks of
+ * whole pages: a peer is 24 bytes, and 256 of them would leave a third of
+ * their second page unused. */
+#define RG_PEER_CHUNK_SHIFT 9
+#define RG_PEER_CHUNK (1u << RG_PEER_CHUNK_SHIFT)
+_Static_assert(RG_PEER_CHUNK * sizeof(struct rg_ip_peer) % 4096 == 0,
+	       "a chunk of peers fills its pages");
+static struct rg_ip_peer *_Atomic rg_peer_dir[RG_FD_MAX >> RG_PEER_CHUNK_SHIFT];
 static _Atomic uint64_t rg_conn_ids;
 _Atomic int rg_fd_program_high = -1;
 
@@ -71,11 +77,11 @@ static struct rg_fd *rg_fd_slot(int fd)
  * when there is none and make is false, or no memory. */
 static struct rg_ip_peer *rg_peer_cell(int fd, bool make)
 {
-	struct rg_ip_peer *_Atomic *dir = &rg_peer_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT];
+	struct rg_ip_peer *_Atomic *dir = &rg_peer_dir[(unsigned)fd >> RG_PEER_CHUNK_SHIFT];
 	struct rg_ip_peer *chunk = atomic_load_explicit(dir, memory_order_acquire);
 
 	if (!chunk && make) {
-		size_t size = RG_FD_CHUNK * sizeof(*chunk);
+		size_t size = RG_PEER_CHUNK * sizeof(*chunk);
 		struct rg_ip_peer *expected = NULL;
 
 		chunk = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -88,7 +94,7 @@ static struct rg_ip_peer *rg_peer_cell(int fd, bool make)
 			chunk = expected;
 		}
 	}
-	return chunk ? &chunk[(unsigned)fd & (RG_FD_CHUNK - 1)] : NULL;
+	return chunk ? &chunk[(unsigned)fd & (RG_PEER_CHUNK - 1)] : NULL;
 }
 
 /* Whether e is the table's entry for its number: the scratch entry and
