@@ -67,6 +67,11 @@
  * a call in flight is looked at every tick too. */
 #define RG_TICK_NS 1000000
 #define RG_HOT_NS 10000000
+/* Filling the holes that ended sockets leave among own descriptors
+ * (rg_own_compact) costs two system calls a hole: it waits while
+ * deadlines are due, so that a burst of them is not made later by it, but
+ * no longer than this. */
+#define RG_COMPACT_WAIT_NS 100000000
 /* How long a mover waits for the thread to pause before it lets go of its
  * lock and asks again (ownfd.c). */
 #define RG_PAUSE_WAIT_NS 2000000
@@ -704,6 +709,22 @@ static int64_t rg_drainer_turn(struct rg_pass *p, int64_t *hot_until, bool *idle
 	return rg_drainer_wake_at(now, p, *hot_until, idle);
 }
 
+/* Fills the holes among own descriptors unless deadlines are due (p is
+ * the last pass); *waiting_since is when it first waited for them. */
+static void rg_drainer_compact(const struct rg_pass *p, int64_t *waiting_since)
+{
+	int64_t now = rg_monotonic_ns();
+
+	if (p->next <= now + RG_SCAN_GRAIN_NS &&
+	    (!*waiting_since || now - *waiting_since < RG_COMPACT_WAIT_NS)) {
+		if (!*waiting_since)
+			*waiting_since = now;
+		return;
+	}
+	*waiting_since = 0;
+	rg_own_compact(RG_HELD_BY_DRAINER);
+}
+
 /* The thread's loop; gen says which thread it is.  In the heir it runs
  * until nothing lingers, with nobody to pause for and no ring to fear. */
 static void rg_drainer_loop(unsigned int gen)
@@ -712,7 +733,7 @@ static void rg_drainer_loop(unsigned int gen)
 	/* The heir starts with slots begun by the thread: it looks at them
 	 * all at once. */
 	struct rg_pass pass = { rg_drainer_is_heir ? 0 : INT64_MAX, 0 };
-	int64_t hot_until = 0;
+	int64_t hot_until = 0, compact_waiting = 0;
 
 	for (;;) {
 		int64_t wake_at, awake = 0;
@@ -725,7 +746,7 @@ static void rg_drainer_loop(unsigned int gen)
 			 * made later cannot reach a socket the program closed. */
 			if (atomic_load_explicit(&rg_new_head, memory_order_relaxed) >= 0 || pass.waiting)
 				rg_rings_scan(false, atomic_load(&rg_procdir.fd));
-			rg_own_compact(RG_HELD_BY_DRAINER);
+			rg_drainer_compact(&pass, &compact_waiting);
 		}
 		/* Seen by a commit that queues after the take below: it makes
 		 * the exchange further down fail instead of waking us. */

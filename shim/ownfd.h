@@ -108,8 +108,9 @@ void rg_own_clear_next(void);
 /* Moves own descriptors up into numbers freed above the lowest, so that
  * the program meets them only after every number below (without
  * resetguard, those would be its next ones).  Called by the drainer
- * thread between turns, which names itself: its descriptors move
- * without a pause.  One atomic exchange when nothing was freed. */
+ * thread between turns when no deadline is due (or has waited 100 ms),
+ * which names itself: its descriptors move without a pause.  One atomic
+ * exchange when nothing was freed. */
 void rg_own_compact(enum rg_own_holder_id mine);
 /* The program changed its RLIMIT_NOFILE. */
 void rg_own_limit_changed(void);
