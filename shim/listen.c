@@ -35,6 +35,7 @@
 #include "config.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
 #include "real.h"
 
 #define RG_LISTENERS 64
@@ -202,9 +203,13 @@ void rg_listen_look_before_close(int fd)
 	int i = rg_slot_of(fd), saved = errno;
 
 	if (i >= 0) {
+		struct rg_listener *s = &atomic_load(&rg_listeners)[i];
+
 		rg_look(i, fd, true);
-		if (atomic_load(&rg_listen_fd[i]) == fd + 1)
-			rg_release(&atomic_load(&rg_listeners)[i], i);
+		if (atomic_load(&rg_listen_fd[i]) == fd + 1) {
+			rg_metrics_listener_closing(s->label, atomic_load(&s->reported));
+			rg_release(s, i);
+		}
 	}
 	errno = saved;
 }

@@ -164,18 +164,38 @@ static void rg_metrics_listener(const char *local, uint64_t drops, void *ctx)
 }
 
 /* The look's totals into the table, each only ever raised. */
+static void rg_metrics_raise(const struct rg_listen_look *look)
+{
+	for (unsigned int i = 0; i < RG_FAMILY_LISTENERS; i++) {
+		uint64_t seen = atomic_load(&look->family->listeners[i].drops);
+
+		while (look->at[i] > seen && !atomic_compare_exchange_weak(
+						     &look->family->listeners[i].drops, &seen, look->at[i]))
+			;
+	}
+}
+
+static struct rg_family *rg_metrics_table(void)
+{
+	return rg_metrics_family ? rg_metrics_family : &rg_metrics_alone;
+}
+
 static void rg_metrics_look_at_listeners(struct rg_family *f)
 {
 	struct rg_listen_look look = { .family = f };
 
 	rg_listeners_each(rg_metrics_listener, &look);
-	for (unsigned int i = 0; i < RG_FAMILY_LISTENERS; i++) {
-		uint64_t seen = atomic_load(&f->listeners[i].drops);
+	rg_metrics_raise(&look);
+}
 
-		while (look.at[i] > seen &&
-		       !atomic_compare_exchange_weak(&f->listeners[i].drops, &seen, look.at[i]))
-			;
-	}
+void rg_metrics_listener_closing(const char *local, uint64_t drops_total)
+{
+	struct rg_listen_look look = { .family = rg_metrics_table() };
+
+	if (!rg_config.metrics_dir)
+		return;
+	rg_metrics_listener(local, drops_total, &look);
+	rg_metrics_raise(&look);
 }
 
 static uint64_t rg_metrics_listener_sum(const struct rg_family *f)
@@ -326,7 +346,7 @@ static bool rg_metrics_due(struct rg_family *f, uint64_t sum, int64_t now, bool 
  * nothing to write, and then take nothing. */
 static void rg_metrics_update(bool leaving)
 {
-	struct rg_family *f = rg_metrics_family ? rg_metrics_family : &rg_metrics_alone;
+	struct rg_family *f = rg_metrics_table();
 	const struct rg_counters *counts = rg_metrics_family ? &f->stats : &rg_stats;
 	int saved = errno;
 	int64_t now = rg_metrics_wall_ms();

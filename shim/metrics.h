@@ -34,6 +34,10 @@ const char *rg_metrics_name(void);
  * process's thread writes no more; rg_metrics_resume() after an exec that
  * failed. */
 void rg_metrics_write(void);
+/* A listener's last look, before this process lets it go: its drops reach
+ * the file, which looks only at the listeners still held when it is
+ * written (the last one at exit). */
+void rg_metrics_listener_closing(const char *local, uint64_t drops_total);
 void rg_metrics_resume(void);
 /* In a forked child, after the fork handlers gave the locks back: the
  * child's own writer thread. */

@@ -127,6 +127,35 @@ resetguard_tcpserver.prom"
 	((shown <= met && shown >= met - 40)) || fail "file shows $shown resets, the process met $met"
 }
 
+# The file looks at the listeners a process still holds; one whose drops
+# only its last look finds (at its close, before the file's first look a
+# second after the start) must reach it all the same.
+@test "a listener closed before the file first looked at it: its drops are in the file, as in its record" {
+	require python3
+	local dir=$BATS_TEST_TMPDIR/metrics
+	mkdir -p "$dir"
+	run env RESETGUARD_LOG="$LOG" "$RG" --metrics "$dir" python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+port = s.getsockname()[1]
+clients = []
+for i in range(20):  # non-blocking: the SYNs a full queue drops are not waited for
+    c = socket.socket()
+    c.setblocking(False)
+    c.connect_ex(("127.0.0.1", port))
+    clients.append(c)
+s.close()
+print(port)'
+	assert_success
+	local port=$output total
+	total=$(grep -oE 'event=listen_overflow .* drops_total=[0-9]+' "$LOG" | grep -o 'drops_total=[0-9]*' | tail -1 | cut -d= -f2)
+	[[ -n $total ]] || fail "no overflow recorded: $(cat "$LOG")"
+	run grep -h '^resetguard_listen_drops_total' "$dir"/resetguard_python3*.prom
+	assert_output --regexp "^resetguard_listen_drops_total\{name=\"python3[.0-9]*\",local=\"127\.0\.0\.1:$port\"\} $total\$"
+}
+
 @test "node_exporter's textfile collector scrapes the service's file: the series, one per outcome, no error" {
 	require prometheus-node-exporter
 	forking_server_100
