@@ -622,9 +622,10 @@ static void rg_drainer_abandon(void)
  * the thread paused or gone. */
 static void rg_drainer_close_thread_fds(void)
 {
-	rg_own_close_locked(&rg_epoll);
-	rg_own_close_locked(&rg_wake);
+	/* The epoll set last: whoever sees it gone sees the others gone. */
 	rg_own_close_locked(&rg_procdir);
+	rg_own_close_locked(&rg_wake);
+	rg_own_close_locked(&rg_epoll);
 	rg_drainer_started = false;
 }
 
