@@ -192,6 +192,11 @@ static _Atomic unsigned int rg_thread_gen;
  * and do not let it go on.  Changed under the lock. */
 static bool rg_drainer_held;
 
+static struct rg_slot_aside *rg_slot_aside_of(const struct rg_slot *s)
+{
+	return &rg_slot_asides[s - rg_slots];
+}
+
 static int64_t rg_ms_ns(int ms)
 {
 	return (int64_t)ms * 1000000;
@@ -462,7 +467,7 @@ enum rg_await {
  * unknown (an owner for O_ASYNC signals), and all there is is undone. */
 static enum rg_await rg_slot_await(struct rg_slot *s, int64_t now)
 {
-	struct rg_slot_aside *a = &rg_slot_asides[s - rg_slots];
+	struct rg_slot_aside *a = rg_slot_aside_of(s);
 
 	if (!s->awaits)
 		return RG_AWAIT_NONE;
@@ -881,7 +886,7 @@ static bool rg_slot_fill(struct rg_slot *s, int fd, const struct rg_fd *conn,
 	rg_slot_keep_conn(s, conn, peer);
 	s->awaits = outside->pid != 0;
 	if (s->awaits)
-		rg_slot_asides[s - rg_slots] = (struct rg_slot_aside){ .outside = *outside };
+		*rg_slot_aside_of(s) = (struct rg_slot_aside){ .outside = *outside };
 	s->drained = 0;
 	__atomic_store_n(&s->start_ns, rg_monotonic_ns(), __ATOMIC_RELAXED);
 	__atomic_store_n(&s->active_ms, 0, __ATOMIC_RELAXED);

@@ -131,14 +131,20 @@ static inline struct rg_fd *rg_fd_of_life(const struct rg_fd_life *l)
 
 extern RG_HIDDEN union rg_fd_cell *_Atomic rg_fd_dir[RG_FD_DIR];
 
+/* rg_fd_peek() for a number known to be below RG_FD_MAX. */
+static inline struct rg_fd *rg_fd_peek_in_table(unsigned int fd)
+{
+	union rg_fd_cell *chunk = atomic_load_explicit(&rg_fd_dir[fd >> RG_FD_CHUNK_SHIFT],
+						       memory_order_acquire);
+	return chunk ? &chunk[fd & (RG_FD_CHUNK - 1)].fd : NULL;
+}
+
 /* The entry for fd if its chunk exists, else NULL; never allocates. */
 static inline struct rg_fd *rg_fd_peek(int fd)
 {
 	if (RG_UNLIKELY((unsigned)fd >= RG_FD_MAX))
 		return NULL;
-	union rg_fd_cell *chunk = atomic_load_explicit(&rg_fd_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT],
-						       memory_order_acquire);
-	return chunk ? &chunk[(unsigned)fd & (RG_FD_CHUNK - 1)].fd : NULL;
+	return rg_fd_peek_in_table((unsigned)fd);
 }
 
 static inline enum rg_fd_kind rg_fd_kind_of(const struct rg_fd *e)
@@ -242,15 +248,13 @@ extern RG_HIDDEN _Atomic int rg_own_lowest;
  * near) goes the whole way. */
 static inline int rg_fd_created(int fd)
 {
-	union rg_fd_cell *chunk;
+	struct rg_fd *e;
 
 	/* Below the high-water mark, fd is within the table. */
 	if (RG_LIKELY(fd >= 0 &&
 		      fd <= atomic_load_explicit(&rg_fd_program_high, memory_order_relaxed) &&
 		      fd < atomic_load_explicit(&rg_own_lowest, memory_order_acquire) &&
-		      (!(chunk = atomic_load_explicit(&rg_fd_dir[(unsigned)fd >> RG_FD_CHUNK_SHIFT],
-						      memory_order_acquire)) ||
-		       rg_fd_kind_of(&chunk[(unsigned)fd & (RG_FD_CHUNK - 1)].fd) == RG_FD_UNSEEN)))
+		      (!(e = rg_fd_peek_in_table((unsigned)fd)) || rg_fd_kind_of(e) == RG_FD_UNSEEN)))
 		return fd;
 	return rg_fd_created_slow(fd);
 }
